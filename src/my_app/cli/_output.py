@@ -1,0 +1,28 @@
+"""Coloured, readable output shared by the CLI's commands."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+def info(message: str) -> None:
+    console.print(f"[green]✓[/green] {message}")
+
+
+def warn(message: str) -> None:
+    error_console.print(f"[yellow]![/yellow] {message}")
+
+
+def fail(message: str) -> None:
+    error_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+
+
+def abort(message: str, code: int = 1) -> NoReturn:
+    fail(message)
+    raise typer.Exit(code)

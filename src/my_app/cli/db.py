@@ -1,0 +1,190 @@
+"""`myapp db ...`: create, drop, migrate, roll back, reset, seed and dump the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import DBAPIError
+
+from my_app import application, database, migrations
+from my_app.cli._output import abort, console, info
+from my_app.config import Settings, get_settings
+from my_app.priv import seeds
+
+app = typer.Typer(
+    help="Manage the database: create, drop, migrate, rollback, reset, seed, dump.",
+    no_args_is_help=True,
+)
+
+Force = Annotated[bool, typer.Option("--force", help="Required to run this in prod.")]
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn driver and Alembic failures into one readable line and exit status 1."""
+    try:
+        yield
+    except DBAPIError as exc:  # SQLAlchemy's wrapper around the driver's error
+        _abort_for(exc.orig if isinstance(exc.orig, psycopg.Error) else exc)
+    except psycopg.Error as exc:
+        _abort_for(exc)
+    except CommandError as exc:
+        abort(f"migration failed: {exc}")
+
+
+def _abort_for(exc: Exception) -> None:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, psycopg.OperationalError):
+        abort(f"cannot reach the database: {first_line}")
+    abort(f"the database refused: {first_line}")
+
+
+def target(settings: Settings) -> database.Database:
+    with database_errors():
+        return database.resolve(settings)
+
+
+def prepare(settings: Settings, *, seed: bool) -> database.Database:
+    """Create the database if missing, migrate it, and (in dev) load the seeds: `mix ecto.setup`."""
+    db = target(settings)
+    with database_errors():
+        if database.create(db):
+            info(f"created database {db.name}")
+        migrations.migrate(db)
+    info(f"database {db.name} is migrated")
+    if seed and settings.env == "dev":
+        run_seeds(settings)
+    return db
+
+
+def run_seeds(settings: Settings) -> None:
+    async def _run() -> list[str]:
+        async with application.lifespan(settings):
+            return await seeds.run(settings)
+
+    with database_errors():
+        report = asyncio.run(_run())
+    for line in report:
+        console.print(f"  {line}")
+    info("seeds loaded" if report else "seeds loaded (nothing new)")
+
+
+def _refuse_in_prod(settings: Settings, force: bool, action: str) -> None:
+    if settings.env == "prod" and not force:
+        abort(f"refusing to {action} in prod: pass --force if you really mean it")
+
+
+@app.command()
+def create() -> None:
+    """Create the database if it does not exist (mix ecto.create)."""
+    db = target(get_settings())
+    with database_errors():
+        created = database.create(db)
+    info(f"created database {db.name}" if created else f"database {db.name} already exists")
+
+
+@app.command()
+def drop(force: Force = False) -> None:
+    """Drop the database (mix ecto.drop). Refused in prod without --force."""
+    settings = get_settings()
+    _refuse_in_prod(settings, force, "drop the database")
+    db = target(settings)
+    with database_errors():
+        dropped = database.drop(db)
+    info(f"dropped database {db.name}" if dropped else f"database {db.name} did not exist")
+
+
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="Target revision (default: the latest).")] = "head",
+) -> None:
+    """Run pending migrations (mix ecto.migrate).
+
+    Example: myapp db migrate
+    """
+    db = target(get_settings())
+    with database_errors():
+        before = migrations.current_revision(db)
+        migrations.migrate(db, to)
+        after = migrations.current_revision(db)
+    info(f"migrated {db.name}: {before or 'empty'} → {after or 'empty'}" if before != after else "already up to date")
+
+
+@app.command()
+def rollback(step: Annotated[int, typer.Option("--step", "-n", min=1, help="How many migrations.")] = 1) -> None:
+    """Revert the last migration, or the last N (mix ecto.rollback).
+
+    Example: myapp db rollback --step 2
+    """
+    db = target(get_settings())
+    with database_errors():
+        before = migrations.current_revision(db)
+        if before is None:
+            abort("nothing to roll back: no migration has run")
+        migrations.rollback(db, step)
+        after = migrations.current_revision(db)
+    info(f"rolled back {db.name}: {before} → {after or 'empty'}")
+
+
+@app.command()
+def reset(force: Force = False) -> None:
+    """Drop, create, migrate and seed (mix ecto.reset). Refused in prod without --force."""
+    settings = get_settings()
+    _refuse_in_prod(settings, force, "reset the database")
+    db = target(settings)
+    with database_errors():
+        database.drop(db)
+    info(f"dropped database {db.name}")
+    prepare(settings, seed=True)
+
+
+@app.command()
+def seed() -> None:
+    """Load the demo seed data (dev only; idempotent)."""
+    settings = get_settings()
+    if settings.env == "prod":
+        abort("seeds are demo data and never run in prod")
+    run_seeds(settings)
+
+
+@app.command()
+def setup() -> None:
+    """Create, migrate and seed in one go (mix ecto.setup); safe to run again."""
+    prepare(get_settings(), seed=True)
+
+
+@app.command()
+def dump(
+    path: Annotated[Path, typer.Option("--path", "-o", help="Where to write the structure.")] = Path("schema.sql"),
+) -> None:
+    """Write the schema (no data) with pg_dump (mix ecto.dump)."""
+    db = target(get_settings())
+    try:
+        database.dump_schema(db, path)
+    except FileNotFoundError as exc:
+        abort(str(exc))
+    except Exception as exc:  # pg_dump's own message is the useful part
+        message = getattr(exc, "stderr", "") or str(exc)
+        abort(f"pg_dump failed: {message.strip()}")
+    info(f"wrote the structure of {db.name} to {path}")
+
+
+@app.command()
+def status() -> None:
+    """Show the current and the latest migration."""
+    db = target(get_settings())
+    with database_errors():
+        current = migrations.current_revision(db)
+    head = migrations.head_revision()
+    console.print(f"database: [bold]{db.name}[/bold]{' (embedded)' if db.embedded else ''}")
+    console.print(f"current:  {current or 'empty'}")
+    console.print(f"latest:   {head}")
+    if current != head:
+        console.print("[yellow]pending migrations: run `myapp db migrate`[/yellow]")

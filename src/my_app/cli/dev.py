@@ -1,0 +1,137 @@
+"""Developer commands: test, format, check, console, routes."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from my_app import application
+from my_app.cli._output import console, fail, info
+from my_app.config import get_settings
+
+_EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+_SOURCES = ["src", "tests", "bench"]
+
+
+def run_tests(
+    ctx: typer.Context,
+    cover: Annotated[bool, typer.Option("--cover", help="Report line coverage of src/.")] = False,
+    stale: Annotated[bool, typer.Option("--stale", help="Only tests affected by changed code (testmon).")] = False,
+) -> None:
+    """Run the test suite with pytest (mix test); other arguments go to pytest.
+
+    Examples:
+
+      myapp test
+
+      myapp test tests/my_app/test_config.py -x
+
+      myapp test -m integration
+
+      myapp test --cover
+    """
+    args = [sys.executable, "-m", "pytest", *ctx.args]
+    if cover:
+        args += ["--cov=my_app", "--cov=my_app_web", "--cov-report=term-missing:skip-covered"]
+    if stale:
+        # testmon tracks which code each test ran, so it cannot share work across xdist workers.
+        args += ["--testmon", "-p", "no:xdist"]
+    raise typer.Exit(subprocess.call(args))
+
+
+def format_(
+    check: Annotated[bool, typer.Option("--check", help="Only report files that would change.")] = False,
+) -> None:
+    """Format the code with ruff (mix format)."""
+    args = [sys.executable, "-m", "ruff", "format", *(["--check"] if check else []), *_SOURCES]
+    code = subprocess.call(args)
+    if code == 0 and not check:
+        subprocess.call([sys.executable, "-m", "ruff", "check", "--fix", "--select", "I", "--quiet", *_SOURCES])
+    raise typer.Exit(code)
+
+
+def check(
+    audit: Annotated[bool, typer.Option("--audit/--no-audit", help="Also audit dependencies (pip-audit).")] = False,
+) -> None:
+    """Lint, type-check and scan the code: ruff, mypy, bandit (credo, dialyzer, sobelow)."""
+    steps = [
+        ("ruff check", [sys.executable, "-m", "ruff", "check", *_SOURCES]),
+        ("ruff format --check", [sys.executable, "-m", "ruff", "format", "--check", *_SOURCES]),
+        ("mypy", [sys.executable, "-m", "mypy"]),
+        ("bandit", [sys.executable, "-m", "bandit", "-q", "-c", "pyproject.toml", "-r", "src"]),
+    ]
+    if audit:
+        steps.append(("pip-audit", [sys.executable, "-m", "pip_audit", "--skip-editable", "--progress-spinner=off"]))
+    failed = []
+    for name, args in steps:
+        console.rule(name)
+        if subprocess.call(args) != 0:
+            failed.append(name)
+    if failed:
+        fail(f"failed: {', '.join(failed)}")
+        raise typer.Exit(1)
+    info("all checks passed")
+
+
+def console_(
+    no_start: Annotated[bool, typer.Option("--no-start", help="Do not connect to the database.")] = False,
+) -> None:
+    """An async-aware Python shell with the app started (iex -S mix). Use `await` at the prompt.
+
+    Example: myapp console   then   >>> await repo.ping()
+    """
+    from IPython import start_ipython
+    from IPython.core.async_helpers import get_asyncio_loop
+
+    from my_app import repo
+
+    settings = get_settings()
+    loop = get_asyncio_loop()  # type: ignore[no-untyped-call]  # IPython runs every `await` on this one loop, so the pool stays valid
+    running = application.Application.build(settings)
+    if not no_start:
+        loop.run_until_complete(running.start())
+    namespace = {"settings": settings, "repo": repo, "app": running, **_context_modules()}
+    console.print(f"[bold]MyApp console[/bold] ({settings.env}). In scope: {', '.join(sorted(namespace))}")
+    try:
+        start_ipython(argv=["--no-banner", "--no-confirm-exit"], user_ns=namespace)
+    finally:
+        loop.run_until_complete(running.stop())
+
+
+def routes() -> None:
+    """List every route: method, path and handler (mix phx.routes)."""
+    from fastapi.routing import iter_route_contexts
+
+    endpoint = importlib.import_module("my_app_web.endpoint")
+    web_app = endpoint.create_app(get_settings(), start_application=False)
+    table = Table("method", "path", "handler", box=None, header_style="bold")
+    for route in iter_route_contexts(web_app.routes):
+        kind = type(route.original_route).__name__
+        methods = ", ".join(sorted(route.methods or [])) or ("WS" if "WebSocket" in kind else "*")
+        handler = route.endpoint
+        name = f"{handler.__module__}.{handler.__qualname__}" if handler else (route.name or "")
+        table.add_row(methods, route.path or "", name)
+    console.print(table)
+
+
+def _context_modules() -> dict[str, object]:
+    from my_app.schema_registry import CONTEXTS
+
+    modules: dict[str, object] = {}
+    for dotted in CONTEXTS:
+        package = dotted.rsplit(".", 1)[0] if dotted.count(".") > 1 else dotted
+        modules[package.rsplit(".", 1)[-1]] = importlib.import_module(package)
+    return modules
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="test", context_settings=_EXTRA_ARGS)(run_tests)
+    app.command(name="format")(format_)
+    app.command()(check)
+    app.command(name="console")(console_)
+    app.command()(routes)

@@ -1,0 +1,62 @@
+"""`myapp server`: the web endpoint on uvicorn (mix phx.server)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from my_app.cli._output import console
+from my_app.cli.db import prepare, target
+from my_app.config import get_settings
+
+APP_FACTORY = "my_app_web.endpoint:create_app"
+
+
+def server(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: BIND_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT, 4000).")] = None,
+    reload: Annotated[bool, typer.Option("--reload", help="Restart when code changes (dev).")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    setup: Annotated[
+        bool, typer.Option("--setup", help="First create and migrate the database, and seed it in dev.")
+    ] = False,
+) -> None:
+    """Serve the app (mix phx.server). Ctrl-C or SIGTERM stops it gracefully.
+
+    Examples:
+
+      myapp server
+
+      myapp server --setup --reload
+
+      PORT=4001 myapp server --workers 2
+    """
+    settings = get_settings()
+    # Resolving starts the embedded PostgreSQL if needed; this process holds it until exit, and
+    # the worker processes uvicorn spawns inherit its address through the environment.
+    db = prepare(settings, seed=True) if setup else target(settings)
+    bind_host = host or settings.bind_host
+    bind_port = port if port is not None else settings.port
+    where = "embedded PostgreSQL" if db.embedded else "PostgreSQL"
+    console.print(
+        f"[bold]MyApp[/bold] ({settings.env}) on [link]http://{settings.app_host}:{bind_port}[/link]"
+        f" · {where}, database {db.name}",
+        highlight=False,
+    )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        reload=reload,
+        workers=None if reload else workers,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(server)

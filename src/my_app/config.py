@@ -1,0 +1,136 @@
+"""Settings: base values, per-environment values (dev, test, prod) and the runtime environment.
+
+The seed's `config/{config,dev,test,prod,runtime}.exs` in one typed class. `MYAPP_ENV` picks the
+environment (default `dev`); environment variables override everything. In prod, the values that
+`runtime.exs` requires must come from the environment, and start-up stops with one clear line
+naming the variable that is missing.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "test", "prod"]
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+LogFormat = Literal["console", "json"]
+
+# The checkout's root when running from source; `.data/` holds the embedded PostgreSQL cluster.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MIN_SECRET_KEY_BYTES = 64
+
+# Phoenix's generated config/dev.exs and test.exs carry a literal secret key base too; prod
+# never uses these (a missing SECRET_KEY_BASE stops start-up there).
+_DEV_SECRET_KEY_BASE = "dev-only-secret-key-base-" + "d" * 64
+_TEST_SECRET_KEY_BASE = "test-only-secret-key-base-" + "t" * 64
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line meant for an operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the app, read from the environment (and `.env` when present)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Environment = Field(default="dev", validation_alias=AliasChoices("MYAPP_ENV"))
+
+    # --- Repo ---
+    database_url: str | None = None
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=5, ge=0)
+    database_ssl: SslMode | None = None
+    database_connect_timeout: float = Field(default=5.0, gt=0)
+    data_dir: Path = PROJECT_ROOT / ".data"
+
+    # --- Endpoint ---
+    secret_key_base: str | None = None
+    app_host: str | None = None
+    bind_host: str = ""  # the address uvicorn listens on (default: loopback, 0.0.0.0 in prod)
+    port: int = Field(default=4000, ge=0, le=65535)
+    shutdown_timeout: int = Field(default=30, ge=1)  # seconds in-flight requests get on SIGTERM
+    url_scheme: Literal["http", "https"] | None = None
+
+    # --- Health ---
+    ready_timeout: float = Field(default=2.0, gt=0)
+
+    # --- Telemetry ---
+    log_level: str = "INFO"
+    log_format: LogFormat | None = None
+
+    # --- Optional services ---
+    redis_url: str | None = None
+
+    @model_validator(mode="after")
+    def _apply_environment_defaults(self) -> Settings:
+        if self.env == "prod":
+            self._require("database_url", "DATABASE_URL")
+            self._require("secret_key_base", "SECRET_KEY_BASE")
+            self._require("app_host", "APP_HOST")
+            self.database_ssl = self.database_ssl or "verify-full"
+            self.log_format = self.log_format or "json"
+            self.url_scheme = self.url_scheme or "https"
+            # Every interface: in prod the app runs in a container whose port is published.
+            self.bind_host = self.bind_host or "0.0.0.0"  # noqa: S104  # nosec B104
+        else:
+            default_secret = _DEV_SECRET_KEY_BASE if self.env == "dev" else _TEST_SECRET_KEY_BASE
+            self.secret_key_base = self.secret_key_base or default_secret
+            self.app_host = self.app_host or "localhost"
+            self.log_format = self.log_format or "console"
+            self.url_scheme = self.url_scheme or "http"
+            self.bind_host = self.bind_host or "127.0.0.1"
+        if len((self.secret_key_base or "").encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"SECRET_KEY_BASE must be at least {MIN_SECRET_KEY_BYTES} bytes long "
+                "(generate one with: myapp gen secret)"
+            )
+        return self
+
+    def _require(self, field: str, variable: str) -> None:
+        if not getattr(self, field):
+            raise ConfigError(f"environment variable {variable} is missing (required in prod)")
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when dev/test run on the embedded PostgreSQL (no DATABASE_URL given)."""
+        return self.database_url is None and self.env != "prod"
+
+    @property
+    def database_name(self) -> str:
+        """The database this environment uses on the embedded server (Phoenix: my_app_dev)."""
+        return f"my_app_{self.env}"
+
+    @property
+    def base_url(self) -> str:
+        """The public URL that links in emails and pages are built from."""
+        default_port = {"http": 80, "https": 443}[self.url_scheme or "http"]
+        if self.env == "prod" or self.port == default_port:
+            return f"{self.url_scheme}://{self.app_host}"
+        return f"{self.url_scheme}://{self.app_host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    try:
+        return Settings()
+    except ConfigError:
+        raise
+    except ValueError as exc:  # pydantic's ValidationError: name the variable, keep it one line
+        raise ConfigError(_one_line(exc)) from exc
+
+
+def _one_line(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        for error in errors():
+            if isinstance(error.get("ctx", {}).get("error"), ConfigError):
+                return str(error["ctx"]["error"])
+            location = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+            return f"environment variable {location.upper()} is invalid: {error.get('msg')}"
+    return str(exc)

@@ -1,0 +1,1 @@
+"""Files shipped with the package: migrations, seeds, templates (Phoenix's `priv/`)."""

@@ -1,0 +1,133 @@
+"""The Repo: the async engine, sessions, the transaction helper and streaming reads.
+
+Contexts do all their database work through `transaction()`; the web layer never does. One
+transaction per public context call, committed when the block ends, rolled back on any exception
+(Ecto's `Repo.transact`). `start()`/`stop()` are called by `my_app.application`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+from sqlalchemy import Select, text
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+T = TypeVar("T")
+STREAM_BATCH_SIZE = 500
+
+
+class RepoNotStartedError(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("the Repo is not started: call my_app.application.start() first")
+
+
+_engine: AsyncEngine | None = None
+_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+# A Repo started while another runs (a second Application in a test) replaces it until stopped.
+_outer: list[tuple[AsyncEngine, async_sessionmaker[AsyncSession]]] = []
+# Set by tests (tests/support/data_case.py): every session joins this connection's transaction.
+_sandbox: AsyncConnection | None = None
+
+
+def _json_serializer(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def start(url: str, *, pool_size: int = 10, max_overflow: int = 5, connect_timeout: float = 5.0) -> AsyncEngine:
+    """Create the engine and its pool (connections open lazily, on first use)."""
+    global _engine, _sessionmaker
+    if _engine is not None and _sessionmaker is not None:
+        _outer.append((_engine, _sessionmaker))
+    _engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        json_serializer=_json_serializer,
+        json_deserializer=orjson.loads,
+        connect_args={"connect_timeout": max(1, round(connect_timeout))},
+    )
+    _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
+    return _engine
+
+
+async def stop() -> None:
+    """Close every pooled connection (and go back to the Repo started before this one, if any)."""
+    global _engine, _sessionmaker
+    if _engine is not None:
+        await _engine.dispose()
+    _engine, _sessionmaker = _outer.pop() if _outer else (None, None)
+
+
+def engine() -> AsyncEngine:
+    if _engine is None:
+        raise RepoNotStartedError()
+    return _engine
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction: commit at the end of the block, roll back on error.
+
+    Examples:
+        async with repo.transaction() as session:
+            session.add(user)            # committed when the block ends
+    """
+    if _sandbox is not None:
+        session = AsyncSession(bind=_sandbox, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    elif _sessionmaker is not None:
+        session = _sessionmaker()
+    else:
+        raise RepoNotStartedError()
+    async with session, session.begin():
+        yield session
+
+
+async def stream(statement: Select[T], *, batch_size: int = STREAM_BATCH_SIZE) -> AsyncIterator[T]:
+    """Yield the rows of a large query in batches through a server-side cursor (`Repo.stream`).
+
+    Examples:
+        async for user in repo.stream(select(User).order_by(User.inserted_at)):
+            ...
+    """
+    async with transaction() as session:
+        result = await session.stream_scalars(statement.execution_options(yield_per=batch_size))
+        async for row in result:
+            yield row
+
+
+async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under `session`'s transaction (to defer jobs inside it)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if not isinstance(driver, psycopg.AsyncConnection):
+        raise TypeError(f"expected a psycopg AsyncConnection, got {type(driver).__name__}")
+    return driver
+
+
+async def ping() -> None:
+    """Run `SELECT 1`; raises when the database cannot be reached."""
+    async with engine().connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+@asynccontextmanager
+async def sandbox(connection: AsyncConnection) -> AsyncIterator[None]:
+    """Make every `transaction()` a savepoint inside `connection`'s transaction (tests only)."""
+    global _sandbox
+    previous, _sandbox = _sandbox, connection
+    try:
+        yield
+    finally:
+        _sandbox = previous

@@ -1,0 +1,13 @@
+"""Imports every context's schema modules so `Base.metadata` knows all tables (for Alembic)."""
+
+from __future__ import annotations
+
+import importlib
+
+# One entry per context package; `myapp gen context` appends to this tuple.
+CONTEXTS: tuple[str, ...] = ()
+
+
+def load_all_schemas() -> None:
+    for module in CONTEXTS:
+        importlib.import_module(module)

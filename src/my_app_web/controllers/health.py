@@ -1,0 +1,58 @@
+"""Liveness and readiness (the seed's HealthController)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from my_app import repo
+
+router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
+
+CheckStatus = Literal["ok", "error"]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    timestamp: datetime
+
+
+class Readiness(BaseModel):
+    status: CheckStatus
+    checks: dict[str, CheckStatus]
+
+
+@router.get("/health", response_model=Health, summary="Liveness: the process answers")
+async def health() -> Health:
+    return Health(status="ok", timestamp=datetime.now(UTC))
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    summary="Readiness: the database (and every other dependency) answers",
+    responses={503: {"model": Readiness, "description": "A dependency is down"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    timeout = request.app.state.settings.ready_timeout
+    checks: dict[str, CheckStatus] = {"database": await _check(repo.ping(), timeout, "database")}
+    status: CheckStatus = "ok" if all(value == "ok" for value in checks.values()) else "error"
+    body = Readiness(status=status, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
+
+
+async def _check(probe: Awaitable[object], limit: float, name: str) -> CheckStatus:
+    try:
+        await asyncio.wait_for(probe, limit)
+    except Exception as exc:  # any failure, a timeout included, means "not ready"
+        logger.warning("readiness check %s failed: %s", name, exc)
+        return "error"
+    return "ok"

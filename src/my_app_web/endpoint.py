@@ -1,0 +1,47 @@
+"""The ASGI app factory (Phoenix's Endpoint): middleware, static files, routes, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from my_app import application, log
+from my_app.config import Settings, get_settings
+from my_app_web.controllers.fallback import register_exception_handlers
+from my_app_web.plugs.request_id import RequestIdMiddleware
+from my_app_web.router import router
+from my_app_web.templating import STATIC_PATH
+
+
+def create_app(settings: Settings | None = None, *, start_application: bool = True) -> FastAPI:
+    """Build the web app; `start_application=False` leaves starting the core to the caller (tests)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not start_application:
+            yield
+            return
+        async with application.lifespan(settings) as running:
+            app.state.application = running
+            yield
+
+    app = FastAPI(
+        title="MyApp",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        debug=False,  # never render tracebacks, whatever the environment
+    )
+    app.state.settings = settings
+    log.configure(settings)
+    register_exception_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
+    app.include_router(router)
+    return app

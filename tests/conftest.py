@@ -1,0 +1,17 @@
+"""Test-run set-up: the test database, then the DataCase and ConnCase fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ["MYAPP_ENV"] = "test"
+
+pytest_plugins = ["tests.support.data_case", "tests.support.conn_case"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.support.databases import prepare_test_database
+
+    prepare_test_database()

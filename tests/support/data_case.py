@@ -1,0 +1,44 @@
+"""DataCase: each test runs inside a transaction that is rolled back at its end (Ecto's sandbox).
+
+Use the `db` fixture in any test that touches the database. Context functions open their own
+`repo.transaction()`; inside the sandbox that becomes a savepoint of the test's transaction, so
+commits and rollbacks behave as in production and nothing outlives the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from my_app import application, repo
+from my_app.config import Settings
+from my_app.errors import ValidationError
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+async def started_app(settings: Settings) -> AsyncIterator[application.Application]:
+    """The core app (Repo pool and the rest), started once for the worker's whole run."""
+    async with application.lifespan(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def db(started_app: application.Application) -> AsyncIterator[AsyncConnection]:
+    """The test's connection, in a transaction that is rolled back when the test ends."""
+    async with repo.engine().connect() as connection:
+        outer = await connection.begin()
+        async with repo.sandbox(connection):
+            yield connection
+        await outer.rollback()
+
+
+def errors_on(error: ValidationError) -> dict[str, list[str]]:
+    """The field errors of a refused change (Phoenix's `errors_on(changeset)`)."""
+    return error.errors

@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Environment = Literal["dev", "test", "prod"]
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 LogFormat = Literal["console", "json"]
+MailerAdapter = Literal["smtp", "api", "local", "test"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
 
 # The checkout's root when running from source; `.data/` holds the embedded PostgreSQL cluster.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +68,29 @@ class Settings(BaseSettings):
     # --- Optional services ---
     redis_url: str | None = None
 
+    # --- Mailer (Swoosh's adapters) ---
+    mailer_adapter: MailerAdapter | None = None  # default: local in dev, test in test, smtp in prod
+    mail_from: str | None = None  # default: "MyApp <noreply@APP_HOST>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    mailer_api_url: str | None = None  # a Postmark-shaped send API, e.g. https://api.example/email
+    mailer_api_key: str | None = None
+    mailer_api_timeout: float = Field(default=10.0, gt=0)
+
+    # --- Jobs (Oban's role, on procrastinate) ---
+    job_queues: str = "default:10,emails:5"  # name:concurrency, comma-separated
+    jobs_in_server: bool | None = None  # run the job worker inside `myapp server` (default: dev only)
+    job_stalled_timeout: int = Field(default=300, ge=1)  # seconds without a worker heartbeat
+    job_shutdown_timeout: float = Field(default=30.0, ge=0)  # seconds running jobs get on SIGTERM
+    job_prune_after_days: int = Field(default=7, ge=1)
+    job_cron_prune: str = "0 3 * * *"
+    job_cron_purge_tokens: str = "30 3 * * *"
+    job_cron_retry_stalled: str = "* * * * *"
+
     @model_validator(mode="after")
     def _apply_environment_defaults(self) -> Settings:
         if self.env == "prod":
@@ -77,6 +102,7 @@ class Settings(BaseSettings):
             self.url_scheme = self.url_scheme or "https"
             # Every interface: in prod the app runs in a container whose port is published.
             self.bind_host = self.bind_host or "0.0.0.0"  # noqa: S104  # nosec B104
+            self.mailer_adapter = self.mailer_adapter or "smtp"
         else:
             default_secret = _DEV_SECRET_KEY_BASE if self.env == "dev" else _TEST_SECRET_KEY_BASE
             self.secret_key_base = self.secret_key_base or default_secret
@@ -84,6 +110,10 @@ class Settings(BaseSettings):
             self.log_format = self.log_format or "console"
             self.url_scheme = self.url_scheme or "http"
             self.bind_host = self.bind_host or "127.0.0.1"
+            self.mailer_adapter = self.mailer_adapter or ("local" if self.env == "dev" else "test")
+        if self.jobs_in_server is None:
+            self.jobs_in_server = self.env == "dev"
+        self.mail_from = self.mail_from or f"MyApp <noreply@{self.app_host}>"
         if len((self.secret_key_base or "").encode()) < MIN_SECRET_KEY_BYTES:
             raise ConfigError(
                 f"SECRET_KEY_BASE must be at least {MIN_SECRET_KEY_BYTES} bytes long "

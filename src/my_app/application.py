@@ -13,7 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from my_app import database, repo
+import psycopg_pool
+
+from my_app import database, jobs, mailer, repo
 from my_app.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,39 @@ class RepoChild:
 
 
 @dataclass
+class JobQueueChild:
+    """procrastinate, open on its own pool: jobs can be enqueued, listed and run."""
+
+    repo_child: RepoChild
+    name: str = "job queue"
+    pool: psycopg_pool.AsyncConnectionPool | None = None
+
+    async def start(self) -> None:
+        if self.repo_child.database is None:
+            raise RuntimeError("the Repo must start before the job queue")
+        self.pool = await jobs.open_queue(self.repo_child.settings, self.repo_child.database.url)
+
+    async def stop(self) -> None:
+        if self.pool is not None:
+            await jobs.close_queue(self.pool)
+            self.pool = None
+
+
+@dataclass
+class MailerChild:
+    """Points the Mailer at this app's settings (its adapter, sender and servers)."""
+
+    settings: Settings
+    name: str = "mailer"
+
+    async def start(self) -> None:
+        mailer.configure(self.settings)
+
+    async def stop(self) -> None:
+        mailer.configure(None)
+
+
+@dataclass
 class Application:
     """The running app: its settings and its started children."""
 
@@ -60,8 +95,15 @@ class Application:
     started: list[Child] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings) -> Application:
-        return cls(settings=settings, children=[RepoChild(settings)])
+    def build(
+        cls, settings: Settings, *, run_jobs: bool | None = None, queues: dict[str, int] | None = None
+    ) -> Application:
+        """The children for `settings`; `run_jobs` (default JOBS_IN_SERVER) adds the job workers."""
+        repo_child = RepoChild(settings)
+        children: list[Child] = [repo_child, MailerChild(settings), JobQueueChild(repo_child)]
+        if settings.jobs_in_server if run_jobs is None else run_jobs:
+            children.append(jobs.JobWorkers(settings, queues=queues))
+        return cls(settings=settings, children=children)
 
     async def start(self) -> None:
         for child in self.children:
@@ -80,9 +122,9 @@ class Application:
 
 
 @asynccontextmanager
-async def lifespan(settings: Settings | None = None) -> AsyncIterator[Application]:
+async def lifespan(settings: Settings | None = None, *, run_jobs: bool | None = None) -> AsyncIterator[Application]:
     """The app, started for the duration of the block."""
-    app = Application.build(settings or get_settings())
+    app = Application.build(settings or get_settings(), run_jobs=run_jobs)
     try:
         await app.start()
         yield app

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     jobs_in_server: bool | None = None  # run the job worker inside `myapp server` (default: dev only)
     job_stalled_timeout: int = Field(default=300, ge=1)  # seconds without a worker heartbeat
     job_shutdown_timeout: float = Field(default=30.0, ge=0)  # seconds running jobs get on SIGTERM
+    job_pool_size: int = Field(default=4, ge=2)  # the queue's own connections (workers LISTEN on one)
+    job_backoff_base: float = Field(default=15.0, ge=0)  # seconds before the first retry, doubling after
+    job_backoff_max: float = Field(default=3600.0, ge=0)
     job_prune_after_days: int = Field(default=7, ge=1)
     job_cron_prune: str = "0 3 * * *"
     job_cron_purge_tokens: str = "30 3 * * *"

@@ -20,7 +20,8 @@ def warn(message: str) -> None:
 
 
 def fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    # soft_wrap: never break the message at the terminal's width, so it stays one line in logs.
+    error_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
 
 
 def abort(message: str, code: int = 1) -> NoReturn:

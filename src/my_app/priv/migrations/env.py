@@ -11,6 +11,12 @@ from my_app.schema_registry import load_all_schemas
 load_all_schemas()
 config = context.config
 target_metadata = Base.metadata
+# Tables created by SQL we ship rather than by our schemas: autogenerate must leave them alone.
+UNMANAGED_TABLE_PREFIXES = ("procrastinate_", "job_errors")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_TABLE_PREFIXES))
 
 
 def run_migrations(connection: Connection) -> None:
@@ -18,6 +24,7 @@ def run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=include_name,
         transaction_per_migration=True,
     )
     with context.begin_transaction():

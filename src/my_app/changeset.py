@@ -1,0 +1,56 @@
+"""Validate input with a Pydantic model per intent and report errors in Ecto's words.
+
+`cast(UserRegistration, attrs)` returns the model or raises `ValidationError({field: [messages]})`
+with Ecto's messages ("can't be blank", "should be at least 12 character(s)"), so API clients get
+the same 422 bodies a Phoenix app sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import pydantic
+
+from my_app.errors import ValidationError
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class Input(pydantic.BaseModel):
+    """Base of every input model: trims strings, ignores fields it does not cast (Ecto's `cast`)."""
+
+    model_config = pydantic.ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+
+def cast(model: type[M], attrs: Mapping[str, Any]) -> M:
+    """`model` validated from `attrs` (blank strings count as missing), or ValidationError."""
+    cleaned = {key: (None if isinstance(value, str) and not value.strip() else value) for key, value in attrs.items()}
+    cleaned = {key: value for key, value in cleaned.items() if value is not None}
+    try:
+        return model.model_validate(cleaned)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(ecto_errors(exc)) from None
+
+
+def ecto_errors(exc: pydantic.ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "base"
+        errors.setdefault(field, []).append(_message(error))
+    return errors
+
+
+def _message(error: Any) -> str:
+    kind, context = error["type"], error.get("ctx", {})
+    if kind == "missing":
+        return "can't be blank"
+    if kind == "string_too_short":
+        return f"should be at least {context['min_length']} character(s)"
+    if kind == "string_too_long":
+        return f"should be at most {context['max_length']} character(s)"
+    if kind == "value_error":
+        return str(context.get("error", error["msg"]))
+    if kind in {"string_type", "int_type", "bool_type", "uuid_type", "uuid_parsing"}:
+        return "is invalid"
+    return str(error["msg"])

@@ -1,0 +1,91 @@
+"""The app's emails, each built from a text and an HTML template (the seed's `MyApp.Emails`).
+
+Every function returns an `Email` and sends nothing: the caller (usually a job) passes it to
+`mailer.deliver`. Links come in as URLs built by the caller, so this module never knows the web
+layer's routes. Templates live in `priv/templates/email/`; `.html` ones are autoescaped, so a
+user's name can never inject markup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from my_app.mailer import Email
+
+APP_NAME = "MyApp"
+TEMPLATES_PATH = Path(__file__).parent / "priv" / "templates" / "email"
+
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_PATH),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+    # A misspelt variable fails the render instead of silently sending a blank.
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+class Recipient(Protocol):
+    """Whom an email greets and goes to: a user of the accounts context, or anything shaped alike."""
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def welcome_email(user: Recipient, *, url: str | None = None) -> Email:
+    """The email sent once a user has registered; `url` adds a link back to the app.
+
+    Examples:
+        >>> welcome_email(user).subject
+        'Welcome to MyApp'
+        >>> "Open MyApp: https://example.com/" in welcome_email(user, url="https://example.com/").text_body
+        True
+    """
+    return _email("welcome", user, subject=f"Welcome to {APP_NAME}", url=url)
+
+
+def password_reset_email(user: Recipient, url: str) -> Email:
+    """The email with the link that lets a user choose a new password.
+
+    The caller builds `url` (with its token), e.g. `f"{settings.base_url}/users/reset-password/{token}"`.
+
+    Examples:
+        >>> email = password_reset_email(user, "https://example.com/users/reset-password/abc")
+        >>> email.subject
+        'Reset your MyApp password'
+        >>> "https://example.com/users/reset-password/abc" in email.text_body
+        True
+    """
+    return _email("password_reset", user, subject=f"Reset your {APP_NAME} password", url=url)
+
+
+def reminder_email(user: Recipient, *, url: str | None = None) -> Email:
+    """The nudge scheduled a while after registration; `url` adds a link back to the app.
+
+    Examples:
+        >>> reminder_email(user).to
+        ('ada@example.com',)
+    """
+    return _email("reminder", user, subject=f"Your {APP_NAME} account is waiting for you", url=url)
+
+
+def _email(template: str, user: Recipient, *, subject: str, **assigns: Any) -> Email:
+    assigns = {"app_name": APP_NAME, "subject": subject, "user": user, **assigns}
+    return Email(
+        to=(user.email,),
+        subject=subject,
+        text_body=_render(f"{template}.txt", assigns),
+        html_body=_render(f"{template}.html", assigns),
+    )
+
+
+def _render(name: str, assigns: dict[str, Any]) -> str:
+    # Blank lines left by `{% if %}` blocks and template indentation are trimmed away.
+    return _environment.get_template(name).render(assigns).strip() + "\n"

@@ -1,0 +1,351 @@
+"""The job queue (Oban's role), on procrastinate in the app's own PostgreSQL database.
+
+- `enqueue(session, task, ...)` inserts a job inside the caller's transaction: the job exists if
+  and only if that transaction commits. `unique_for` skips a job equal to one enqueued recently.
+- Tasks live in `my_app.workers` blueprints. They raise `JobCancelled` when the job can never
+  succeed (its record is gone) and `JobDiscarded` when its arguments are invalid; neither retries.
+- `Backoff` retries other failures with exponential backoff and jitter, up to `max_attempts` runs;
+  each failed attempt's reason is kept in `job_errors` for `myapp jobs list`.
+- `JobWorkers` runs one procrastinate worker per configured queue, with that queue's concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import procrastinate
+import psycopg_pool
+from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from procrastinate.tasks import Task
+from procrastinate.worker import Worker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from my_app import repo
+from my_app.config import Settings, get_settings
+from my_app.errors import NotFoundError, ValidationError
+
+logger = logging.getLogger(__name__)
+_MAX_ERROR_LENGTH = 2_000
+
+
+class JobCancelled(Exception):  # noqa: N818 - named after the outcome, like Oban's {:cancel, reason}
+    """The job can never succeed (e.g. its user was deleted): stop now, never retry."""
+
+
+class JobDiscarded(Exception):  # noqa: N818 - Oban's {:discard, reason}
+    """The job's arguments make no sense (e.g. an unknown email type): fail for good, never retry."""
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+procrastinate_app = procrastinate.App(
+    connector=procrastinate.PsycopgConnector(json_dumps=_json_dumps, json_loads=orjson.loads),
+)
+_settings: Settings | None = None
+
+
+def settings() -> Settings:
+    """The settings the queue was started with (the process-wide ones before that)."""
+    return _settings or get_settings()
+
+
+def parse_queues(spec: str) -> dict[str, int]:
+    """`"default:10,emails:5"` → `{"default": 10, "emails": 5}` (concurrency 1 when omitted)."""
+    queues: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, concurrency = item.partition(":")
+        if not name or (concurrency and not concurrency.isdigit()) or concurrency == "0":
+            raise ValueError(f"invalid queue {item!r}: expected name or name:concurrency (concurrency ≥ 1)")
+        queues[name] = int(concurrency or 1)
+    return queues
+
+
+# --- Retries ---
+
+
+def backoff_seconds(attempt: int, *, base: float, maximum: float) -> float:
+    """Wait before retry number `attempt` (1, 2, ...): base·2^(attempt-1), capped, plus ≤ 10% jitter.
+
+    The jitter spreads retries of jobs that failed together (a mail server outage) over time.
+    """
+    delay = min(maximum, base * 2 ** (attempt - 1))
+    return float(delay + random.uniform(0, delay / 10))  # noqa: S311 - jitter, not cryptography
+
+
+@dataclass(frozen=True)
+class Backoff(BaseRetryStrategy):
+    """Retry any failure but cancellation and discard, up to `max_attempts` runs in all (Oban's meaning)."""
+
+    max_attempts: int
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, JobCancelled | JobDiscarded):
+            return None
+        runs_so_far = job.attempts + 1  # procrastinate counts attempts before this one
+        if runs_so_far >= self.max_attempts:
+            return None
+        config = settings()
+        delay = backoff_seconds(runs_so_far, base=config.job_backoff_base, maximum=config.job_backoff_max)
+        return RetryDecision(retry_in={"seconds": round(delay)})
+
+
+# --- Enqueueing ---
+
+
+async def enqueue(
+    session: AsyncSession,
+    task: Task[Any, Any, Any],
+    *,
+    schedule_in: timedelta | None = None,
+    schedule_at: datetime | None = None,
+    unique_for: timedelta | None = None,
+    **args: Any,
+) -> int | None:
+    """Insert a job in `session`'s transaction; returns its id, or None when `unique_for` skipped it.
+
+    Examples:
+        async with repo.transaction() as session:
+            session.add(user)
+            await jobs.enqueue(session, email_worker.deliver_email, type="welcome", user_id=str(user.id))
+        # committed: the job exists; an exception in the block: neither the user nor the job does
+
+        await jobs.enqueue(session, task, unique_for=timedelta(seconds=60), **args)  # None if a twin is recent
+    """
+    connection = await repo.driver_connection(session)
+    # A savepoint: if the insert fails, the caller's transaction is still usable.
+    async with session.begin_nested():
+        if unique_for is not None and await _recently_enqueued(session, task.name, args, unique_for):
+            logger.info("skipped %s %s: an equal job was enqueued in the last %s", task.name, args, unique_for)
+            return None
+        if schedule_in is not None:
+            schedule_at = datetime.now(UTC) + schedule_in
+        deferrer = task.configure(connection=connection, schedule_at=schedule_at)
+        job_id: int = await deferrer.defer_async(**args)
+    return job_id
+
+
+async def _recently_enqueued(session: AsyncSession, task_name: str, args: dict[str, Any], period: timedelta) -> bool:
+    # The advisory lock serialises enqueuers of the same job until they commit, so two
+    # concurrent requests cannot both see "no recent twin" and both insert.
+    key = f"{task_name}:{_json_dumps(args)}"
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+    found = await session.scalar(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs j JOIN procrastinate_events e ON e.job_id = j.id"
+            " WHERE j.task_name = :task AND j.args = CAST(:args AS jsonb) AND e.type = 'deferred'"
+            " AND e.at > now() - make_interval(secs => :seconds))"
+        ),
+        {"task": task_name, "args": _json_dumps(args), "seconds": period.total_seconds()},
+    )
+    return bool(found)
+
+
+# --- Middleware: outcomes and error records ---
+
+
+async def record_outcome(call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Worker) -> Any:
+    """Keep each failed attempt's reason; turn `JobCancelled` into procrastinate's `aborted` status."""
+    try:
+        return await call_next()
+    except JobCancelled as exc:
+        logger.warning("job %s cancelled: %s", context.job.call_string, exc)
+        await _record_error(context.job, f"cancelled: {exc}")
+        raise procrastinate_exceptions.JobAborted(str(exc)) from exc
+    except JobDiscarded as exc:
+        logger.error("job %s discarded: %s", context.job.call_string, exc)
+        await _record_error(context.job, f"discarded: {exc}")
+        raise
+    except Exception as exc:
+        await _record_error(context.job, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+async def _record_error(job: Job, error: str) -> None:
+    try:
+        await procrastinate_app.connector.execute_query_async(
+            "INSERT INTO job_errors (job_id, attempt, error) VALUES (%(job_id)s, %(attempt)s, %(error)s)",
+            job_id=job.id,
+            attempt=job.attempts + 1,
+            error=error[:_MAX_ERROR_LENGTH],
+        )
+    except Exception:
+        # Losing the note must not lose the job: procrastinate still records the failure.
+        logger.exception("could not record the error of job %s", job.id)
+
+
+# --- Lifecycle ---
+
+
+async def open_queue(settings_: Settings, conninfo: str) -> psycopg_pool.AsyncConnectionPool:
+    """Open procrastinate on its own small pool (workers hold connections while they LISTEN)."""
+    global _settings
+    _settings = settings_
+    _register_tasks(settings_)
+    pool = psycopg_pool.AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max(2, settings_.job_pool_size),
+        open=False,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        kwargs={"connect_timeout": max(1, round(settings_.database_connect_timeout))},
+    )
+    await pool.open(wait=True, timeout=settings_.database_connect_timeout * 2)
+    await procrastinate_app.open_async(pool)
+    return pool
+
+
+async def close_queue(pool: psycopg_pool.AsyncConnectionPool) -> None:
+    await procrastinate_app.close_async()  # leaves a pool it did not create open
+    await pool.close()
+    # procrastinate keeps a reference to an external pool; drop it so a later start can open anew.
+    connector = procrastinate_app.connector
+    if isinstance(connector, procrastinate.PsycopgConnector):
+        connector._async_pool = None
+
+
+_tasks_registered = False
+
+
+def _register_tasks(settings_: Settings) -> None:
+    global _tasks_registered
+    if _tasks_registered:
+        return
+    # Imported here: the workers import contexts, which import this module to enqueue.
+    from my_app.workers import BLUEPRINTS, maintenance
+
+    for namespace, blueprint in BLUEPRINTS.items():
+        procrastinate_app.add_tasks_from(blueprint, namespace=namespace)
+    maintenance.schedule(procrastinate_app, settings_)
+    _tasks_registered = True
+
+
+@dataclass
+class JobWorkers:
+    """One procrastinate worker per queue, each with the queue's concurrency (Oban's queues)."""
+
+    settings: Settings
+    queues: dict[str, int] | None = None
+    name: str = "job workers"
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        queues = self.queues or parse_queues(self.settings.job_queues)
+        for queue, concurrency in queues.items():
+            run = procrastinate_app.run_worker_async(
+                queues=[queue],
+                name=f"{queue}-worker",
+                concurrency=concurrency,
+                install_signal_handlers=False,
+                shutdown_graceful_timeout=self.settings.job_shutdown_timeout,
+                stalled_worker_timeout=self.settings.job_stalled_timeout,
+                update_heartbeat_interval=max(1.0, self.settings.job_stalled_timeout / 6),
+                delete_jobs="never",
+                worker_middleware=[record_outcome],
+            )
+            self._tasks.append(asyncio.create_task(run, name=f"jobs:{queue}"))
+        logger.info("job workers started: %s", ", ".join(f"{q}×{c}" for q, c in queues.items()))
+
+    async def stop(self) -> None:
+        """Let running jobs finish (up to JOB_SHUTDOWN_TIMEOUT), then stop fetching."""
+        for task in self._tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                logger.error("a job worker stopped with an error: %r", result)
+        self._tasks.clear()
+
+    def running(self) -> bool:
+        return any(not task.done() for task in self._tasks)
+
+
+async def ping() -> None:
+    """Check the queue's tables answer (for /ready)."""
+    await procrastinate_app.connector.execute_query_one_async("SELECT count(*) AS n FROM procrastinate_workers")
+
+
+# --- Inspection (myapp jobs ...) ---
+
+JOB_STATES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """One job as operators see it, with the reason of its last failed attempt."""
+
+    id: int
+    queue: str
+    task: str
+    state: str
+    attempts: int
+    args: dict[str, Any]
+    scheduled_at: datetime | None
+    last_error: str | None
+
+
+async def list_jobs(*, state: str | None = None, limit: int = 50) -> list[JobInfo]:
+    """The newest jobs (optionally in one state), each with its last recorded error."""
+    if state is not None and state not in JOB_STATES:
+        raise ValidationError({"state": [f"must be one of {', '.join(JOB_STATES)}"]})
+    async with repo.transaction() as session:
+        rows = await session.execute(
+            text(
+                "SELECT j.id, j.queue_name, j.task_name, j.status::text AS state, j.attempts, j.args, j.scheduled_at,"
+                " (SELECT e.error FROM job_errors e WHERE e.job_id = j.id ORDER BY e.id DESC LIMIT 1) AS last_error"
+                " FROM procrastinate_jobs j WHERE (CAST(:state AS text) IS NULL OR j.status::text = :state)"
+                " ORDER BY j.id DESC LIMIT :limit"
+            ),
+            {"state": state, "limit": limit},
+        )
+        return [JobInfo(*row) for row in rows]
+
+
+async def get_job(job_id: int) -> JobInfo:
+    """The job with this id; raises NotFoundError for an unknown id."""
+    async with repo.transaction() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT j.id, j.queue_name, j.task_name, j.status::text, j.attempts, j.args, j.scheduled_at,"
+                    " (SELECT e.error FROM job_errors e WHERE e.job_id = j.id ORDER BY e.id DESC LIMIT 1)"
+                    " FROM procrastinate_jobs j WHERE j.id = :id"
+                ),
+                {"id": job_id},
+            )
+        ).first()
+    if row is None:
+        raise NotFoundError("job", job_id)
+    return JobInfo(*row)
+
+
+async def retry_job(job_id: int) -> JobInfo:
+    """Run a failed job again now (one more attempt)."""
+    job = await get_job(job_id)
+    if job.state != "failed":
+        raise ValidationError({"state": [f"only failed jobs can be retried; job {job_id} is {job.state}"]})
+    await procrastinate_app.job_manager.retry_job_by_id_async(job_id, retry_at=datetime.now(UTC))
+    return await get_job(job_id)
+
+
+async def cancel_job(job_id: int) -> JobInfo:
+    """Cancel a waiting job, or ask a running one to stop (it ends as `aborted`)."""
+    job = await get_job(job_id)
+    if job.state not in ("todo", "doing"):
+        raise ValidationError(
+            {"state": [f"only waiting or running jobs can be cancelled; job {job_id} is {job.state}"]}
+        )
+    await procrastinate_app.job_manager.cancel_job_by_id_async(job_id, abort=True)
+    return await get_job(job_id)

@@ -15,3 +15,11 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests.support.databases import prepare_test_database
 
     prepare_test_database()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import logging
+
+    # Handlers were bound to pytest's captured streams, which are closed by now; atexit hooks
+    # (the embedded server's release) must not log into them.
+    logging.getLogger().handlers.clear()

@@ -202,7 +202,13 @@ async def open_queue(settings_: Settings, conninfo: str) -> psycopg_pool.AsyncCo
         check=psycopg_pool.AsyncConnectionPool.check_connection,
         kwargs={"connect_timeout": max(1, round(settings_.database_connect_timeout))},
     )
-    await pool.open(wait=True, timeout=settings_.database_connect_timeout * 2)
+    # No waiting: like the Repo, the app starts while PostgreSQL is down and /ready reports it.
+    await pool.open(wait=False)
+    connector = _connector()
+    if connector._async_pool is not None:
+        # A second app in the same process (tests) takes over until it stops, like the Repo.
+        _outer_pools.append(connector._async_pool)
+        connector._async_pool = None
     await procrastinate_app.open_async(pool)
     return pool
 
@@ -210,10 +216,18 @@ async def open_queue(settings_: Settings, conninfo: str) -> psycopg_pool.AsyncCo
 async def close_queue(pool: psycopg_pool.AsyncConnectionPool) -> None:
     await procrastinate_app.close_async()  # leaves a pool it did not create open
     await pool.close()
-    # procrastinate keeps a reference to an external pool; drop it so a later start can open anew.
+    # procrastinate keeps a reference to an external pool: drop it (or go back to the outer app's).
+    _connector()._async_pool = _outer_pools.pop() if _outer_pools else None
+
+
+_outer_pools: list[psycopg_pool.AsyncConnectionPool] = []
+
+
+def _connector() -> procrastinate.PsycopgConnector:
     connector = procrastinate_app.connector
-    if isinstance(connector, procrastinate.PsycopgConnector):
-        connector._async_pool = None
+    if not isinstance(connector, procrastinate.PsycopgConnector):
+        raise TypeError(f"the job queue needs procrastinate's PsycopgConnector, not {type(connector).__name__}")
+    return connector
 
 
 _tasks_registered = False

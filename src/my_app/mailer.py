@@ -258,6 +258,10 @@ class ApiAdapter:
                 response = await self.client.post(
                     self.url, json=api_payload(email), headers=headers, timeout=self.timeout
                 )
+        except httpx.TimeoutException as exc:
+            # httpx's timeouts carry no message of their own.
+            reason = f"{type(exc).__name__}: no answer within {self.timeout} s"
+            raise DeliveryError(reason, adapter=self.name) from exc
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}", adapter=self.name) from exc
         body = _json_object(response)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from my_app import repo
+from my_app import jobs, repo
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -43,7 +43,10 @@ async def health() -> Health:
 )
 async def ready(request: Request) -> JSONResponse:
     timeout = request.app.state.settings.ready_timeout
-    checks: dict[str, CheckStatus] = {"database": await _check(repo.ping(), timeout, "database")}
+    checks: dict[str, CheckStatus] = {
+        "database": await _check(repo.ping(), timeout, "database"),
+        "jobs": await _check(jobs.ping(), timeout, "jobs"),
+    }
     status: CheckStatus = "ok" if all(value == "ok" for value in checks.values()) else "error"
     body = Readiness(status=status, checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)

@@ -148,7 +148,7 @@ class SmtpAdapter:
     port: int
     security: SmtpSecurity = "starttls"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 10.0
     # Our name in EHLO and in Message-IDs; given, so no slow reverse DNS lookup happens.
     local_hostname: str = "localhost"
@@ -171,7 +171,7 @@ class SmtpAdapter:
         try:
             refused, _ = await aiosmtplib.send(
                 message,
-                sender=parseaddr(email.from_ or "")[1] or None,
+                sender=parseaddr(_sender(email))[1] or None,
                 recipients=[parseaddr(address)[1] or address for address in email.to],
                 hostname=self.host,
                 port=self.port,
@@ -197,7 +197,7 @@ class SmtpAdapter:
             ) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             # Connection refused, timeouts, TLS failures: the server may be back on the next try.
-            # A server without STARTTLS stays without it: that needs a change of settings.
+            # A non-ASCII address the server cannot take (no SMTPUTF8) will be refused every time.
             permanent = isinstance(exc, aiosmtplib.SMTPNotSupported)
             raise DeliveryError(f"{type(exc).__name__}: {exc}", adapter=self.name, permanent=permanent) from exc
         if refused:
@@ -209,7 +209,7 @@ class SmtpAdapter:
 def to_mime(email: Email, *, message_id_domain: str = "localhost") -> EmailMessage:
     """The email as a MIME message: text/plain, plus text/html in a multipart/alternative when given."""
     message = EmailMessage()
-    message["From"] = email.from_ or ""
+    message["From"] = _sender(email)
     message["To"] = ", ".join(email.to)
     if email.reply_to:
         message["Reply-To"] = email.reply_to
@@ -235,7 +235,7 @@ class ApiAdapter:
     """
 
     url: str
-    api_key: str
+    api_key: str = field(repr=False)
     timeout: float = 10.0
     client: httpx.AsyncClient | None = None
     name: ClassVar[str] = "api"
@@ -280,7 +280,7 @@ class ApiAdapter:
 def api_payload(email: Email) -> dict[str, Any]:
     """The JSON body of Postmark's `POST /email` for this email."""
     payload: dict[str, Any] = {
-        "From": email.from_,
+        "From": _sender(email),
         "To": ", ".join(email.to),
         "Subject": email.subject,
         "TextBody": email.text_body,
@@ -391,11 +391,18 @@ test_adapter = TestAdapter()
 _configured: Settings | None = None
 
 
-def configure(settings: Settings | None) -> None:
-    """Use these settings when `deliver` is given none; None goes back to `get_settings()`."""
+def configure(settings: Settings | None) -> Settings | None:
+    """Use these settings when `deliver` is given none (None: `get_settings()`); returns the previous ones.
+
+    Examples:
+        >>> previous = configure(smtp_settings)
+        >>> await deliver(email)  # through SMTP
+        >>> configure(previous)
+    """
     # Process-wide, like Swoosh's application config: the app's start-up picks it once.
     global _configured
-    _configured = settings
+    previous, _configured = _configured, settings
+    return previous
 
 
 def adapter_for(settings: Settings) -> Adapter:
@@ -433,6 +440,13 @@ async def deliver(email: Email, *, settings: Settings | None = None, adapter: Ad
     result = await adapter.deliver(email)
     logger.info("email %s delivered by the %s adapter", result.message_id, result.adapter)
     return result
+
+
+def _sender(email: Email) -> str:
+    if email.from_ is None:
+        # Only an adapter called directly meets this: `deliver` fills in MAIL_FROM.
+        raise ValueError("the email has no sender; deliver it with mailer.deliver, or set from_")
+    return email.from_
 
 
 def _has_line_break(value: str) -> bool:

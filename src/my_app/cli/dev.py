@@ -88,14 +88,22 @@ def console_(
     from IPython import start_ipython
     from IPython.core.async_helpers import get_asyncio_loop
 
-    from my_app import repo
+    from my_app import emails, jobs, mailer, repo
 
     settings = get_settings()
     loop = get_asyncio_loop()  # type: ignore[no-untyped-call]  # IPython runs every `await` on this one loop, so the pool stays valid
     running = application.Application.build(settings)
     if not no_start:
         loop.run_until_complete(running.start())
-    namespace = {"settings": settings, "repo": repo, "app": running, **_context_modules()}
+    namespace = {
+        "settings": settings,
+        "repo": repo,
+        "jobs": jobs,
+        "mailer": mailer,
+        "emails": emails,
+        "app": running,
+        **_context_modules(),
+    }
     console.print(f"[bold]MyApp console[/bold] ({settings.env}). In scope: {', '.join(sorted(namespace))}")
     try:
         start_ipython(argv=["--no-banner", "--no-confirm-exit"], user_ns=namespace)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -45,6 +47,9 @@ def server(
         f" · {where}, database {db.name}",
         highlight=False,
     )
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler it found.
+    # Make that handler a normal exit, so atexit hooks run (releasing the embedded PostgreSQL).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -56,6 +61,10 @@ def server(
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def register(app: typer.Typer) -> None:

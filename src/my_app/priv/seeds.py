@@ -8,12 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from my_app import accounts
 from my_app.config import Settings
 
 SeedStep = Callable[[Settings], Awaitable[list[str]]]
 
+DEMO_PASSWORD = "demo password 1234"  # noqa: S105 - dev-only demo accounts, printed on purpose
+DEMO_USERS = [
+    ("alice@example.com", "Alice Liddell"),
+    ("bob@example.com", "Bob Martin"),
+    ("carol@example.com", "Carol Shaw"),
+]
+
+
+async def seed_users(settings: Settings) -> list[str]:
+    """Demo users with a shared demo password (the admin arrives with the accounts issue's admin API)."""
+    created = []
+    for email, name in DEMO_USERS:
+        if await accounts.get_user_by_email(email) is None:
+            await accounts.create_user({"email": email, "name": name, "password": DEMO_PASSWORD})
+            created.append(f"user {email} (password: {DEMO_PASSWORD!r})")
+    return created
+
+
 # One step per context, in dependency order; each returns lines describing what it created.
-STEPS: list[SeedStep] = []
+STEPS: list[SeedStep] = [seed_users]
 
 
 async def run(settings: Settings) -> list[str]:

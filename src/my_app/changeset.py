@@ -8,13 +8,37 @@ the same 422 bodies a Phoenix app sends.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import pydantic
 
 from my_app.errors import ValidationError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Changeset(Generic[T]):
+    """A record, the changes asked for and what is wrong with them: feeds forms, writes nothing."""
+
+    data: T
+    changes: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def change(model: type[pydantic.BaseModel], data: T, attrs: Mapping[str, Any]) -> Changeset[T]:
+    """Validate `attrs` against `model` for `data` without raising (Ecto's `change_*`)."""
+    try:
+        validated = cast(model, attrs)
+    except ValidationError as exc:
+        return Changeset(data=data, changes=dict(attrs), errors=exc.errors)
+    return Changeset(data=data, changes=validated.model_dump(exclude_unset=True))
 
 
 class Input(pydantic.BaseModel):

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat | None = None
 
+    # --- Accounts ---
+    bcrypt_rounds: int | None = Field(default=None, ge=4, le=31)  # 12; tests use 4, as Phoenix's test.exs
+
     # --- Optional services ---
     redis_url: str | None = None
 
@@ -114,6 +117,8 @@ class Settings(BaseSettings):
             self.url_scheme = self.url_scheme or "http"
             self.bind_host = self.bind_host or "127.0.0.1"
             self.mailer_adapter = self.mailer_adapter or ("local" if self.env == "dev" else "test")
+        if self.bcrypt_rounds is None:
+            self.bcrypt_rounds = 4 if self.env == "test" else 12
         if self.jobs_in_server is None:
             self.jobs_in_server = self.env == "dev"
         self.mail_from = self.mail_from or f"MyApp <noreply@{self.app_host}>"

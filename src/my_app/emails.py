@@ -8,6 +8,7 @@ user's name can never inject markup.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,6 +74,37 @@ def reminder_email(user: Recipient, *, url: str | None = None) -> Email:
         ('ada@example.com',)
     """
     return _email("reminder", user, subject=f"Your {APP_NAME} account is waiting for you", url=url)
+
+
+def confirmation_email(user: Recipient, url: str) -> Email:
+    """The email whose link confirms the user's address (valid 7 days).
+
+    Examples:
+        >>> confirmation_email(user, "https://example.com/users/confirm/abc").subject
+        'Confirm your MyApp account'
+    """
+    return _email("confirmation", user, subject=f"Confirm your {APP_NAME} account", url=url)
+
+
+def update_email_email(user: Recipient, new_email: str, url: str) -> Email:
+    """Sent to the new address: its link confirms the change of email (valid 7 days).
+
+    Examples:
+        >>> update_email_email(user, "new@example.com", "https://example.com/x").to
+        ('new@example.com',)
+    """
+    email = _email("update_email", user, subject=f"Confirm your new {APP_NAME} email", url=url, new_email=new_email)
+    return replace(email, to=(new_email,))
+
+
+def magic_link_email(user: Recipient, url: str) -> Email:
+    """The single-use log-in link (valid 15 minutes).
+
+    Examples:
+        >>> magic_link_email(user, "https://example.com/users/log-in/abc").subject
+        'Your MyApp log-in link'
+    """
+    return _email("magic_link", user, subject=f"Your {APP_NAME} log-in link", url=url)
 
 
 def _email(template: str, user: Recipient, *, subject: str, **assigns: Any) -> Email:

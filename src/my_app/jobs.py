@@ -238,8 +238,10 @@ def _register_tasks(settings_: Settings) -> None:
     if _tasks_registered:
         return
     # Imported here: the workers import contexts, which import this module to enqueue.
+    from my_app.schema_registry import load_all_schemas
     from my_app.workers import BLUEPRINTS, maintenance
 
+    load_all_schemas()  # imports every context, so their hooks (token purgers) are registered
     for namespace, blueprint in BLUEPRINTS.items():
         procrastinate_app.add_tasks_from(blueprint, namespace=namespace)
     maintenance.schedule(procrastinate_app, settings_)

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from my_app import application, log
 from my_app.config import Settings, get_settings
+from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.controllers.fallback import register_exception_handlers
 from my_app_web.plugs.request_id import RequestIdMiddleware
 from my_app_web.router import router
@@ -44,4 +45,5 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
     app.include_router(router)
+    mount_dev_routes(app, settings)  # /dev/mailbox, in dev only
     return app

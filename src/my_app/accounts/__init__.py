@@ -1,33 +1,101 @@
-"""The Accounts context: users (the seed's `accounts.ex`). The web layer calls only these functions.
+"""The Accounts context: users, their tokens and authentication (the seed's `accounts.ex` plus
+`mix phx.gen.auth`). The web layer calls only the functions listed in `__all__`.
 
-Registration writes the user and enqueues the welcome email in one transaction: both or neither.
+Every function runs in one transaction. Writes that belong together happen together: registering
+writes the user and enqueues the welcome and confirmation emails, or does neither; changing a
+password deletes every token of that user (all sessions and API tokens are logged out).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from my_app import jobs, repo
-from my_app.accounts.user import Role, User, UserRegistration, hash_password
-from my_app.changeset import cast
+from my_app import emails, jobs, repo
+from my_app.accounts import user_token
+from my_app.accounts.user import (
+    AdminUserCreate,
+    AdminUserUpdate,
+    Role,
+    User,
+    UserCreate,
+    UserEmailChange,
+    UserPasswordChange,
+    UserRegistration,
+    UserUpdate,
+    hash_password,
+    verify_password,
+)
+from my_app.accounts.user_token import UserToken
+from my_app.changeset import Changeset, cast, change
 from my_app.errors import NotFoundError, ValidationError
+from my_app.mailer import Email
+from my_app.pagination import Page, paginate
 
 __all__ = [
+    "SUDO_MODE_WINDOW",
     "Role",
+    "Session",
     "User",
+    "admin_create_user",
+    "admin_update_user",
+    "change_user",
+    "confirm_user",
+    "create_api_token",
     "create_user",
+    "delete_api_token",
     "delete_user",
+    "delete_user_session_token",
+    "deliver_login_instructions",
+    "deliver_user_confirmation_instructions",
+    "deliver_user_reset_password_instructions",
+    "deliver_user_update_email_instructions",
+    "fetch_user_by_api_token",
+    "generate_user_session_token",
     "get_user",
     "get_user_by_email",
+    "get_user_by_email_and_password",
+    "get_user_by_reset_password_token",
+    "get_user_by_session_token",
     "get_user_or_404",
     "list_users",
+    "login_user_by_magic_link",
+    "paginate_users",
+    "promote_user",
+    "purge_expired_tokens",
     "register_user",
+    "request_login_link",
+    "request_password_reset",
+    "request_user_email_update",
+    "reset_user_password",
+    "sudo_mode",
+    "update_user",
+    "update_user_email",
+    "update_user_password",
 ]
+
+UrlBuilder = Callable[[str], str]
+SUDO_MODE_WINDOW = timedelta(minutes=20)
+# A second reset or magic-link request for the same user within this window sends nothing more.
+EMAIL_REQUEST_WINDOW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in user and when they last proved who they are (for sudo mode)."""
+
+    user: User
+    authenticated_at: datetime | None
+
+
+# --- Database getters ---
 
 
 async def list_users() -> list[User]:
@@ -38,6 +106,20 @@ async def list_users() -> list[User]:
     """
     async with repo.transaction() as session:
         return list(await session.scalars(select(User).order_by(User.inserted_at, User.id)))
+
+
+async def paginate_users(*, limit: int | None = None, cursor: str | None = None) -> Page[User]:
+    """One page of users, oldest first; `next_cursor` fetches the next (stable under inserts).
+
+    Examples:
+        page = await paginate_users(limit=20)
+        await paginate_users(limit=20, cursor=page.next_cursor)
+        await paginate_users(limit=500)  # ValidationError({"limit": ["must be between 1 and 100"]})
+    """
+    async with repo.transaction() as session:
+        return await paginate(
+            session, select(User), inserted_at=User.inserted_at, row_id=User.id, limit=limit, cursor=cursor
+        )
 
 
 async def get_user(user_id: uuid.UUID) -> User | None:
@@ -65,49 +147,395 @@ async def get_user_by_email(email: str) -> User | None:
         return await session.scalar(select(User).where(User.email == email))
 
 
+async def get_user_by_email_and_password(email: str, password: str) -> User | None:
+    """The user when the password is theirs, else None; takes as long whether or not the email exists.
+
+    Examples:
+        await get_user_by_email_and_password("ada@example.com", "right password")  # User(...)
+        await get_user_by_email_and_password("ada@example.com", "wrong")           # None
+    """
+    user = await get_user_by_email(email)
+    return user if verify_password(user, password) else None
+
+
+# --- Creating, updating, deleting ---
+
+
 async def create_user(attrs: Mapping[str, Any]) -> User:
-    """Create a user; raises ValidationError (nothing written) on invalid input or a taken email.
+    """Create a user (role `user`, whatever `attrs` says); ValidationError and nothing written on bad input.
 
     Examples:
         await create_user({"email": "ada@example.com", "name": "Ada"})  # User(...)
         await create_user({"email": None})  # ValidationError({"email": ["can't be blank"], ...})
     """
-    return await _insert_user(cast(UserRegistration, attrs), welcome=False)
+    return await _insert_user(cast(UserCreate, attrs), role=Role.USER, welcome=False)
+
+
+async def admin_create_user(attrs: Mapping[str, Any]) -> User:
+    """Create a user with the role `attrs` asks for (callers check that an admin asks)."""
+    data = cast(AdminUserCreate, attrs)
+    return await _insert_user(data, role=data.role, welcome=False)
 
 
 async def register_user(attrs: Mapping[str, Any]) -> User:
-    """Create a user and enqueue the welcome email in the same transaction.
+    """Sign a user up: writes the user and enqueues the welcome and confirmation emails, all or nothing.
 
     Examples:
         await register_user({"email": "ada@example.com", "name": "Ada", "password": "a long passphrase"})
+        await register_user({"email": "ada@example.com", "role": "admin", ...})  # role stays "user"
     """
-    return await _insert_user(cast(UserRegistration, attrs), welcome=True)
+    return await _insert_user(cast(UserRegistration, attrs), role=Role.USER, welcome=True)
+
+
+async def update_user(user: User, attrs: Mapping[str, Any]) -> User:
+    """Change what users may change about themselves (their name); `role` and email are ignored here."""
+    return await _update(user, cast(UserUpdate, attrs).model_dump(exclude_unset=True))
+
+
+async def admin_update_user(user: User, attrs: Mapping[str, Any]) -> User:
+    """Change a user's name, email or role (callers check that an admin asks)."""
+    return await _update(user, cast(AdminUserUpdate, attrs).model_dump(exclude_unset=True, exclude_none=True))
+
+
+async def promote_user(user: User) -> User:
+    """Make the user an admin."""
+    return await _update(user, {"role": Role.ADMIN})
+
+
+def change_user(user: User, attrs: Mapping[str, Any] | None = None) -> Changeset[User]:
+    """The user with `attrs` validated as an update, for forms and live validation; writes nothing."""
+    return change(UserUpdate, user, attrs or {})
 
 
 async def delete_user(user: User) -> User:
-    """Delete the user; pending jobs about them are cancelled when they run."""
+    """Delete the user and their tokens; jobs still queued about them are cancelled when they run."""
     async with repo.transaction() as session:
-        await session.delete(await session.merge(user))
+        await session.execute(delete(User).where(User.id == user.id))
     return user
 
 
-async def _insert_user(registration: UserRegistration, *, welcome: bool) -> User:
-    from my_app.workers import email_worker  # the worker looks users up here: import it late
+# --- Sessions and API tokens ---
 
+
+async def generate_user_session_token(user: User, *, authenticated_at: datetime | None = None) -> str:
+    """A new session token for a browser; `authenticated_at` defaults to now (a fresh log-in)."""
+    return await _insert_token(user, user_token.SESSION, authenticated_at=authenticated_at or _now())
+
+
+async def get_user_by_session_token(token: str) -> Session | None:
+    """The signed-in user and when they authenticated, for a valid, unexpired session token."""
+    found = await _user_and_token(token, user_token.SESSION)
+    return Session(user=found[0], authenticated_at=found[1].authenticated_at) if found else None
+
+
+async def delete_user_session_token(token: str) -> None:
+    """Log a session out (nothing happens for an unknown token)."""
+    await _delete_token(token, user_token.SESSION)
+
+
+async def create_api_token(user: User) -> str:
+    """A new bearer token for API clients, valid 365 days."""
+    return await _insert_token(user, user_token.API, authenticated_at=_now())
+
+
+async def fetch_user_by_api_token(token: str) -> User | None:
+    """The user behind a valid, unexpired bearer token (one query: token joined to user)."""
+    found = await _user_and_token(token, user_token.API)
+    return found[0] if found else None
+
+
+async def delete_api_token(token: str) -> None:
+    """Revoke a bearer token (nothing happens for an unknown token)."""
+    await _delete_token(token, user_token.API)
+
+
+def sudo_mode(authenticated_at: datetime | None, *, now: datetime | None = None) -> bool:
+    """True when the user proved who they are within the last 20 minutes (for email/password changes)."""
+    if authenticated_at is None:
+        return False
+    return (now or _now()) - authenticated_at <= SUDO_MODE_WINDOW
+
+
+# --- Confirmation ---
+
+
+async def deliver_user_confirmation_instructions(user: User, url: UrlBuilder) -> Email:
+    """Build the confirmation email with a new token (only its hash is stored).
+
+    Raises ValidationError when the user is already confirmed.
+    """
+    if user.confirmed_at is not None:
+        raise ValidationError({"email": ["is already confirmed"]})
+    token = await _insert_token(user, user_token.CONFIRM, sent_to=user.email)
+    return emails.confirmation_email(user, url(token))
+
+
+async def confirm_user(token: str) -> User | None:
+    """Confirm the user the token was sent to; None for a bad, used or expired token."""
+    async with repo.transaction() as session:
+        found = await _find(session, token, user_token.CONFIRM)
+        if found is None or found[1].sent_to != found[0].email:
+            return None
+        user = found[0]
+        user.confirmed_at = user.confirmed_at or _now()
+        await session.execute(delete(UserToken).where(UserToken.user_id == user.id, UserToken.context == "confirm"))
+        return user
+
+
+# --- Password reset ---
+
+
+async def request_password_reset(email: str) -> None:
+    """Enqueue the reset email if the address is a user's; says nothing either way (no enumeration).
+
+    A second request within 60 seconds sends no second email.
+    """
+    user = await get_user_by_email(email)
+    if user is not None:
+        await _enqueue_email("reset_password", user, unique=True)
+
+
+async def deliver_user_reset_password_instructions(user: User, url: UrlBuilder) -> Email:
+    """Build the reset email with a new token, valid one day."""
+    token = await _insert_token(user, user_token.RESET_PASSWORD, sent_to=user.email)
+    return emails.password_reset_email(user, url(token))
+
+
+async def get_user_by_reset_password_token(token: str) -> User | None:
+    """The user a valid, unexpired reset token was sent to, else None."""
+    found = await _user_and_token(token, user_token.RESET_PASSWORD)
+    return found[0] if found and found[1].sent_to == found[0].email else None
+
+
+async def reset_user_password(token: str, attrs: Mapping[str, Any]) -> User:
+    """Set a new password from a reset link; every session and API token of the user is deleted.
+
+    Raises NotFoundError for a bad or expired token, ValidationError for a bad password.
+    """
+    data = cast(UserPasswordChange, attrs)
+    user = await get_user_by_reset_password_token(token)
+    if user is None:
+        raise NotFoundError("reset password token")
+    return await _set_password(user, data.password)
+
+
+# --- Changing email and password ---
+
+
+async def request_user_email_update(user: User, attrs: Mapping[str, Any]) -> str:
+    """Check the new email and enqueue the confirmation link to it; returns the new address."""
+    new_email = cast(UserEmailChange, attrs).email
+    if new_email.lower() == user.email.lower():
+        raise ValidationError({"email": ["did not change"]})
+    if await get_user_by_email(new_email) is not None:
+        raise ValidationError({"email": ["has already been taken"]})
+    await _enqueue_email("update_email", user, new_email=new_email)
+    return new_email
+
+
+async def deliver_user_update_email_instructions(
+    user: User, current_email: str, new_email: str, url: UrlBuilder
+) -> Email:
+    """Build the email, sent to the new address, whose link confirms the change."""
+    token = await _insert_token(user, user_token.CHANGE_EMAIL_PREFIX + current_email, sent_to=new_email)
+    return emails.update_email_email(user, new_email, url(token))
+
+
+async def update_user_email(user: User, token: str) -> User:
+    """Switch to the new email the token was sent to. NotFoundError for a bad or expired token."""
+    context = user_token.CHANGE_EMAIL_PREFIX + user.email
+    async with repo.transaction() as session:
+        found = await _find(session, token, context)
+        if found is None or found[0].id != user.id or not found[1].sent_to:
+            raise NotFoundError("change email token")
+        record = found[0]
+        record.email = found[1].sent_to
+        record.confirmed_at = record.confirmed_at or _now()
+        await session.execute(delete(UserToken).where(UserToken.user_id == user.id, UserToken.context == context))
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise ValidationError({"email": ["has already been taken"]}) from None
+        return record
+
+
+async def update_user_password(user: User, attrs: Mapping[str, Any]) -> User:
+    """Set a new password; every session and API token of the user is deleted (all logged out)."""
+    return await _set_password(user, cast(UserPasswordChange, attrs).password)
+
+
+# --- Magic links ---
+
+
+async def request_login_link(email: str) -> None:
+    """Enqueue a log-in link for the address if it is a user's; says nothing either way."""
+    user = await get_user_by_email(email)
+    if user is not None:
+        await _enqueue_email("magic_link", user, unique=True)
+
+
+async def deliver_login_instructions(user: User, url: UrlBuilder) -> Email:
+    """Build the magic-link email with a new token, valid 15 minutes."""
+    token = await _insert_token(user, user_token.LOGIN, sent_to=user.email)
+    return emails.magic_link_email(user, url(token))
+
+
+async def login_user_by_magic_link(token: str) -> User | None:
+    """Log in with a magic link (single use); confirms an unconfirmed user, as phx.gen.auth does."""
+    async with repo.transaction() as session:
+        found = await _find(session, token, user_token.LOGIN)
+        if found is None or found[1].sent_to != found[0].email:
+            return None
+        user, row = found
+        user.confirmed_at = user.confirmed_at or _now()
+        await session.delete(row)
+        return user
+
+
+# --- Housekeeping ---
+
+
+async def purge_expired_tokens() -> int:
+    """Delete every token past its validity; returns how many (run daily by the job queue)."""
+    now = _now()
+    conditions = [
+        (UserToken.context == context) & (UserToken.inserted_at < now - validity)
+        for context, validity in user_token.VALIDITY.items()
+    ]
+    conditions.append(
+        UserToken.context.startswith(user_token.CHANGE_EMAIL_PREFIX)
+        & (UserToken.inserted_at < now - user_token.CHANGE_EMAIL_VALIDITY)
+    )
+    async with repo.transaction() as session:
+        result = await session.execute(delete(UserToken).where(or_(*conditions)).returning(UserToken.id))
+        return len(result.all())
+
+
+# --- Helpers ---
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _insert_user(data: UserCreate, *, role: Role, welcome: bool) -> User:
     user = User(
-        email=registration.email,
-        name=registration.name,
-        hashed_password=hash_password(registration.password) if registration.password else None,
-        role=Role.USER,
+        email=data.email,
+        name=data.name,
+        hashed_password=hash_password(data.password) if data.password else None,
+        role=role,
     )
     try:
         async with repo.transaction() as session:
             session.add(user)
             await session.flush()
             if welcome:
-                await jobs.enqueue(session, email_worker.deliver_email, type="welcome", user_id=str(user.id))
+                await _enqueue_email_in(session, "welcome", user)
+                await _enqueue_email_in(session, "confirmation", user)
     except IntegrityError as exc:
         if "users_email_key" in str(exc.orig):
             raise ValidationError({"email": ["has already been taken"]}) from None
         raise
     return user
+
+
+async def _update(user: User, changes: Mapping[str, Any]) -> User:
+    try:
+        async with repo.transaction() as session:
+            record = await session.get(User, user.id, with_for_update=True)
+            if record is None:
+                raise NotFoundError("user", user.id)
+            for key, value in changes.items():
+                setattr(record, key, value)
+            await session.flush()
+            await session.refresh(record)
+            return record
+    except IntegrityError as exc:
+        if "users_email_key" in str(exc.orig):
+            raise ValidationError({"email": ["has already been taken"]}) from None
+        raise
+
+
+async def _set_password(user: User, password: str) -> User:
+    hashed = hash_password(password)  # outside the transaction: bcrypt is slow on purpose
+    async with repo.transaction() as session:
+        record = await session.get(User, user.id, with_for_update=True)
+        if record is None:
+            raise NotFoundError("user", user.id)
+        record.hashed_password = hashed
+        await session.execute(delete(UserToken).where(UserToken.user_id == user.id))
+        await session.flush()
+        return record
+
+
+async def _insert_token(
+    user: User, context: str, *, sent_to: str | None = None, authenticated_at: datetime | None = None
+) -> str:
+    encoded, row = user_token.build_token(user.id, context, sent_to=sent_to)
+    row.authenticated_at = authenticated_at
+    async with repo.transaction() as session:
+        session.add(row)
+    return encoded
+
+
+async def _user_and_token(token: str, context: str) -> tuple[User, UserToken] | None:
+    async with repo.transaction() as session:
+        return await _find(session, token, context)
+
+
+async def _find(session: AsyncSession, token: str, context: str) -> tuple[User, UserToken] | None:
+    raw = user_token.decode_token(token)
+    if raw is None:
+        return None
+    cutoff = _now() - user_token.validity(context)
+    row = (
+        await session.execute(
+            select(User, UserToken)
+            .join(UserToken, UserToken.user_id == User.id)
+            .where(
+                UserToken.token == user_token.hash_token(raw),
+                UserToken.context == context,
+                UserToken.inserted_at > cutoff,
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def _delete_token(token: str, context: str) -> None:
+    raw = user_token.decode_token(token)
+    if raw is None:
+        return
+    async with repo.transaction() as session:
+        await session.execute(
+            delete(UserToken).where(UserToken.token == user_token.hash_token(raw), UserToken.context == context)
+        )
+
+
+async def _enqueue_email(kind: str, user: User, *, unique: bool = False, **params: Any) -> None:
+    async with repo.transaction() as session:
+        await _enqueue_email_in(session, kind, user, unique=unique, **params)
+
+
+async def _enqueue_email_in(
+    session: AsyncSession, kind: str, user: User, *, unique: bool = False, **params: Any
+) -> None:
+    from my_app.workers import email_worker  # the worker looks users up here: import it late
+
+    await jobs.enqueue(
+        session,
+        email_worker.deliver_email,
+        unique_for=EMAIL_REQUEST_WINDOW if unique else None,
+        type=kind,
+        user_id=str(user.id),
+        **params,
+    )
+
+
+def _register_purger() -> None:
+    from my_app.workers import maintenance
+
+    maintenance.register_purger(purge_expired_tokens)
+
+
+_register_purger()

@@ -6,10 +6,11 @@ import enum
 import re
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import bcrypt
 import pydantic
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, Index, String
 from sqlalchemy.dialects.postgresql import CITEXT
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +18,7 @@ from my_app.changeset import Input
 from my_app.schema import Base, Timestamps
 
 EMAIL_MAX_LENGTH = 160
+NAME_MAX_LENGTH = 160
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 72  # bcrypt ignores bytes after the 72nd
 _EMAIL_FORMAT = re.compile(r"^[^\s@]+@[^\s@]+$")
@@ -29,10 +31,12 @@ class Role(enum.StrEnum):
 
 class User(Timestamps, Base):
     __tablename__ = "users"
+    # Keyset pagination walks users in (inserted_at, id) order.
+    __table_args__ = (Index("users_inserted_at_id_index", "inserted_at", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(CITEXT, unique=True)
-    name: Mapped[str] = mapped_column(String(160))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     hashed_password: Mapped[str | None] = mapped_column(String(72))
     role: Mapped[Role] = mapped_column(
         Enum(Role, name="user_role", values_callable=lambda roles: [role.value for role in roles]),
@@ -45,21 +49,78 @@ class User(Timestamps, Base):
         return f"User(id={self.id!s}, email={self.email!r}, role={self.role.value!r})"
 
 
-class UserRegistration(Input):
-    """What anyone may set when signing up. No `role`: only admins grant roles."""
+def _check_email(email: str) -> str:
+    if not _EMAIL_FORMAT.match(email):
+        raise ValueError("must be a valid email")
+    return email
 
-    email: str = pydantic.Field(max_length=EMAIL_MAX_LENGTH)
-    name: str = pydantic.Field(max_length=160)
-    password: str | None = pydantic.Field(default=None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
 
-    @pydantic.field_validator("email")
-    @classmethod
-    def _valid_email(cls, email: str) -> str:
-        if not _EMAIL_FORMAT.match(email):
-            raise ValueError("must be a valid email")
-        return email
+Email = Annotated[str, pydantic.Field(max_length=EMAIL_MAX_LENGTH), pydantic.AfterValidator(_check_email)]
+Name = Annotated[str, pydantic.Field(max_length=NAME_MAX_LENGTH)]
+Password = Annotated[str, pydantic.Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
+
+
+class UserCreate(Input):
+    """What `create_user` casts: no `role` (fields it does not cast are ignored, as Ecto's cast)."""
+
+    email: Email
+    name: Name
+    password: Password | None = None
+
+
+class UserRegistration(UserCreate):
+    """Self-registration: a password is required. No `role`: only admins grant roles."""
+
+    password: Password
+
+
+class AdminUserCreate(UserCreate):
+    """An admin creating an account may choose its role."""
+
+    role: Role = Role.USER
+
+
+class UserUpdate(Input):
+    """What users may change about themselves directly (email and password have their own flows)."""
+
+    name: Name | None = None
+
+
+class AdminUserUpdate(Input):
+    """What an admin may change on any account."""
+
+    name: Name | None = None
+    email: Email | None = None
+    role: Role | None = None
+
+
+class UserEmailChange(Input):
+    email: Email
+
+
+class UserPasswordChange(Input):
+    password: Password
 
 
 def hash_password(password: str) -> str:
-    """bcrypt, with a cost of 12 (Bcrypt.hash_pwd_salt's default)."""
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    """bcrypt with the configured cost (BCRYPT_ROUNDS; 12 by default, 4 in tests)."""
+    from my_app.config import get_settings
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(get_settings().bcrypt_rounds or 12)).decode()
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """True when `password` is the user's. Without a user, checks a dummy hash so that the time
+    taken does not tell whether the email exists (Bcrypt.no_user_verify)."""
+    hashed = user.hashed_password if user is not None and user.hashed_password else _dummy_hash()
+    matches = bcrypt.checkpw(password.encode()[:PASSWORD_MAX_LENGTH], hashed.encode())
+    return matches and user is not None and user.hashed_password is not None
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(hash_password("dummy password, never a real one"))
+    return _DUMMY[0]

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
+from my_app_web.plugs.request_id import HEADER as REQUEST_ID_HEADER
 from my_app_web.templating import templates
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,10 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500)
+    # Starlette sends this response from outside every middleware, so the request-id plug never
+    # sees it: carry the id here, so a client can quote it when reporting the error.
+    request_id = request.scope.get("state", {}).get("request_id")
+    return error_response(request, 500, {REQUEST_ID_HEADER: request_id} if request_id else None)
 
 
 def register_exception_handlers(app: FastAPI) -> None:

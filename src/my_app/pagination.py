@@ -1,0 +1,76 @@
+"""Keyset pagination: pages that stay stable while rows are inserted (`?limit=&cursor=`).
+
+A cursor is the opaque, url-safe encoding of the last row's sort key (inserted_at, id). The next
+page holds rows strictly after it, so a concurrent insert never shifts or repeats rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from my_app.errors import ValidationError
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    limit: int
+    next_cursor: str | None
+
+
+def encode_cursor(inserted_at: datetime, row_id: uuid.UUID) -> str:
+    payload = orjson.dumps([inserted_at.isoformat(), str(row_id)])
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The sort key inside a cursor; ValidationError for anything we did not hand out."""
+    try:
+        inserted_at, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(inserted_at), uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        raise ValidationError({"cursor": ["is invalid"]}) from None
+
+
+def check_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError({"limit": [f"must be between 1 and {MAX_LIMIT}"]})
+    return limit
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[Any],
+    *,
+    inserted_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    limit: int | None,
+    cursor: str | None,
+) -> Page[Any]:
+    """One page of `statement`, oldest first, after `cursor`."""
+    size = check_limit(limit)
+    if cursor:
+        after = decode_cursor(cursor)
+        statement = statement.where(tuple_(inserted_at, row_id) > tuple_(*after))
+    # One row more than asked tells whether a next page exists, without a count(*).
+    rows = list(await session.scalars(statement.order_by(inserted_at, row_id).limit(size + 1)))
+    items, more = rows[:size], len(rows) > size
+    last = items[-1] if items else None
+    next_cursor = encode_cursor(getattr(last, inserted_at.key), getattr(last, row_id.key)) if more and last else None
+    return Page(items=items, limit=size, next_cursor=next_cursor)

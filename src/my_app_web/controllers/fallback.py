@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -68,10 +69,11 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    # Starlette sends this response from outside every middleware, so the request-id plug never
-    # sees it: carry the id here, so a client can quote it when reporting the error.
+    # Starlette runs this handler outside every middleware, after the request-id plug has let go:
+    # put the id back on the log line, and on the response so a client can quote it.
     request_id = request.scope.get("state", {}).get("request_id")
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, {REQUEST_ID_HEADER: request_id} if request_id else None)
 
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # --- Accounts ---
     bcrypt_rounds: int | None = Field(default=None, ge=4, le=31)  # 12; tests use 4, as Phoenix's test.exs
 
+    rate_limit_login: str = "5/5 minutes"  # failed log-ins, per email and per IP address
+    rate_limit_email_requests: str = "5/5 minutes"  # reset-password and magic-link requests, likewise
+    session_cookie: str = "_my_app_key"
+    remember_me_cookie: str = "_my_app_web_user_remember_me"
+
     # --- Optional services ---
     redis_url: str | None = None
 

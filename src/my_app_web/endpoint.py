@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from my_app import application, log
 from my_app.config import Settings, get_settings
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.controllers.fallback import register_exception_handlers
+from my_app_web.plugs.rate_limit import Limiter
 from my_app_web.plugs.request_id import RequestIdMiddleware
 from my_app_web.router import router
 from my_app_web.templating import STATIC_PATH
@@ -40,8 +42,18 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
         debug=False,  # never render tracebacks, whatever the environment
     )
     app.state.settings = settings
+    app.state.limiter = Limiter.from_settings(settings)
     log.configure(settings)
     register_exception_handlers(app)
+    # Added last = runs first: every response, errors included, carries the request id.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key_base or "",
+        session_cookie=settings.session_cookie,
+        max_age=None,  # a browser session; the remember-me cookie keeps users logged in longer
+        same_site="lax",
+        https_only=settings.env == "prod",
+    )
     app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
     app.include_router(router)

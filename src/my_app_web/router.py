@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from my_app_web.controllers import health, page
+from my_app_web.controllers.api import session_controller, user_controller
 
 # pipeline :browser
 browser = APIRouter()
 browser.include_router(page.router)
 
-# pipeline :api (JSON controllers join here)
+# pipeline :api
 api = APIRouter(prefix="/api")
+api.include_router(user_controller.router)
+api.include_router(session_controller.router)
 
 router = APIRouter()
 router.include_router(health.router)

@@ -71,6 +71,7 @@ __all__ = [
     "promote_user",
     "purge_expired_tokens",
     "register_user",
+    "request_confirmation",
     "request_login_link",
     "request_password_reset",
     "request_user_email_update",
@@ -268,6 +269,13 @@ async def deliver_user_confirmation_instructions(user: User, url: UrlBuilder) ->
         raise ValidationError({"email": ["is already confirmed"]})
     token = await _insert_token(user, user_token.CONFIRM, sent_to=user.email)
     return emails.confirmation_email(user, url(token))
+
+
+async def request_confirmation(email: str) -> None:
+    """Enqueue the confirmation email again for an unconfirmed user; says nothing either way."""
+    user = await get_user_by_email(email)
+    if user is not None and user.confirmed_at is None:
+        await _enqueue_email("confirmation", user, unique=True)
 
 
 async def confirm_user(token: str) -> User | None:

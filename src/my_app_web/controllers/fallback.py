@@ -12,10 +12,11 @@ from http import HTTPStatus
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
+from my_app_web.plugs.auth import Redirect
 from my_app_web.plugs.request_id import HEADER as REQUEST_ID_HEADER
 from my_app_web.templating import templates
 
@@ -68,6 +69,11 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
     return error_response(request, 403)
 
 
+async def _redirect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Redirect)  # noqa: S101
+    return RedirectResponse(exc.location, status_code=303)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Starlette runs this handler outside every middleware, after the request-id plug has let go:
     # put the id back on the log line, and on the response so a client can quote it.
@@ -84,6 +90,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(UnauthorizedError, _unauthorized)
     app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_exception_handler(Redirect, _redirect)
     app.add_exception_handler(Exception, _server_error)
 
 

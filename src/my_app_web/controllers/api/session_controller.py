@@ -1,0 +1,77 @@
+"""API sessions: trade an email and password (or a magic-link token) for a bearer token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
+
+from my_app import accounts
+from my_app.errors import UnauthorizedError
+from my_app_web.controllers.api import errors, user_json
+from my_app_web.plugs.auth import BearerToken
+from my_app_web.plugs.rate_limit import Limiter
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+
+class Credentials(BaseModel):
+    email: str = Field(examples=["ada@example.com"])
+    password: str = Field(examples=["correct horse battery staple"])
+
+
+class SessionData(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`; valid 365 days.")
+    user: user_json.UserData
+
+
+class SessionResponse(BaseModel):
+    data: SessionData
+
+
+def _session(user: accounts.User, token: str) -> SessionResponse:
+    return SessionResponse(data=SessionData(token=token, user=user_json.UserData.model_validate(user)))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionResponse,
+    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.TOO_MANY},
+    summary="Log in: the same 401 whether the email is unknown or the password wrong",
+)
+async def create(credentials: Credentials, request: Request) -> SessionResponse:
+    limiter: Limiter = request.app.state.limiter
+    keys = (f"login:email:{credentials.email.lower()}", f"login:ip:{request.client.host if request.client else '-'}")
+    await limiter.ensure_allowed(limiter.login, *keys)
+    user = await accounts.get_user_by_email_and_password(credentials.email, credentials.password)
+    if user is None:
+        await limiter.hit(limiter.login, *keys)  # only failures count toward the lock-out
+        raise UnauthorizedError()
+    return _session(user, await accounts.create_api_token(user))
+
+
+@router.post(
+    "/magic-link/{token}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionResponse,
+    responses=errors.UNAUTHORIZED,
+    summary="Log in with an emailed magic-link token (single use, 15 minutes)",
+)
+async def create_from_magic_link(token: str) -> SessionResponse:
+    user = await accounts.login_user_by_magic_link(token)
+    if user is None:
+        raise UnauthorizedError()
+    return _session(user, await accounts.create_api_token(user))
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors.UNAUTHORIZED,
+    summary="Log out: revoke the presented bearer token",
+)
+async def delete(token: BearerToken) -> Response:
+    if await accounts.fetch_user_by_api_token(token) is None:
+        raise UnauthorizedError()
+    await accounts.delete_api_token(token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,192 @@
+"""Authentication and authorization for requests (phx.gen.auth's UserAuth plug, and Authorize).
+
+Browsers: a signed session cookie holds a session token; a signed remember-me cookie (60 days,
+HttpOnly, SameSite=Lax, Secure in prod) logs them back in when the session is gone. API clients:
+`Authorization: Bearer <token>`. Each is resolved to its user in one query (token joined to user).
+
+Dependencies, for routes to declare what they need:
+- `ApiScope` — bearer token required, else 401 with `WWW-Authenticate: Bearer`;
+- `AdminScope` — same, and the user must be an admin, else 403 (`require_role`);
+- `CurrentSession` — the browser's signed-in session or None (`fetch_current_user`);
+- `require_authenticated_user`, `redirect_if_user_is_authenticated`, `require_sudo_mode` — for pages.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from my_app import accounts
+from my_app.accounts.scope import Scope
+from my_app.accounts.user import Role
+from my_app.config import Settings
+from my_app.errors import ForbiddenError, UnauthorizedError
+from my_app_web.flash import put_flash
+
+SESSION_TOKEN_KEY = "user_token"  # noqa: S105 - a session key, not a secret
+LIVE_SOCKET_ID_KEY = "live_socket_id"
+REMEMBER_ME_MAX_AGE = timedelta(days=60)
+LOG_IN_PATH = "/users/log-in"
+SIGNED_IN_PATH = "/"
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `POST /api/sessions`.")
+
+
+class Redirect(Exception):  # noqa: N818 - control flow, like Phoenix's `redirect |> halt`
+    """Stop handling the request and send the browser elsewhere (303)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+# --- API (bearer tokens) ---
+
+
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or not credentials.credentials:
+        raise UnauthorizedError()
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+async def api_scope(token: BearerToken) -> Scope:
+    """The user behind the bearer token, or 401."""
+    user = await accounts.fetch_user_by_api_token(token)
+    if user is None:
+        raise UnauthorizedError()
+    return Scope(user)
+
+
+ApiScope = Annotated[Scope, Depends(api_scope)]
+
+
+def require_role(*roles: Role) -> Callable[[Scope], Awaitable[Scope]]:
+    """Authorize: 403 unless the API user has one of `roles` (the seed's `Plugs.Authorize`)."""
+
+    async def authorize(scope: ApiScope) -> Scope:
+        if scope.user.role not in roles:
+            raise ForbiddenError()
+        return scope
+
+    return authorize
+
+
+AdminScope = Annotated[Scope, Depends(require_role(Role.ADMIN))]
+
+
+# --- Browsers (session and remember-me cookies) ---
+
+
+def _signer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key_base or "", salt="remember me")
+
+
+async def fetch_current_user(request: Request, response: Response) -> accounts.Session | None:
+    """The browser's signed-in user (from the session, else the remember-me cookie), or None."""
+    settings: Settings = request.app.state.settings
+    token = request.session.get(SESSION_TOKEN_KEY)
+    if token is None:
+        token = _remembered_token(request, settings)
+        if token is None:
+            return None
+        request.session[SESSION_TOKEN_KEY] = token  # back in the session: no cookie lookup next time
+    found = await accounts.get_user_by_session_token(token)
+    if found is None:
+        request.session.pop(SESSION_TOKEN_KEY, None)
+        response.delete_cookie(settings.remember_me_cookie)
+    return found
+
+
+CurrentSession = Annotated[accounts.Session | None, Depends(fetch_current_user)]
+
+
+def _remembered_token(request: Request, settings: Settings) -> str | None:
+    cookie = request.cookies.get(settings.remember_me_cookie)
+    if not cookie:
+        return None
+    try:
+        token = _signer(settings).loads(cookie, max_age=int(REMEMBER_ME_MAX_AGE.total_seconds()))
+    except BadSignature:
+        return None
+    return token if isinstance(token, str) else None
+
+
+async def log_in_user(request: Request, response: Response, user: accounts.User, *, remember_me: bool = False) -> str:
+    """Start a new session for `user` (the old session's data is dropped: no fixation)."""
+    settings: Settings = request.app.state.settings
+    token = await accounts.generate_user_session_token(user)
+    request.session.clear()
+    request.session[SESSION_TOKEN_KEY] = token
+    # The id that live pages and sockets of this session subscribe to, to be disconnected on log-out.
+    request.session[LIVE_SOCKET_ID_KEY] = "users_sessions:" + base64.urlsafe_b64encode(token.encode()).decode()
+    if remember_me:
+        response.set_cookie(
+            settings.remember_me_cookie,
+            _signer(settings).dumps(token),
+            max_age=int(REMEMBER_ME_MAX_AGE.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=settings.env == "prod",
+        )
+    return token
+
+
+async def log_out_user(request: Request, response: Response) -> None:
+    """End the session: its token is deleted, the session cleared, the remember-me cookie dropped."""
+    settings: Settings = request.app.state.settings
+    token = request.session.get(SESSION_TOKEN_KEY)
+    if token:
+        await accounts.delete_user_session_token(token)
+    request.session.clear()
+    response.delete_cookie(settings.remember_me_cookie)
+
+
+async def require_authenticated_user(request: Request, session: CurrentSession) -> accounts.Session:
+    """Pages for signed-in users: others go to the log-in page with a flash message."""
+    if session is None:
+        put_flash(request, "error", "You must log in to access this page.")
+        if request.method == "GET":
+            request.session["user_return_to"] = str(request.url.path)
+        raise Redirect(LOG_IN_PATH)
+    return session
+
+
+async def redirect_if_user_is_authenticated(session: CurrentSession) -> None:
+    """Pages for visitors only (log in, register): signed-in users go home."""
+    if session is not None:
+        raise Redirect(SIGNED_IN_PATH)
+
+
+async def require_sudo_mode(
+    request: Request, session: Annotated[accounts.Session, Depends(require_authenticated_user)]
+) -> accounts.Session:
+    """Sensitive settings need a log-in within the last 20 minutes."""
+    if not accounts.sudo_mode(session.authenticated_at):
+        put_flash(request, "error", "You must re-authenticate to access this page.")
+        raise Redirect(LOG_IN_PATH)
+    return session
+
+
+def authorize_page(*roles: Role) -> Callable[..., Awaitable[accounts.Session]]:
+    """Authorize for pages: users without one of `roles` go home with a flash message."""
+
+    async def authorize(
+        request: Request, session: Annotated[accounts.Session, Depends(require_authenticated_user)]
+    ) -> accounts.Session:
+        if session.user.role not in roles:
+            put_flash(request, "error", "You are not authorized to access this page.")
+            raise Redirect(SIGNED_IN_PATH)
+        return session
+
+    return authorize

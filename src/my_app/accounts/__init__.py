@@ -190,12 +190,12 @@ async def register_user(attrs: Mapping[str, Any]) -> User:
 
 async def update_user(user: User, attrs: Mapping[str, Any]) -> User:
     """Change what users may change about themselves (their name); `role` and email are ignored here."""
-    return await _update(user, cast(UserUpdate, attrs).model_dump(exclude_unset=True))
+    return await _update(user, _changes(UserUpdate, attrs))
 
 
 async def admin_update_user(user: User, attrs: Mapping[str, Any]) -> User:
     """Change a user's name, email or role (callers check that an admin asks)."""
-    return await _update(user, cast(AdminUserUpdate, attrs).model_dump(exclude_unset=True, exclude_none=True))
+    return await _update(user, _changes(AdminUserUpdate, attrs))
 
 
 async def promote_user(user: User) -> User:
@@ -359,8 +359,9 @@ async def update_user_email(user: User, token: str) -> User:
         record = found[0]
         record.email = found[1].sent_to
         record.confirmed_at = record.confirmed_at or _now()
-        await session.execute(delete(UserToken).where(UserToken.user_id == user.id, UserToken.context == context))
         try:
+            # The DELETE autoflushes the new email first: a taken one fails here.
+            await session.execute(delete(UserToken).where(UserToken.user_id == user.id, UserToken.context == context))
             await session.flush()
         except IntegrityError:
             raise ValidationError({"email": ["has already been taken"]}) from None
@@ -389,14 +390,24 @@ async def deliver_login_instructions(user: User, url: UrlBuilder) -> Email:
 
 
 async def login_user_by_magic_link(token: str) -> User | None:
-    """Log in with a magic link (single use); confirms an unconfirmed user, as phx.gen.auth does."""
+    """Log in with a magic link (single use), as phx.gen.auth does; None when it may not be used.
+
+    An unconfirmed account that has a password is refused: someone may have registered the
+    address before its owner, and the owner's click must not log them into that account. An
+    unconfirmed account without one is confirmed, and every other token of it is deleted.
+    """
     async with repo.transaction() as session:
         found = await _find(session, token, user_token.LOGIN)
         if found is None or found[1].sent_to != found[0].email:
             return None
         user, row = found
-        user.confirmed_at = user.confirmed_at or _now()
-        await session.delete(row)
+        if user.confirmed_at is None and user.hashed_password is not None:
+            return None
+        if user.confirmed_at is None:
+            user.confirmed_at = _now()
+            await session.execute(delete(UserToken).where(UserToken.user_id == user.id))
+        else:
+            await session.delete(row)
         return user
 
 
@@ -420,6 +431,23 @@ async def purge_expired_tokens() -> int:
 
 
 # --- Helpers ---
+
+
+def _changes(model: type[UserUpdate | AdminUserUpdate], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes `attrs` asks for. A field it names but leaves blank is refused: every field an
+    update casts is required on the record (Ecto's `validate_required`), so `""` is no way to skip it."""
+    blank = {
+        key: ["can't be blank"]
+        for key in model.model_fields
+        if key in attrs and (attrs[key] is None or (isinstance(attrs[key], str) and not attrs[key].strip()))
+    }
+    try:
+        changes = cast(model, attrs).model_dump(exclude_unset=True, exclude_none=True)
+    except ValidationError as exc:
+        raise ValidationError(blank | exc.errors) from None
+    if blank:
+        raise ValidationError(blank)
+    return changes
 
 
 def _now() -> datetime:

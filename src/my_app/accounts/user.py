@@ -55,9 +55,21 @@ def _check_email(email: str) -> str:
     return email
 
 
+def _check_password_bytes(password: str) -> str:
+    # bcrypt refuses more than 72 bytes: 72 characters of "é" are 144 (Ecto's `count: :bytes`).
+    if len(password.encode()) > PASSWORD_MAX_LENGTH:
+        raise ValueError(f"should be at most {PASSWORD_MAX_LENGTH} byte(s)")
+    return password
+
+
 Email = Annotated[str, pydantic.Field(max_length=EMAIL_MAX_LENGTH), pydantic.AfterValidator(_check_email)]
 Name = Annotated[str, pydantic.Field(max_length=NAME_MAX_LENGTH)]
-Password = Annotated[str, pydantic.Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
+# Never trimmed (unlike other input): log-in checks the password exactly as typed.
+Password = Annotated[
+    str,
+    pydantic.StringConstraints(strip_whitespace=False, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    pydantic.AfterValidator(_check_password_bytes),
+]
 
 
 class UserCreate(Input):

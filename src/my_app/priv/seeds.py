@@ -14,6 +14,7 @@ from my_app.config import Settings
 SeedStep = Callable[[Settings], Awaitable[list[str]]]
 
 DEMO_PASSWORD = "demo password 1234"  # noqa: S105 - dev-only demo accounts, printed on purpose
+DEMO_ADMIN = ("admin@example.com", "Ada Admin")
 DEMO_USERS = [
     ("alice@example.com", "Alice Liddell"),
     ("bob@example.com", "Bob Martin"),
@@ -21,8 +22,17 @@ DEMO_USERS = [
 ]
 
 
+async def seed_admin(settings: Settings) -> list[str]:
+    """A demo admin, with the demo password (the only way in for a role: `admin_create_user`)."""
+    email, name = DEMO_ADMIN
+    if await accounts.get_user_by_email(email) is not None:
+        return []
+    await accounts.admin_create_user({"email": email, "name": name, "password": DEMO_PASSWORD, "role": "admin"})
+    return [f"admin {email} (password: {DEMO_PASSWORD!r})"]
+
+
 async def seed_users(settings: Settings) -> list[str]:
-    """Demo users with a shared demo password (the admin arrives with the accounts issue's admin API)."""
+    """Demo users with a shared demo password."""
     created = []
     for email, name in DEMO_USERS:
         if await accounts.get_user_by_email(email) is None:
@@ -32,7 +42,7 @@ async def seed_users(settings: Settings) -> list[str]:
 
 
 # One step per context, in dependency order; each returns lines describing what it created.
-STEPS: list[SeedStep] = [seed_users]
+STEPS: list[SeedStep] = [seed_admin, seed_users]
 
 
 async def run(settings: Settings) -> list[str]:

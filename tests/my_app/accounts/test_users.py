@@ -1,0 +1,464 @@
+"""Accounts: users (the seed's `accounts_test.exs`, describe "users")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from my_app import accounts
+from my_app.accounts import Role, User
+from my_app.errors import NotFoundError, ValidationError
+from tests.support.data_case import errors_on
+from tests.support.fixtures.accounts import (
+    unique_user_email,
+    user_fixture,
+    valid_user_attributes,
+    valid_user_password,
+)
+
+pytestmark = pytest.mark.usefixtures("db")
+
+INVALID_ATTRS: dict[str, Any] = {"email": None, "name": None, "password": None}
+
+
+def same_record(left: User, right: User) -> bool:
+    columns = ["id", "email", "name", "hashed_password", "role", "confirmed_at", "inserted_at", "updated_at"]
+    return all(getattr(left, column) == getattr(right, column) for column in columns)
+
+
+class TestListAndGet:
+    async def test_list_users_returns_all_users(self) -> None:
+        user = await user_fixture()
+
+        assert user.id in [listed.id for listed in await accounts.list_users()]
+
+    async def test_get_user_returns_the_user_with_given_id(self) -> None:
+        user = await user_fixture()
+
+        found = await accounts.get_user(user.id)
+
+        assert found is not None
+        assert same_record(found, user)
+
+    async def test_get_user_returns_none_for_an_unknown_id(self) -> None:
+        assert await accounts.get_user(uuid.uuid4()) is None
+
+    async def test_get_user_or_404_returns_the_user(self) -> None:
+        user = await user_fixture()
+
+        assert (await accounts.get_user_or_404(user.id)).id == user.id
+
+    async def test_get_user_or_404_raises_not_found_for_an_unknown_id(self) -> None:
+        unknown = uuid.uuid4()
+
+        with pytest.raises(NotFoundError) as raised:
+            await accounts.get_user_or_404(unknown)
+
+        assert raised.value.resource == "user"
+        assert raised.value.identifier == unknown
+
+    async def test_get_user_by_email_ignores_letter_case(self) -> None:
+        user = await user_fixture(email="Ada.Lovelace@Example.com")
+
+        found = await accounts.get_user_by_email("ada.lovelace@example.COM")
+
+        assert found is not None
+        assert found.id == user.id
+
+    async def test_get_user_by_email_returns_none_for_an_unknown_email(self) -> None:
+        assert await accounts.get_user_by_email(unique_user_email()) is None
+
+
+class TestCreateUser:
+    async def test_with_valid_data_creates_a_user(self) -> None:
+        attrs = valid_user_attributes(name="Ada Lovelace")
+
+        user = await accounts.create_user(attrs)
+
+        assert user.email == attrs["email"]
+        assert user.name == "Ada Lovelace"
+        assert user.role is Role.USER
+        assert user.confirmed_at is None
+        assert user.hashed_password is not None
+        assert user.hashed_password != attrs["password"]
+        assert await accounts.get_user(user.id) is not None
+
+    async def test_without_a_password_creates_a_user_who_cannot_log_in_with_one(self) -> None:
+        user = await accounts.create_user({"email": unique_user_email(), "name": "No Password"})
+
+        assert user.hashed_password is None
+        assert await accounts.get_user_by_email_and_password(user.email, valid_user_password()) is None
+
+    async def test_with_invalid_data_says_every_required_field_is_blank(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(INVALID_ATTRS)
+
+        assert errors_on(raised.value) == {"email": ["can't be blank"], "name": ["can't be blank"]}
+
+    async def test_with_blank_strings_says_every_required_field_is_blank(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user({"email": "  ", "name": ""})
+
+        assert errors_on(raised.value) == {"email": ["can't be blank"], "name": ["can't be blank"]}
+
+    async def test_with_a_bad_email_says_it_must_be_valid(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(valid_user_attributes(email="not an email"))
+
+        assert errors_on(raised.value) == {"email": ["must be a valid email"]}
+
+    async def test_with_a_short_password_says_its_minimum_length(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(valid_user_attributes(password="too short"))
+
+        assert errors_on(raised.value) == {"password": ["should be at least 12 character(s)"]}
+
+    async def test_with_a_too_long_email_says_its_maximum_length(self) -> None:
+        too_long = "a" * 160 + "@example.com"
+
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(valid_user_attributes(email=too_long))
+
+        assert errors_on(raised.value) == {"email": ["should be at most 160 character(s)"]}
+
+    async def test_with_a_too_long_password_says_its_maximum_length(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(valid_user_attributes(password="x" * 73))
+
+        assert errors_on(raised.value) == {"password": ["should be at most 72 character(s)"]}
+
+    async def test_with_a_password_over_72_bytes_is_refused_not_crashed(self) -> None:
+        # 40 characters, 80 bytes: bcrypt takes 72 bytes at most.
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(valid_user_attributes(password="é" * 40))
+
+        assert errors_on(raised.value) == {"password": ["should be at most 72 byte(s)"]}
+
+    async def test_with_several_errors_reports_each_field(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user({"email": "nope", "name": None, "password": "short"})
+
+        assert errors_on(raised.value) == {
+            "email": ["must be a valid email"],
+            "name": ["can't be blank"],
+            "password": ["should be at least 12 character(s)"],
+        }
+
+    async def test_with_invalid_data_writes_nothing(self) -> None:
+        before = len(await accounts.list_users())
+
+        with pytest.raises(ValidationError):
+            await accounts.create_user(valid_user_attributes(email="nope"))
+
+        assert len(await accounts.list_users()) == before
+
+    async def test_with_a_taken_email_says_it_has_already_been_taken(self) -> None:
+        user = await user_fixture()
+
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(valid_user_attributes(email=user.email))
+
+        assert errors_on(raised.value) == {"email": ["has already been taken"]}
+
+    async def test_with_a_taken_email_in_another_letter_case_says_it_has_already_been_taken(self) -> None:
+        user = await user_fixture()
+
+        with pytest.raises(ValidationError) as raised:
+            await accounts.create_user(valid_user_attributes(email=user.email.upper()))
+
+        assert errors_on(raised.value) == {"email": ["has already been taken"]}
+
+    async def test_a_refused_duplicate_leaves_the_transaction_usable(self) -> None:
+        user = await user_fixture()
+        with pytest.raises(ValidationError):
+            await accounts.create_user(valid_user_attributes(email=user.email))
+
+        other = await user_fixture()
+
+        assert await accounts.get_user(other.id) is not None
+
+    async def test_trims_surrounding_whitespace(self) -> None:
+        email = unique_user_email()
+
+        user = await accounts.create_user(valid_user_attributes(email=f"  {email} ", name=" Ada "))
+
+        assert (user.email, user.name) == (email, "Ada")
+
+
+class TestRoleSafety:
+    """`role` is never taken from a user's own input; only admin functions set it."""
+
+    async def test_register_user_ignores_a_requested_admin_role(self, db: AsyncConnection) -> None:
+        user = await accounts.register_user(valid_user_attributes(role="admin"))
+
+        assert user.role is Role.USER
+        stored = await accounts.get_user(user.id)
+        assert stored is not None
+        assert stored.role is Role.USER
+
+    async def test_create_user_ignores_a_requested_admin_role(self) -> None:
+        user = await accounts.create_user(valid_user_attributes(role="admin"))
+
+        assert user.role is Role.USER
+
+    async def test_update_user_ignores_a_requested_admin_role(self) -> None:
+        user = await user_fixture()
+
+        updated = await accounts.update_user(user, {"name": "New Name", "role": "admin"})
+
+        assert updated.name == "New Name"
+        assert updated.role is Role.USER
+        stored = await accounts.get_user(user.id)
+        assert stored is not None
+        assert stored.role is Role.USER
+
+    async def test_update_user_ignores_a_new_email(self) -> None:
+        user = await user_fixture()
+
+        updated = await accounts.update_user(user, {"email": unique_user_email()})
+
+        assert updated.email == user.email
+
+    async def test_admin_create_user_can_create_an_admin(self) -> None:
+        admin = await accounts.admin_create_user(valid_user_attributes(role="admin"))
+
+        assert admin.role is Role.ADMIN
+
+    async def test_admin_create_user_defaults_to_the_user_role(self) -> None:
+        user = await accounts.admin_create_user(valid_user_attributes())
+
+        assert user.role is Role.USER
+
+    async def test_admin_create_user_refuses_an_unknown_role(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.admin_create_user(valid_user_attributes(role="root"))
+
+        assert list(errors_on(raised.value)) == ["role"]
+
+    async def test_admin_update_user_can_grant_and_revoke_admin(self) -> None:
+        user = await user_fixture()
+
+        promoted = await accounts.admin_update_user(user, {"role": "admin"})
+        assert promoted.role is Role.ADMIN
+
+        demoted = await accounts.admin_update_user(promoted, {"role": "user"})
+        assert demoted.role is Role.USER
+
+    async def test_admin_update_user_can_change_the_email(self) -> None:
+        user = await user_fixture()
+        new_email = unique_user_email()
+
+        updated = await accounts.admin_update_user(user, {"email": new_email})
+
+        assert updated.email == new_email
+
+    async def test_admin_update_user_with_a_taken_email_says_it_has_already_been_taken(self) -> None:
+        user = await user_fixture()
+        other = await user_fixture()
+
+        with pytest.raises(ValidationError) as raised:
+            await accounts.admin_update_user(user, {"email": other.email.upper()})
+
+        assert errors_on(raised.value) == {"email": ["has already been taken"]}
+        stored = await accounts.get_user(user.id)
+        assert stored is not None
+        assert stored.email == user.email
+
+    async def test_promote_user_makes_an_admin(self) -> None:
+        user = await user_fixture()
+
+        promoted = await accounts.promote_user(user)
+
+        assert promoted.role is Role.ADMIN
+        stored = await accounts.get_user(user.id)
+        assert stored is not None
+        assert stored.role is Role.ADMIN
+
+
+class TestUpdateUser:
+    async def test_with_valid_data_updates_the_user(self) -> None:
+        user = await user_fixture()
+
+        updated = await accounts.update_user(user, {"name": "Grace Hopper"})
+
+        assert updated.name == "Grace Hopper"
+        assert updated.updated_at >= user.updated_at
+
+    async def test_with_invalid_data_leaves_the_user_unchanged(self) -> None:
+        user = await user_fixture()
+
+        with pytest.raises(ValidationError) as raised:
+            await accounts.update_user(user, {"name": "x" * 161})
+
+        assert errors_on(raised.value) == {"name": ["should be at most 160 character(s)"]}
+        stored = await accounts.get_user(user.id)
+        assert stored is not None
+        assert same_record(stored, user)
+
+    async def test_admin_update_with_invalid_data_leaves_the_user_unchanged(self) -> None:
+        user = await user_fixture()
+
+        with pytest.raises(ValidationError) as raised:
+            await accounts.admin_update_user(user, {"email": "nope", "role": "superuser"})
+
+        assert set(errors_on(raised.value)) == {"email", "role"}
+        stored = await accounts.get_user(user.id)
+        assert stored is not None
+        assert same_record(stored, user)
+
+    async def test_of_a_deleted_user_raises_not_found(self) -> None:
+        user = await user_fixture()
+        await accounts.delete_user(user)
+
+        with pytest.raises(NotFoundError):
+            await accounts.update_user(user, {"name": "Ghost"})
+
+
+class TestDeleteAndChange:
+    async def test_delete_user_deletes_the_user(self) -> None:
+        user = await user_fixture()
+
+        await accounts.delete_user(user)
+
+        assert await accounts.get_user(user.id) is None
+
+    async def test_delete_user_deletes_their_tokens(self) -> None:
+        user = await user_fixture()
+        token = await accounts.generate_user_session_token(user)
+
+        await accounts.delete_user(user)
+
+        assert await accounts.get_user_by_session_token(token) is None
+
+    async def test_change_user_returns_a_valid_changeset(self) -> None:
+        user = await user_fixture()
+
+        changeset = accounts.change_user(user, {"name": "New"})
+
+        assert changeset.valid
+        assert changeset.data is user
+        assert changeset.changes == {"name": "New"}
+
+    async def test_change_user_reports_errors_without_writing(self) -> None:
+        user = await user_fixture()
+
+        changeset = accounts.change_user(user, {"name": "x" * 161})
+
+        assert not changeset.valid
+        assert changeset.errors == {"name": ["should be at most 160 character(s)"]}
+        stored = await accounts.get_user(user.id)
+        assert stored is not None
+        assert stored.name == user.name
+
+
+class TestGetUserByEmailAndPassword:
+    async def test_returns_the_user_for_the_right_password(self) -> None:
+        user = await user_fixture()
+
+        found = await accounts.get_user_by_email_and_password(user.email, valid_user_password())
+
+        assert found is not None
+        assert found.id == user.id
+
+    async def test_accepts_the_email_in_another_letter_case(self) -> None:
+        user = await user_fixture()
+
+        found = await accounts.get_user_by_email_and_password(user.email.upper(), valid_user_password())
+
+        assert found is not None
+        assert found.id == user.id
+
+    async def test_keeps_spaces_around_the_password_as_typed(self) -> None:
+        password = "  padded passphrase  "
+        user = await accounts.register_user(valid_user_attributes(password=password))
+
+        found = await accounts.get_user_by_email_and_password(user.email, password)
+
+        assert found is not None
+        assert await accounts.get_user_by_email_and_password(user.email, password.strip()) is None
+
+    async def test_returns_none_for_a_wrong_password(self) -> None:
+        user = await user_fixture()
+
+        assert await accounts.get_user_by_email_and_password(user.email, "not the password") is None
+
+    async def test_returns_none_for_an_unknown_email(self) -> None:
+        assert await accounts.get_user_by_email_and_password(unique_user_email(), valid_user_password()) is None
+
+
+class TestPaginateUsers:
+    @pytest.mark.parametrize("limit", [0, -1, 101, 500])
+    async def test_refuses_a_limit_out_of_bounds(self, limit: int) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.paginate_users(limit=limit)
+
+        assert errors_on(raised.value) == {"limit": ["must be between 1 and 100"]}
+
+    @pytest.mark.parametrize("limit", [1, 100])
+    async def test_accepts_the_limit_bounds(self, limit: int) -> None:
+        await user_fixture()
+
+        page = await accounts.paginate_users(limit=limit)
+
+        assert page.limit == limit
+        assert 1 <= len(page.items) <= limit
+
+    async def test_next_cursor_walks_every_user_once_in_order(self) -> None:
+        for _ in range(7):
+            await user_fixture()
+        everyone = [user.id for user in await accounts.list_users()]
+
+        seen: list[uuid.UUID] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            page = await accounts.paginate_users(limit=3, cursor=cursor)
+            assert len(page.items) <= 3
+            seen.extend(user.id for user in page.items)
+            pages += 1
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+
+        assert seen == everyone
+        assert len(set(seen)) == len(seen)
+        assert pages == -(-len(everyone) // 3)
+
+    async def test_users_inserted_meanwhile_do_not_shift_the_pages(self, db: AsyncConnection) -> None:
+        for _ in range(4):
+            await user_fixture()
+        # now() is the same for the whole test transaction: make the first users visibly older.
+        await db.execute(text("UPDATE users SET inserted_at = inserted_at - interval '1 minute'"))
+        first = await accounts.paginate_users(limit=2)
+        assert first.next_cursor is not None
+
+        late = await user_fixture()
+        rest: list[uuid.UUID] = []
+        cursor: str | None = first.next_cursor
+        while cursor is not None:
+            page = await accounts.paginate_users(limit=2, cursor=cursor)
+            rest.extend(user.id for user in page.items)
+            cursor = page.next_cursor
+
+        assert not {user.id for user in first.items} & set(rest)
+        assert rest[-1] == late.id
+
+    @pytest.mark.parametrize(
+        "cursor",
+        [
+            "not a cursor",
+            "!!!",
+            "é",
+            "WzEsMiwzXQ",  # [1,2,3]
+            "WyJub3QgYSBkYXRlIiwibm90IGEgdXVpZCJd",  # ["not a date","not a uuid"]
+        ],
+    )
+    async def test_refuses_a_bad_cursor(self, cursor: str) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await accounts.paginate_users(cursor=cursor)
+
+        assert errors_on(raised.value) == {"cursor": ["is invalid"]}

@@ -20,6 +20,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     import logging
 
+    from tests.support.databases import finish_test_database
+
+    finish_test_database()
+
     # Handlers were bound to pytest's captured streams, which are closed by now; atexit hooks
     # (the embedded server's release) must not log into them.
     logging.getLogger().handlers.clear()

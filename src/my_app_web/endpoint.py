@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
         lifespan=lifespan,
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         redoc_url=None,
         debug=False,  # never render tracebacks, whatever the environment
     )

@@ -18,7 +18,7 @@ APP_FACTORY = "my_app_web.endpoint:create_app"
 
 def server(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: BIND_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: PORT, 4000).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default: PORT, 4000).")] = None,
     reload: Annotated[bool, typer.Option("--reload", help="Restart when code changes (dev).")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     setup: Annotated[

@@ -99,7 +99,8 @@ class Backoff(BaseRetryStrategy):
             return None
         config = settings()
         delay = backoff_seconds(runs_so_far, base=config.job_backoff_base, maximum=config.job_backoff_max)
-        return RetryDecision(retry_in={"seconds": round(delay)})
+        # retry_at, not retry_in: procrastinate's retry_in takes whole seconds and would drop the jitter.
+        return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=delay))
 
 
 # --- Enqueueing ---

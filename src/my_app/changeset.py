@@ -46,6 +46,15 @@ class Input(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(str_strip_whitespace=True, extra="ignore")
 
+    @pydantic.field_validator("*", mode="before")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded: refuse them here,
+        # so that no caller (API, form, CLI) can turn them into a database error.
+        if isinstance(value, str) and ("\x00" in value or any("\ud800" <= char <= "\udfff" for char in value)):
+            raise ValueError("is invalid")
+        return value
+
 
 def cast(model: type[M], attrs: Mapping[str, Any]) -> M:
     """`model` validated from `attrs` (blank strings count as missing), or ValidationError."""

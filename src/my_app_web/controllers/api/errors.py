@@ -40,3 +40,8 @@ FORBIDDEN: Responses = {403: _error("Authenticated, but not allowed", "Forbidden
 NOT_FOUND: Responses = {404: _error("No such record (also for a malformed id)", "Not Found")}
 UNPROCESSABLE: Responses = {422: {"model": ChangesetErrorBody, "description": "Invalid input; nothing was written"}}
 TOO_MANY: Responses = {429: _error("Too many attempts; see the retry-after header", "Too Many Requests")}
+# Declared on every API router: FastAPI would otherwise document a 422 `HTTPValidationError` that
+# this app never sends (request validation errors are 400s here).
+SERVER_ERROR: Responses = {
+    "default": _error("An unexpected error; the body never carries internals", "Internal Server Error")
+}

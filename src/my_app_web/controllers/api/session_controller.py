@@ -8,15 +8,16 @@ from pydantic import BaseModel, Field
 from my_app import accounts
 from my_app.errors import UnauthorizedError
 from my_app_web.controllers.api import errors, user_json
+from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import BearerToken
 from my_app_web.plugs.rate_limit import Limiter
 
-router = APIRouter(prefix="/sessions", tags=["sessions"])
+router = APIRouter(prefix="/sessions", tags=["sessions"], responses=errors.SERVER_ERROR)
 
 
 class Credentials(BaseModel):
-    email: str = Field(examples=["ada@example.com"])
-    password: str = Field(examples=["correct horse battery staple"])
+    email: Text = Field(examples=["ada@example.com"])
+    password: Text = Field(examples=["correct horse battery staple"])
 
 
 class SessionData(BaseModel):

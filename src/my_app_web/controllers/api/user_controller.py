@@ -16,19 +16,20 @@ from my_app import accounts
 from my_app.accounts.scope import Scope
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from my_app_web.controllers.api import errors, user_json
+from my_app_web.controllers.api.params import Text
 from my_app_web.controllers.api.session_controller import SessionData, SessionResponse
 from my_app_web.plugs.auth import AdminScope, ApiScope
 from my_app_web.plugs.rate_limit import Limiter
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=errors.SERVER_ERROR)
 
 # --- Request bodies: wrapped in "user", as Phoenix's params; the context validates the values ---
 
 
 class UserFields(BaseModel):
-    email: str | None = Field(default=None, examples=["ada@example.com"])
-    name: str | None = Field(default=None, examples=["Ada Lovelace"])
-    password: str | None = Field(default=None, examples=["correct horse battery staple"])
+    email: Text | None = Field(default=None, examples=["ada@example.com"])
+    name: Text | None = Field(default=None, examples=["Ada Lovelace"])
+    password: Text | None = Field(default=None, examples=["correct horse battery staple"])
 
 
 class UserParams(BaseModel):
@@ -36,7 +37,7 @@ class UserParams(BaseModel):
 
 
 class AdminUserFields(UserFields):
-    role: str | None = Field(default=None, examples=["admin"])
+    role: Text | None = Field(default=None, examples=["admin"])
 
 
 class AdminUserParams(BaseModel):
@@ -44,21 +45,21 @@ class AdminUserParams(BaseModel):
 
 
 class EmailParams(BaseModel):
-    email: str = Field(examples=["ada@example.com"])
+    email: Text = Field(examples=["ada@example.com"])
 
 
 class PasswordParams(BaseModel):
-    password: str = Field(examples=["a new long passphrase"])
+    password: Text = Field(examples=["a new long passphrase"])
 
 
 class PasswordChangeParams(BaseModel):
-    current_password: str
-    password: str = Field(examples=["a new long passphrase"])
+    current_password: Text
+    password: Text = Field(examples=["a new long passphrase"])
 
 
 class EmailChangeParams(BaseModel):
-    current_password: str
-    email: str = Field(examples=["ada@new.example.com"])
+    current_password: Text
+    email: Text = Field(examples=["ada@new.example.com"])
 
 
 class Accepted(BaseModel):
@@ -240,7 +241,7 @@ async def request_login_link(params: EmailParams, request: Request) -> Accepted:
 @router.get(
     "",
     response_model=user_json.UserListResponse,
-    responses={**errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
+    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="List users, oldest first (admins)",
 )
 async def index(

@@ -16,7 +16,7 @@ USER_EXAMPLE: dict[str, JsonValue] = {
     "email": "ada@example.com",
     "name": "Ada Lovelace",
     "role": "user",
-    "confirmed_at": None,
+    "confirmed_at": "2026-11-27T10:05:00Z",  # not None: the OpenAPI document drops null example values
     "inserted_at": "2026-11-27T10:00:00Z",
     "updated_at": "2026-11-27T10:00:00Z",
 }

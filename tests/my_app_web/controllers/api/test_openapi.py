@@ -1,0 +1,177 @@
+"""The API's OpenAPI document (/api/openapi.json) and its docs page (/api/docs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from my_app_web.controllers.api import session_controller, user_controller
+from tests.support.conn_case import client_for
+
+# Every API operation, the statuses it answers with, and whether it needs a bearer token.
+OPERATIONS: dict[tuple[str, str], tuple[set[int], bool]] = {
+    ("post", "/api/users/register"): ({201, 400, 422}, False),
+    ("get", "/api/users/me"): ({200, 401}, True),
+    ("put", "/api/users/me/password"): ({200, 400, 401, 422}, True),
+    ("post", "/api/users/me/email"): ({202, 400, 401, 422}, True),
+    ("put", "/api/users/me/email/{token}"): ({200, 401, 404, 422}, True),
+    ("post", "/api/users/confirm"): ({202, 400, 429}, False),
+    ("post", "/api/users/confirm/{token}"): ({200, 404}, False),
+    ("post", "/api/users/reset-password"): ({202, 400, 429}, False),
+    ("put", "/api/users/reset-password/{token}"): ({200, 400, 404, 422}, False),
+    ("post", "/api/users/log-in-link"): ({202, 400, 429}, False),
+    ("get", "/api/users"): ({200, 400, 401, 403, 422}, True),
+    ("post", "/api/users"): ({201, 400, 401, 403, 422}, True),
+    ("get", "/api/users/{id}"): ({200, 401, 403, 404}, True),
+    ("patch", "/api/users/{id}"): ({200, 400, 401, 403, 404, 422}, True),
+    ("put", "/api/users/{id}"): ({200, 400, 401, 403, 404, 422}, True),
+    ("delete", "/api/users/{id}"): ({204, 401, 403, 404}, True),
+    ("post", "/api/sessions"): ({201, 400, 401, 429}, False),
+    ("delete", "/api/sessions"): ({204, 401}, True),
+    ("post", "/api/sessions/magic-link/{token}"): ({201, 401}, False),
+}
+# Bodies wrapped in the resource's name (Phoenix's params); auth endpoints take bare fields.
+WRAPPED = {
+    ("post", "/api/users/register"),
+    ("post", "/api/users"),
+    ("patch", "/api/users/{id}"),
+    ("put", "/api/users/{id}"),
+}
+ERROR_DETAILS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+}
+
+
+@pytest.fixture(scope="module")
+async def document(web_app: FastAPI) -> dict[str, Any]:
+    async with client_for(web_app) as client:
+        response = await client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/components/schemas/")
+        schema = document["components"]["schemas"][name]
+    return schema
+
+
+def operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    found: dict[str, Any] = document["paths"][path][method]
+    return found
+
+
+def api_operations() -> set[tuple[str, str]]:
+    """Every route the API controllers declare (the router mounts them under /api)."""
+    return {
+        (method.lower(), "/api" + route.path)
+        for controller in (user_controller, session_controller)
+        for route in controller.router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods or ()
+    }
+
+
+def test_every_api_route_is_documented_and_known_here(document: dict[str, Any]) -> None:
+    documented = {
+        (method, path) for path, methods in document["paths"].items() if path.startswith("/api") for method in methods
+    }
+
+    assert api_operations() == set(OPERATIONS)
+    assert documented == set(OPERATIONS)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
+def test_each_operation_documents_exactly_the_statuses_it_answers_with(
+    document: dict[str, Any], method: str, path: str
+) -> None:
+    statuses, _ = OPERATIONS[(method, path)]
+    responses = operation(document, method, path)["responses"]
+
+    assert {int(code) for code in responses if code != "default"} == statuses
+    assert "default" in responses  # a 500 has the ErrorJSON shape too
+    for code, response in responses.items():
+        content = response.get("content", {}).get("application/json", {})
+        if code == "204":
+            assert not content
+            continue
+        schema = resolve(document, content["schema"])
+        assert schema.get("title") != "HTTPValidationError", f"{method} {path} {code}: the app never sends it"
+        assert response["description"]
+        if code == "422":
+            assert schema["title"] == "ChangesetErrorBody"
+        elif code == "default" or code.startswith("4"):
+            assert schema["title"] == "ErrorBody"
+            detail = "Internal Server Error" if code == "default" else ERROR_DETAILS[int(code)]
+            assert content["example"] == {"errors": {"detail": detail}}
+        else:
+            assert "data" in schema["properties"]
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
+def test_each_operation_documents_its_request_body_and_authentication(
+    document: dict[str, Any], method: str, path: str
+) -> None:
+    statuses, needs_token = OPERATIONS[(method, path)]
+    spec = operation(document, method, path)
+
+    assert spec.get("summary")
+    assert bool(spec.get("security")) == needs_token
+    if 400 in statuses and (method, path) != ("get", "/api/users"):
+        body = spec["requestBody"]
+        assert body["required"] is True
+        schema = resolve(document, body["content"]["application/json"]["schema"])
+        assert schema["type"] == "object"
+        assert schema["properties"]
+        if (method, path) in WRAPPED:
+            assert set(schema["properties"]) == {"user"}
+            assert schema["required"] == ["user"]
+            fields = resolve(document, schema["properties"]["user"])
+            assert {"email", "name", "password"} <= set(fields["properties"])
+            assert all("examples" in field for field in fields["properties"].values())
+        else:
+            assert "user" not in schema["properties"]
+            assert schema["required"]
+    else:
+        assert "requestBody" not in spec
+    for parameter in spec.get("parameters", []):
+        if parameter["in"] == "path":
+            assert f"{{{parameter['name']}}}" in path
+
+
+def test_users_are_documented_with_an_example_and_without_password_fields(document: dict[str, Any]) -> None:
+    user = document["components"]["schemas"]["UserData"]
+
+    assert set(user["properties"]) == {"id", "email", "name", "role", "confirmed_at", "inserted_at", "updated_at"}
+    assert set(user["example"]) == set(user["properties"])
+    assert not [name for name in document["components"]["schemas"] if "Validation" in name]
+
+
+def test_the_list_documents_its_limit_and_cursor(document: dict[str, Any]) -> None:
+    parameters = {parameter["name"]: parameter for parameter in operation(document, "get", "/api/users")["parameters"]}
+
+    assert set(parameters) == {"limit", "cursor"}
+    limit = parameters["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 20)
+    meta = document["components"]["schemas"]["ListMeta"]
+    assert set(meta["properties"]) == {"limit", "next_cursor"}
+
+
+async def test_the_docs_page_is_html(web_app: FastAPI) -> None:
+    async with client_for(web_app) as client:
+        response = await client.get("/api/docs")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/api/openapi.json" in response.text
+    assert "swagger" in response.text.lower()

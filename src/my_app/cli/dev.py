@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from my_app.cli._output import console, fail, info
 from my_app.config import get_settings
 
 _EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
-_SOURCES = ["src", "tests", "bench"]
+_SOURCES = [folder for folder in ("src", "tests", "bench") if Path(folder).is_dir()]
 
 
 def run_tests(

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 
-.PHONY: run test check format install clean
+.PHONY: run test check format install clean bench
 
 run: install ## Start PostgreSQL, migrate, seed, serve on http://localhost:$${PORT:-4000}
 	$(BIN)/myapp server --setup
@@ -18,6 +18,9 @@ check: install ## ruff, ruff format --check, mypy, bandit
 
 format: install
 	$(BIN)/myapp format
+
+bench: install ## Jobs/s through one worker vs plain inserts (bench/README.md); BENCH_ARGS="--jobs 500"
+	$(BIN)/python -m bench.jobs_throughput $(BENCH_ARGS)
 
 install: $(VENV)/.installed
 

@@ -1,0 +1,522 @@
+"""Jobs per second through one worker process for a no-op job, beside plain inserts (issue 3).
+
+    .venv/bin/python -m bench.jobs_throughput [--jobs 10000] [--concurrency 10] [--enqueue defer]
+
+1. A fresh database `my_app_bench` (never the dev data) on DATABASE_URL's server or the embedded
+   one, migrated like the app's (so procrastinate's schema is ours), plus a plain table.
+2. The app is started on it (Repo + job queue, no workers) with a no-op task `bench:noop` added.
+3. A small warm-up of each measured operation, then deleted.
+4. Timed: N single-row inserts into the plain table, then N enqueues of `bench:noop`, done the same
+   way (same driver, pool and transaction pattern; `--enqueue` picks which way).
+5. Timed: one procrastinate worker, in this process, from its start until all N jobs succeeded.
+
+The figure is worker jobs/s ÷ plain inserts/s: how close running a job comes to the cheapest
+write the same machine can do the same way. The enqueue rate is shown against the same baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, LiteralString
+
+import orjson
+import psycopg
+import psycopg_pool
+from procrastinate.types import JSONDict
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import text
+
+from bench.tasks import NAMESPACE, QUEUE, TASK_NAME, blueprint, noop
+from my_app import application, database, jobs, migrations, repo
+from my_app.config import Settings
+
+BENCH_DATABASE = "my_app_bench"
+PROGRESS_STEP = 100
+POLL_SECONDS = 0.25
+
+# Piped output (make bench > file) gets room for the tables; a terminal keeps its own width.
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+# A plain table shaped like a job row (queue, task, JSON args), without the queue's indexes and triggers.
+CREATE_PLAIN_TABLE = """
+CREATE TABLE bench_plain_rows (
+    id bigserial PRIMARY KEY,
+    queue_name varchar(128) NOT NULL,
+    task_name varchar(128) NOT NULL,
+    args jsonb NOT NULL DEFAULT '{}',
+    inserted_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+INSERT_ONE: LiteralString = (
+    "INSERT INTO bench_plain_rows (queue_name, task_name, args) VALUES (%s, %s, %s) RETURNING id"
+)
+INSERT_MANY: LiteralString = (
+    "INSERT INTO bench_plain_rows (queue_name, task_name, args) SELECT %s, %s, unnest(%s::jsonb[]) RETURNING id"
+)
+INSERT_ONE_SQLALCHEMY = text(
+    "INSERT INTO bench_plain_rows (queue_name, task_name, args)"
+    " VALUES (:queue, :task, CAST(:args AS jsonb)) RETURNING id"
+)
+COUNT_SUCCEEDED: LiteralString = (
+    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s AND status = 'succeeded'::procrastinate_job_status"
+)
+COUNT_BY_STATUS: LiteralString = (
+    "SELECT status::text, count(*) FROM procrastinate_jobs WHERE task_name = %s GROUP BY status ORDER BY status"
+)
+
+Tick = Callable[[int], None]
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# --- The ways to enqueue, each with its plain-insert twin ---
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the measured operations run on: the job queue's pool and the batch size."""
+
+    pool: psycopg_pool.AsyncConnectionPool
+    batch_size: int
+
+
+Operation = Callable[[Context, int, Tick], Awaitable[None]]
+
+
+async def enqueue_defer(ctx: Context, count: int, tick: Tick) -> None:
+    for i in range(count):
+        await noop.defer_async(n=i)
+        tick(1)
+
+
+async def insert_like_defer(ctx: Context, count: int, tick: Tick) -> None:
+    for i in range(count):
+        async with ctx.pool.connection() as conn:  # commits on exit, like procrastinate's connector
+            cursor = await conn.execute(INSERT_ONE, (QUEUE, TASK_NAME, Jsonb({"n": i}, dumps=_dumps)))
+            await cursor.fetchone()
+        tick(1)
+
+
+async def enqueue_batch(ctx: Context, count: int, tick: Tick) -> None:
+    for start in range(0, count, ctx.batch_size):
+        size = min(ctx.batch_size, count - start)
+        kwargs: list[JSONDict] = [{"n": i} for i in range(start, start + size)]
+        await noop.batch_defer_async(*kwargs)
+        tick(size)
+
+
+async def insert_like_batch(ctx: Context, count: int, tick: Tick) -> None:
+    for start in range(0, count, ctx.batch_size):
+        size = min(ctx.batch_size, count - start)
+        args = [Jsonb({"n": i}, dumps=_dumps) for i in range(start, start + size)]
+        async with ctx.pool.connection() as conn:
+            cursor = await conn.execute(INSERT_MANY, (QUEUE, TASK_NAME, args))
+            await cursor.fetchall()
+        tick(size)
+
+
+async def enqueue_repo(ctx: Context, count: int, tick: Tick) -> None:
+    for i in range(count):
+        async with repo.transaction() as session:
+            await jobs.enqueue(session, noop, n=i)
+        tick(1)
+
+
+async def insert_like_repo(ctx: Context, count: int, tick: Tick) -> None:
+    for i in range(count):
+        async with repo.transaction() as session:
+            await session.execute(INSERT_ONE_SQLALCHEMY, {"queue": QUEUE, "task": TASK_NAME, "args": _dumps({"n": i})})
+        tick(1)
+
+
+@dataclass(frozen=True)
+class Method:
+    enqueue_how: str
+    insert_how: str
+    enqueue: Operation
+    insert: Operation
+
+
+METHODS: dict[str, Method] = {
+    "defer": Method(
+        enqueue_how="noop.defer_async(n=i): 1 job per call, each call its own transaction on a "
+        "connection from the job queue's psycopg pool (the statement inserts 1 job row; triggers add an event)",
+        insert_how="INSERT … VALUES (…) RETURNING id: 1 row per statement, each its own transaction "
+        "on a connection from the same psycopg pool",
+        enqueue=enqueue_defer,
+        insert=insert_like_defer,
+    ),
+    "batch": Method(
+        enqueue_how="noop.batch_defer_async(*B kwargs): B jobs per call, one transaction per call, "
+        "on the job queue's psycopg pool",
+        insert_how="INSERT … SELECT unnest(%s::jsonb[]) RETURNING id: B rows per statement, one "
+        "transaction per statement, on the same psycopg pool",
+        enqueue=enqueue_batch,
+        insert=insert_like_batch,
+    ),
+    "repo": Method(
+        enqueue_how="jobs.enqueue(session, noop, n=i) in its own repo.transaction() (SQLAlchemy session "
+        "over psycopg, a savepoint, procrastinate's defer on the session's connection): how the app enqueues",
+        insert_how="session.execute(INSERT … RETURNING id) in its own repo.transaction(): 1 row per transaction",
+        enqueue=enqueue_repo,
+        insert=insert_like_repo,
+    ),
+}
+
+
+# --- Running ---
+
+
+@dataclass(frozen=True)
+class Options:
+    jobs: int
+    concurrency: int
+    enqueue: str
+    batch_size: int
+    pool_size: int | None
+    warmup: int
+    keep_db: bool
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One timed phase: wall-clock seconds, and CPU seconds this Python process spent in it."""
+
+    seconds: float
+    cpu_seconds: float
+
+
+@dataclass(frozen=True)
+class Results:
+    server_version: str
+    synchronous_commit: str
+    fsync: str
+    insert: Phase
+    enqueue: Phase
+    worker: Phase
+    statuses: dict[str, int]
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+
+
+@contextlib.contextmanager
+def _clock() -> Iterator[Callable[[], Phase]]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    ended: list[Phase] = []
+
+    def phase() -> Phase:
+        return ended[0]
+
+    yield phase
+    ended.append(Phase(seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        refresh_per_second=5,
+    )
+
+
+async def _timed(progress: Progress, label: str, count: int, operation: Operation, ctx: Context) -> Phase:
+    task_id = progress.add_task(label, total=count)
+    done = 0
+
+    def tick(k: int) -> None:
+        nonlocal done
+        done += k
+        if k > 1 or done % PROGRESS_STEP == 0 or done == count:
+            progress.update(task_id, completed=done)
+
+    with _clock() as phase:
+        await operation(ctx, count, tick)
+    return phase()
+
+
+async def _checkpoint(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Start each timed phase with no dirty buffers from the previous one (skipped without the privilege)."""
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+        await conn.execute("CHECKPOINT")
+
+
+async def _succeeded(conn: psycopg.AsyncConnection[Any]) -> int:
+    cursor = await conn.execute(COUNT_SUCCEEDED, (TASK_NAME,))
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _watch_worker(
+    conn: psycopg.AsyncConnection[Any], progress: Progress, task_id: TaskID, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        progress.update(task_id, completed=await _succeeded(conn))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+
+
+async def _run_worker(conn: psycopg.AsyncConnection[Any], progress: Progress, count: int, concurrency: int) -> Phase:
+    task_id = progress.add_task("worker: jobs succeeded", total=count)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch_worker(conn, progress, task_id, stop))
+    try:
+        with _clock() as phase:
+            # wait=False: the worker returns once the queue is empty and its running jobs have finished.
+            await jobs.procrastinate_app.run_worker_async(
+                queues=[QUEUE],
+                name="bench-worker",
+                concurrency=concurrency,
+                wait=False,
+                install_signal_handlers=False,
+                delete_jobs="never",
+                listen_notify=False,
+                worker_middleware=[jobs.record_outcome],  # as the app's JobWorkers run it
+            )
+    finally:
+        stop.set()
+        await watcher
+    progress.update(task_id, completed=await _succeeded(conn))
+    return phase()
+
+
+def _queue_pool(app: application.Application) -> psycopg_pool.AsyncConnectionPool:
+    for child in app.children:
+        if isinstance(child, application.JobQueueChild) and child.pool is not None:
+            return child.pool
+    raise RuntimeError("the job queue did not start")
+
+
+async def _show(conn: psycopg.AsyncConnection[Any], setting: str) -> str:
+    cursor = await conn.execute("SELECT current_setting(%s)", (setting,))
+    row = await cursor.fetchone()
+    return str(row[0]) if row else "?"
+
+
+async def run(options: Options, settings: Settings, bench_db: database.Database) -> Results:
+    if TASK_NAME not in jobs.procrastinate_app.tasks:
+        jobs.procrastinate_app.add_tasks_from(blueprint, namespace=NAMESPACE)  # before the app opens the queue
+    method = METHODS[options.enqueue]
+    app = application.Application.build(settings, run_jobs=False)
+    await app.start()
+    try:
+        pool = _queue_pool(app)
+        await pool.wait()
+        ctx = Context(pool=pool, batch_size=options.batch_size)
+        async with await psycopg.AsyncConnection.connect(bench_db.url, autocommit=True) as admin:
+            server_version = await _show(admin, "server_version")
+            synchronous_commit = await _show(admin, "synchronous_commit")
+            fsync = await _show(admin, "fsync")
+
+            warmup = min(options.warmup, options.jobs)
+            if warmup:
+                await method.insert(ctx, warmup, lambda _: None)
+                await method.enqueue(ctx, warmup, lambda _: None)
+                await admin.execute("TRUNCATE bench_plain_rows")
+                await admin.execute("DELETE FROM procrastinate_jobs WHERE task_name = %s", (TASK_NAME,))
+
+            load_before = os.getloadavg()
+            with _progress() as progress:
+                await _checkpoint(admin)
+                insert = await _timed(progress, "plain inserts", options.jobs, method.insert, ctx)
+                await _checkpoint(admin)
+                enqueue = await _timed(progress, "enqueue", options.jobs, method.enqueue, ctx)
+                await _checkpoint(admin)
+                worker = await _run_worker(admin, progress, options.jobs, options.concurrency)
+            load_after = os.getloadavg()
+
+            cursor = await admin.execute(COUNT_BY_STATUS, (TASK_NAME,))
+            statuses = {str(status): int(n) for status, n in await cursor.fetchall()}
+    finally:
+        await app.stop()
+    return Results(
+        server_version=server_version,
+        synchronous_commit=synchronous_commit,
+        fsync=fsync,
+        insert=insert,
+        enqueue=enqueue,
+        worker=worker,
+        statuses=statuses,
+        load_before=load_before,
+        load_after=load_after,
+    )
+
+
+# --- Set-up and report ---
+
+
+def prepare_database(base: Settings) -> database.Database:
+    """`my_app_bench` on the server the dev settings point at, dropped, created and migrated."""
+    server = database.resolve(base)  # starts the embedded server when there is no DATABASE_URL
+    bench_db = database.Database(
+        url=database.with_database(server.url, BENCH_DATABASE), name=BENCH_DATABASE, embedded=server.embedded
+    )
+    database.drop(bench_db)
+    database.create(bench_db)
+    migrations.migrate(bench_db)
+    with psycopg.connect(bench_db.url, autocommit=True) as conn:
+        conn.execute(CREATE_PLAIN_TABLE)
+    return bench_db
+
+
+def describe_database(bench_db: database.Database, base: Settings) -> str:
+    params = conninfo_to_dict(bench_db.url)
+    if bench_db.embedded:
+        return f"embedded PostgreSQL (no DATABASE_URL; data in {base.data_dir / 'postgres'}), database {bench_db.name}"
+    where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+    return f"DATABASE_URL's server {where}, database {bench_db.name} (user {params.get('user') or '?'})"
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def report(options: Options, settings: Settings, where: str, results: Results) -> bool:
+    """Print the set-up, the results table and the figure; True when every job succeeded."""
+    method = METHODS[options.enqueue]
+    n = options.jobs
+    pool_size = max(2, settings.job_pool_size)  # as jobs.open_queue sizes it
+    batch = f"{options.batch_size:,} "
+
+    setup = Table(title="Setup", show_header=False, title_justify="left")
+    setup.add_column(style="bold", no_wrap=True)
+    setup.add_column()
+    setup.add_row("Python", f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})")
+    setup.add_row("PostgreSQL server", results.server_version)
+    setup.add_row("database", where)
+    setup.add_row("durability", f"synchronous_commit={results.synchronous_commit}, fsync={results.fsync}")
+    libraries = ("procrastinate", "psycopg", "psycopg-pool", "sqlalchemy")
+    setup.add_row("libraries", ", ".join(f"{name} {metadata.version(name)}" for name in libraries))
+    setup.add_row("machine", f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
+    before, after = (" ".join(f"{x:.2f}" for x in load) for load in (results.load_before, results.load_after))
+    setup.add_row("load average", f"{before} before the timed phases, {after} after (1, 5, 15 min)")
+    setup.add_row("N (jobs, rows)", f"{n:,}")
+    setup.add_row(
+        "worker",
+        f"1 procrastinate worker in this process: queue {QUEUE!r}, concurrency {options.concurrency}, "
+        f"job queue pool of at most {pool_size} connections (JOB_POOL_SIZE), listen_notify off, "
+        "delete_jobs never, the app's record_outcome middleware",
+    )
+    setup.add_row("job", f"{TASK_NAME}(n=i): async, does nothing")
+    setup.add_row(f"enqueue ({options.enqueue})", method.enqueue_how.replace("B ", batch))
+    setup.add_row("plain insert, same way", method.insert_how.replace("B ", batch))
+    setup.add_row("warm-up", f"{min(options.warmup, n):,} of each, then deleted; CHECKPOINT before each timed phase")
+    console.print(setup)
+    if results.load_before[0] > 1.0:
+        console.print(
+            f"[yellow]The machine was busy before the timed phases (load {results.load_before[0]:.2f}): "
+            "other processes share the CPUs and the server, so the rates are lower than on an idle machine.[/yellow]"
+        )
+
+    insert_rate = _rate(n, results.insert.seconds)
+    enqueue_rate = _rate(n, results.enqueue.seconds)
+    worker_rate = _rate(n, results.worker.seconds)
+    table = Table(title="Results", title_justify="left")
+    table.add_column("measurement")
+    table.add_column("N", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("Python CPU s", justify="right")
+    table.add_column("per second", justify="right")
+    table.add_column("÷ plain inserts/s", justify="right")
+    rows = (
+        ("plain inserts", results.insert, insert_rate, "1.00"),
+        ("enqueue", results.enqueue, enqueue_rate, f"{enqueue_rate / insert_rate:.2f}"),
+        ("worker: no-op jobs run", results.worker, worker_rate, f"[bold]{worker_rate / insert_rate:.2f}[/bold]"),
+    )
+    for label, phase, rate, ratio in rows:
+        table.add_row(label, f"{n:,}", f"{phase.seconds:.2f}", f"{phase.cpu_seconds:.2f}", f"{rate:,.0f}", ratio)
+    console.print(table)
+
+    statuses = ", ".join(f"{status} {count:,}" for status, count in results.statuses.items()) or "none"
+    all_succeeded = results.statuses.get("succeeded", 0) == n and sum(results.statuses.values()) == n
+    marker = "" if all_succeeded else " [red](expected all succeeded)[/red]"
+    console.print(f"jobs by status after the run: {statuses}{marker}")
+    console.print(
+        f"[bold]The figure: {worker_rate:,.0f} jobs/s ÷ {insert_rate:,.0f} plain inserts/s = "
+        f"{worker_rate / insert_rate:.2f}[/bold] (one worker process, concurrency {options.concurrency}, N={n:,})"
+    )
+    console.print(
+        f"Enqueue: {enqueue_rate:,.0f} jobs/s ÷ {insert_rate:,.0f} plain inserts/s = {enqueue_rate / insert_rate:.2f}"
+    )
+    return all_succeeded
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.jobs_throughput",
+        description="Jobs/s through one worker for a no-op job, beside plain inserts done the same way.",
+    )
+    parser.add_argument("--jobs", type=int, default=10_000, help="N: jobs to enqueue and run, rows to insert")
+    parser.add_argument("--concurrency", type=int, default=10, help="the worker's concurrency (default 10)")
+    parser.add_argument(
+        "--enqueue",
+        choices=sorted(METHODS),
+        default="defer",
+        help="defer: task.defer_async per job (default); batch: batch_defer_async per --batch-size; "
+        "repo: jobs.enqueue in a repo.transaction() per job. The plain inserts follow the same pattern.",
+    )
+    parser.add_argument("--batch-size", type=int, default=1_000, help="jobs/rows per call with --enqueue batch")
+    parser.add_argument("--pool-size", type=int, default=None, help="JOB_POOL_SIZE for the run (default: settings)")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed inserts and enqueues first (default 200)")
+    parser.add_argument("--keep-db", action="store_true", help=f"leave {BENCH_DATABASE} in place afterwards")
+    args = parser.parse_args(argv)
+    options = Options(
+        jobs=args.jobs,
+        concurrency=args.concurrency,
+        enqueue=args.enqueue,
+        batch_size=args.batch_size,
+        pool_size=args.pool_size,
+        warmup=args.warmup,
+        keep_db=args.keep_db,
+    )
+    if min(options.jobs, options.concurrency, options.batch_size) < 1:
+        parser.error("--jobs, --concurrency and --batch-size must be at least 1")
+    if options.warmup < 0 or (options.pool_size is not None and options.pool_size < 2):
+        parser.error("--warmup must be at least 0 and --pool-size at least 2")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)], format="%(message)s"
+    )
+    base = Settings(env="dev")  # DATABASE_URL (environment or .env), else the embedded server
+    with console.status(f"preparing database {BENCH_DATABASE}…"):
+        bench_db = prepare_database(base)
+    where = describe_database(bench_db, base)
+    overrides: dict[str, Any] = {"env": "dev", "database_url": bench_db.url, "jobs_in_server": False}
+    if options.pool_size is not None:
+        overrides["job_pool_size"] = options.pool_size
+    settings = Settings(**overrides)
+    console.print(f"benchmarking on {where}: N={options.jobs:,}, concurrency {options.concurrency}, {options.enqueue}")
+    try:
+        results = asyncio.run(run(options, settings, bench_db))
+    finally:
+        if not options.keep_db:
+            database.drop(bench_db)
+    return 0 if report(options, settings, where, results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,7 @@ import pytest
 
 os.environ["MYAPP_ENV"] = "test"
 
-pytest_plugins = ["tests.support.data_case", "tests.support.conn_case"]
+pytest_plugins = ["tests.support.data_case", "tests.support.conn_case", "tests.support.channel_case"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

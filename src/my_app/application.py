@@ -15,7 +15,7 @@ from typing import Protocol
 
 import psycopg_pool
 
-from my_app import database, jobs, mailer, repo
+from my_app import database, jobs, mailer, presence, pubsub, repo
 from my_app.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,35 @@ class JobQueueChild:
 
 
 @dataclass
+class PubSubChild:
+    """Phoenix.PubSub: messages between processes and nodes (PostgreSQL LISTEN/NOTIFY or Redis)."""
+
+    repo_child: RepoChild
+    name: str = "pubsub"
+
+    async def start(self) -> None:
+        if self.repo_child.database is None:
+            raise RuntimeError("the Repo must start before PubSub")
+        await pubsub.start(self.repo_child.settings, self.repo_child.database.url)
+
+    async def stop(self) -> None:
+        await pubsub.stop()
+
+
+@dataclass
+class PresenceChild:
+    """Presence: who is in each channel topic, replicated between nodes over PubSub."""
+
+    name: str = "presence"
+
+    async def start(self) -> None:
+        await presence.tracker.start()
+
+    async def stop(self) -> None:
+        await presence.tracker.stop()
+
+
+@dataclass
 class MailerChild:
     """Points the Mailer at this app's settings (its adapter, sender and servers)."""
 
@@ -100,7 +129,13 @@ class Application:
     ) -> Application:
         """The children for `settings`; `run_jobs` (default JOBS_IN_SERVER) adds the job workers."""
         repo_child = RepoChild(settings)
-        children: list[Child] = [repo_child, MailerChild(settings), JobQueueChild(repo_child)]
+        children: list[Child] = [
+            repo_child,
+            MailerChild(settings),
+            PubSubChild(repo_child),
+            PresenceChild(),
+            JobQueueChild(repo_child),
+        ]
         if settings.jobs_in_server if run_jobs is None else run_jobs:
             children.append(jobs.JobWorkers(settings, queues=queues))
         return cls(settings=settings, children=children)

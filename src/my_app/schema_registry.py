@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 # One entry per context package; `myapp gen context` appends to this tuple.
-CONTEXTS: tuple[str, ...] = ("my_app.accounts.user", "my_app.accounts.user_token")
+CONTEXTS: tuple[str, ...] = ("my_app.accounts.user", "my_app.accounts.user_token", "my_app.chat.room")
 
 
 def load_all_schemas() -> None:

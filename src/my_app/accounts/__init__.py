@@ -8,6 +8,7 @@ password deletes every token of that user (all sessions and API tokens are logge
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from my_app import emails, jobs, repo
+from my_app import emails, jobs, pubsub, repo
 from my_app.accounts import user_token
 from my_app.accounts.user import (
     AdminUserCreate,
@@ -38,6 +39,8 @@ from my_app.changeset import Changeset, cast, change
 from my_app.errors import NotFoundError, ValidationError
 from my_app.mailer import Email
 from my_app.pagination import Page, paginate
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUDO_MODE_WINDOW",
@@ -76,6 +79,7 @@ __all__ = [
     "request_password_reset",
     "request_user_email_update",
     "reset_user_password",
+    "socket_id_for",
     "sudo_mode",
     "update_user",
     "update_user_email",
@@ -211,7 +215,9 @@ def change_user(user: User, attrs: Mapping[str, Any] | None = None) -> Changeset
 async def delete_user(user: User) -> User:
     """Delete the user and their tokens; jobs still queued about them are cancelled when they run."""
     async with repo.transaction() as session:
+        tokens = list(await session.scalars(select(UserToken.token).where(UserToken.user_id == user.id)))
         await session.execute(delete(User).where(User.id == user.id))
+    await _disconnect(tokens)
     return user
 
 
@@ -248,6 +254,16 @@ async def fetch_user_by_api_token(token: str) -> User | None:
 async def delete_api_token(token: str) -> None:
     """Revoke a bearer token (nothing happens for an unknown token)."""
     await _delete_token(token, user_token.API)
+
+
+def socket_id_for(token: str) -> str | None:
+    """The topic naming the sockets and live pages opened with this session or API token.
+
+    Broadcasting `"disconnect"` there closes them: done when the token is deleted (log-out,
+    password change). Built from the token's hash, so the raw token never travels over PubSub.
+    """
+    raw = user_token.decode_token(token)
+    return _socket_id(user_token.hash_token(raw)) if raw is not None else None
 
 
 def sudo_mode(authenticated_at: datetime | None, *, now: datetime | None = None) -> bool:
@@ -396,6 +412,7 @@ async def login_user_by_magic_link(token: str) -> User | None:
     address before its owner, and the owner's click must not log them into that account. An
     unconfirmed account without one is confirmed, and every other token of it is deleted.
     """
+    deleted: list[bytes] = []
     async with repo.transaction() as session:
         found = await _find(session, token, user_token.LOGIN)
         if found is None or found[1].sent_to != found[0].email:
@@ -405,10 +422,14 @@ async def login_user_by_magic_link(token: str) -> User | None:
             return None
         if user.confirmed_at is None:
             user.confirmed_at = _now()
-            await session.execute(delete(UserToken).where(UserToken.user_id == user.id))
+            result = await session.execute(
+                delete(UserToken).where(UserToken.user_id == user.id).returning(UserToken.token)
+            )
+            deleted = list(result.scalars())
         else:
             await session.delete(row)
-        return user
+    await _disconnect(deleted)
+    return user
 
 
 # --- Housekeeping ---
@@ -499,9 +520,11 @@ async def _set_password(user: User, password: str) -> User:
         if record is None:
             raise NotFoundError("user", user.id)
         record.hashed_password = hashed
-        await session.execute(delete(UserToken).where(UserToken.user_id == user.id))
+        result = await session.execute(delete(UserToken).where(UserToken.user_id == user.id).returning(UserToken.token))
+        deleted = list(result.scalars())
         await session.flush()
-        return record
+    await _disconnect(deleted)
+    return record
 
 
 async def _insert_token(
@@ -543,9 +566,26 @@ async def _delete_token(token: str, context: str) -> None:
     if raw is None:
         return
     async with repo.transaction() as session:
-        await session.execute(
-            delete(UserToken).where(UserToken.token == user_token.hash_token(raw), UserToken.context == context)
+        result = await session.execute(
+            delete(UserToken)
+            .where(UserToken.token == user_token.hash_token(raw), UserToken.context == context)
+            .returning(UserToken.token)
         )
+        deleted = list(result.scalars())
+    await _disconnect(deleted)
+
+
+def _socket_id(token_hash: bytes) -> str:
+    return "users_sessions:" + token_hash.hex()[:32]
+
+
+async def _disconnect(token_hashes: list[bytes]) -> None:
+    """Close the sockets opened with these (now deleted) tokens; after the commit, as phx.gen.auth."""
+    for token_hash in token_hashes:
+        try:
+            await pubsub.broadcast(_socket_id(token_hash), "disconnect", {})
+        except Exception:  # the write is done; a missing PubSub (a CLI run) must not undo it
+            logger.warning("could not broadcast the disconnect of a deleted token", exc_info=True)
 
 
 async def _enqueue_email(kind: str, user: User, *, unique: bool = False, **params: Any) -> None:

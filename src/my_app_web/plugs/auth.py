@@ -13,7 +13,6 @@ Dependencies, for routes to declare what they need:
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -35,7 +34,7 @@ REMEMBER_ME_MAX_AGE = timedelta(days=60)
 LOG_IN_PATH = "/users/log-in"
 SIGNED_IN_PATH = "/"
 
-_bearer = HTTPBearer(auto_error=False, description="An API token from `POST /api/sessions`.")
+bearer_scheme = HTTPBearer(auto_error=False, description="An API token from `POST /api/sessions`.")
 
 
 class Redirect(Exception):  # noqa: N818 - control flow, like Phoenix's `redirect |> halt`
@@ -50,7 +49,7 @@ class Redirect(Exception):  # noqa: N818 - control flow, like Phoenix's `redirec
 
 
 async def bearer_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     if credentials is None or not credentials.credentials:
         raise UnauthorizedError()
@@ -128,8 +127,8 @@ async def log_in_user(request: Request, response: Response, user: accounts.User,
     token = await accounts.generate_user_session_token(user)
     request.session.clear()
     request.session[SESSION_TOKEN_KEY] = token
-    # The id that live pages and sockets of this session subscribe to, to be disconnected on log-out.
-    request.session[LIVE_SOCKET_ID_KEY] = "users_sessions:" + base64.urlsafe_b64encode(token.encode()).decode()
+    # The topic that live pages and sockets of this session watch, to be disconnected on log-out.
+    request.session[LIVE_SOCKET_ID_KEY] = accounts.socket_id_for(token)
     if remember_me:
         response.set_cookie(
             settings.remember_me_cookie,

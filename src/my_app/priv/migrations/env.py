@@ -12,7 +12,7 @@ load_all_schemas()
 config = context.config
 target_metadata = Base.metadata
 # Tables created by SQL we ship rather than by our schemas: autogenerate must leave them alone.
-UNMANAGED_TABLE_PREFIXES = ("procrastinate_", "job_errors")
+UNMANAGED_TABLE_PREFIXES = ("procrastinate_", "job_errors", "pubsub_payloads")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

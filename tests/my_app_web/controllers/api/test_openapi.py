@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from my_app_web.controllers.api import session_controller, user_controller
+from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
 from tests.support.conn_case import client_for
 
 # Every API operation, the statuses it answers with, and whether it needs a bearer token.
@@ -32,6 +32,7 @@ OPERATIONS: dict[tuple[str, str], tuple[set[int], bool]] = {
     ("post", "/api/sessions"): ({201, 400, 401, 429}, False),
     ("delete", "/api/sessions"): ({204, 401}, True),
     ("post", "/api/sessions/magic-link/{token}"): ({201, 401}, False),
+    ("get", "/api/socket-token"): ({200, 401}, True),
 }
 # Bodies wrapped in the resource's name (Phoenix's params); auth endpoints take bare fields.
 WRAPPED = {
@@ -75,7 +76,7 @@ def api_operations() -> set[tuple[str, str]]:
     """Every route the API controllers declare (the router mounts them under /api)."""
     return {
         (method.lower(), "/api" + route.path)
-        for controller in (user_controller, session_controller)
+        for controller in (user_controller, session_controller, socket_token_controller)
         for route in controller.router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods or ()

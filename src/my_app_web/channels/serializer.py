@@ -1,0 +1,100 @@
+"""Phoenix's JSON serializers: V2 frames are arrays, V1 frames are objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+
+class MalformedFrameError(ValueError):
+    """A frame that is not a Phoenix message; `ref`/`topic` are kept when they could be read."""
+
+    def __init__(self, reason: str, *, ref: str | None = None, join_ref: str | None = None, topic: str | None = None):
+        super().__init__(reason)
+        self.ref, self.join_ref, self.topic = ref, join_ref, topic
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    join_ref: str | None
+    ref: str | None
+    topic: str
+    event: str
+    payload: Any
+
+
+class Serializer(Protocol):
+    def decode(self, text: str) -> Frame: ...
+
+    def encode(self, frame: Frame) -> str: ...
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int):
+        return str(value)
+    raise MalformedFrameError("refs must be strings or null")
+
+
+class V2Serializer:
+    """`[join_ref, ref, topic, event, payload]` (vsn=2.0.0, the JS client's default)."""
+
+    def decode(self, text: str) -> Frame:
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise MalformedFrameError("frames must be JSON") from None
+        if not isinstance(data, list) or len(data) != 5:
+            raise MalformedFrameError("frames must be [join_ref, ref, topic, event, payload]")
+        join_ref, ref, topic, event, payload = data
+        refs = {"ref": _optional_str(ref), "join_ref": _optional_str(join_ref)}
+        if not isinstance(topic, str) or not isinstance(event, str) or not topic or not event:
+            raise MalformedFrameError("topic and event must be non-empty strings", **refs)
+        if not isinstance(payload, dict):
+            raise MalformedFrameError("payload must be an object", topic=topic, **refs)
+        return Frame(refs["join_ref"], refs["ref"], topic, event, payload)
+
+    def encode(self, frame: Frame) -> str:
+        return orjson.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, frame.payload]).decode()
+
+
+class V1Serializer:
+    """`{"topic", "event", "payload", "ref", "join_ref"}` (vsn=1.0.0, older clients)."""
+
+    def decode(self, text: str) -> Frame:
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise MalformedFrameError("frames must be JSON") from None
+        if not isinstance(data, dict):
+            raise MalformedFrameError("frames must be objects with topic, event, payload and ref")
+        refs = {"ref": _optional_str(data.get("ref")), "join_ref": _optional_str(data.get("join_ref"))}
+        topic, event, payload = data.get("topic"), data.get("event"), data.get("payload", {})
+        if not isinstance(topic, str) or not isinstance(event, str) or not topic or not event:
+            raise MalformedFrameError("topic and event must be non-empty strings", **refs)
+        if not isinstance(payload, dict):
+            raise MalformedFrameError("payload must be an object", topic=topic, **refs)
+        return Frame(refs["join_ref"], refs["ref"], topic, event, payload)
+
+    def encode(self, frame: Frame) -> str:
+        return orjson.dumps(
+            {
+                "join_ref": frame.join_ref,
+                "ref": frame.ref,
+                "topic": frame.topic,
+                "event": frame.event,
+                "payload": frame.payload,
+            }
+        ).decode()
+
+
+def for_version(vsn: str | None) -> Serializer | None:
+    """The serializer for the client's `vsn` parameter; None for a version we do not speak."""
+    if vsn is None or vsn.startswith("1."):
+        return V1Serializer()
+    if vsn.startswith("2."):
+        return V2Serializer()
+    return None

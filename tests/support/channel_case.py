@@ -1,0 +1,101 @@
+"""ChannelCase: a real server on a loopback port, in the test's event loop, and a Phoenix-protocol client.
+
+The server runs the app in the same process and loop as the test, so it shares the test's
+sandboxed transaction (users made by fixtures are visible to the socket) and its PubSub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+import uvicorn
+import websockets
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from my_app import accounts
+from my_app.config import Settings
+from my_app_web.channels import socket_token
+
+RECEIVE_TIMEOUT = 5.0
+
+
+@pytest.fixture
+async def live_url(web_app: FastAPI, db: AsyncConnection) -> AsyncIterator[str]:
+    """`ws://127.0.0.1:<port>`: uvicorn serving the app on a free port for this test."""
+    config = uvicorn.Config(web_app, host="127.0.0.1", port=0, lifespan="off", log_config=None, ws_max_size=1 << 20)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
+
+
+def token_for(settings: Settings, user: accounts.User, socket_id: str | None = None) -> str:
+    return socket_token.sign(settings, user.id, socket_id)
+
+
+class PhoenixClient:
+    """Just enough of the JS client: numbered refs, pushes, replies, and everything else in a queue."""
+
+    def __init__(self, connection: websockets.ClientConnection) -> None:
+        self.connection = connection
+        self.refs = itertools.count(1)
+        self.join_refs: dict[str, str] = {}
+
+    async def send(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> None:
+        await self.connection.send(orjson.dumps([join_ref, ref, topic, event, payload]).decode())
+
+    async def push(self, topic: str, event: str, payload: dict[str, Any] | None = None) -> str:
+        ref = str(next(self.refs))
+        await self.send(self.join_refs.get(topic), ref, topic, event, payload or {})
+        return ref
+
+    async def join(self, topic: str, payload: dict[str, Any] | None = None) -> list[Any]:
+        ref = str(next(self.refs))
+        self.join_refs[topic] = ref
+        await self.send(ref, ref, topic, "phx_join", payload or {})
+        return await self.reply(ref)
+
+    async def receive(self, within: float = RECEIVE_TIMEOUT) -> list[Any]:
+        message = await asyncio.wait_for(self.connection.recv(), within)
+        decoded: list[Any] = orjson.loads(message)
+        return decoded
+
+    async def reply(self, ref: str, within: float = RECEIVE_TIMEOUT) -> list[Any]:
+        """The phx_reply to `ref` (other messages before it are skipped)."""
+        return await self.next_where(lambda m: m[3] == "phx_reply" and m[1] == ref, within)
+
+    async def next_event(self, event: str, topic: str | None = None, within: float = RECEIVE_TIMEOUT) -> list[Any]:
+        return await self.next_where(lambda m: m[3] == event and (topic is None or m[2] == topic), within)
+
+    async def next_where(self, match: Any, within: float = RECEIVE_TIMEOUT) -> list[Any]:
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError("no matching message")
+            message = await self.receive(remaining)
+            if match(message):
+                return message
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str, token: str | None = None, **kwargs: Any) -> AsyncIterator[PhoenixClient]:
+    query = f"?vsn=2.0.0&token={token}" if token else "?vsn=2.0.0"
+    async with websockets.connect(f"{url}/socket/websocket{query}", **kwargs) as connection:
+        yield PhoenixClient(connection)

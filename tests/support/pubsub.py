@@ -1,0 +1,154 @@
+"""PubSub test helpers: nodes in this process, a node in a child process, bounded waits.
+
+A test module imports the fixture it uses (`from tests.support.pubsub import start_node_fixture`)
+and asks for it by name (`start_node`). Every wait here is bounded: a message that never comes
+fails the test with what did come instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from my_app.pubsub import Adapter, Gap, Message, PubSub, Subscription
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WITHIN = 15.0  # seconds any one expected message (or reconnection) may take
+
+StartNode = Callable[[Adapter], Awaitable[PubSub]]
+
+
+def unique_topic(prefix: str = "test") -> str:
+    return f"{prefix}:{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(name="start_node")
+async def start_node_fixture() -> AsyncIterator[StartNode]:
+    """`await start_node(adapter)`: a started node, listening; every one is stopped after the test."""
+    nodes: list[PubSub] = []
+
+    async def start(adapter: Adapter) -> PubSub:
+        node = PubSub()
+        nodes.append(node)
+        await node.start(adapter)
+        await node.wait_connected(WITHIN)
+        return node
+
+    try:
+        yield start
+    finally:
+        for node in reversed(nodes):
+            await node.stop()
+
+
+async def next_item(subscription: Subscription, *, within: float = WITHIN) -> Message | Gap:
+    try:
+        return await subscription.get(timeout=within)
+    except TimeoutError:
+        raise AssertionError(f"nothing arrived on {subscription!r} within {within}s") from None
+
+
+async def next_message(subscription: Subscription, *, within: float = WITHIN) -> Message:
+    item = await next_item(subscription, within=within)
+    assert isinstance(item, Message), f"expected a message on {subscription.topic!r}, got {item!r}"
+    return item
+
+
+async def messages_until(subscription: Subscription, event: str, *, within: float = WITHIN) -> list[Message | Gap]:
+    """Every item up to and including the first message with `event` (a marker sent last)."""
+    items: list[Message | Gap] = []
+    while True:
+        item = await next_item(subscription, within=within)
+        items.append(item)
+        if isinstance(item, Message) and item.event == event:
+            return items
+
+
+def events(items: list[Message | Gap]) -> list[str]:
+    return [item.event if isinstance(item, Message) else f"gap: {item.reason}" for item in items]
+
+
+# --- A node in a child process (tests/support/pubsub_node.py) ---
+
+
+@dataclass
+class NodeProcess:
+    process: asyncio.subprocess.Process
+    output: list[str] = field(default_factory=list)
+
+    async def line(self, *, within: float = 30) -> dict[str, Any]:
+        """The child's next JSON line (its log lines are kept for the failure message)."""
+        assert self.process.stdout is not None
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.process.stdout.readline(), within)
+            except TimeoutError:
+                raise AssertionError(f"the node process said nothing for {within}s:\n{self.text()}") from None
+            if not raw:
+                await self.process.wait()
+                raise AssertionError(f"the node process exited ({self.process.returncode}):\n{self.text()}")
+            text = raw.decode(errors="replace").rstrip("\n")
+            self.output.append(text)
+            if text.startswith("{"):
+                line: dict[str, Any] = orjson.loads(text)
+                return line
+
+    async def ready(self) -> str:
+        """Wait until the child listens; its node id."""
+        line = await self.line()
+        assert "ready" in line, f"expected ready, got {line}:\n{self.text()}"
+        return str(line["ready"])
+
+    async def exit_code(self, *, within: float = 30) -> int:
+        try:
+            return await asyncio.wait_for(self.process.wait(), within)
+        except TimeoutError:
+            raise AssertionError(f"the node process did not exit within {within}s:\n{self.text()}") from None
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+    def text(self) -> str:
+        return "\n".join(self.output)
+
+
+async def start_node_process(topic: str, *, env: Mapping[str, str | None]) -> NodeProcess:
+    """`python -m tests.support.pubsub_node TOPIC` on this pytest worker's database.
+
+    The child inherits MYAPP_TEST_PARTITION and the embedded server's URL, so it uses the same
+    database as the test; `env` adds variables (None removes one, e.g. REDIS_URL).
+    """
+    python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "MYAPP_ENV": "test", "PYTHONPATH": python_path, "NO_COLOR": "1"}
+    for name, value in env.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.support.pubsub_node",
+        topic,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    return NodeProcess(process)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from my_app import accounts
+from my_app import accounts, chat
 from my_app.config import Settings
 
 SeedStep = Callable[[Settings], Awaitable[list[str]]]
@@ -42,7 +42,29 @@ async def seed_users(settings: Settings) -> list[str]:
 
 
 # One step per context, in dependency order; each returns lines describing what it created.
-STEPS: list[SeedStep] = [seed_admin, seed_users]
+DEMO_ROOMS = [
+    # slug, name, member emails (admins may join every room anyway)
+    ("general", "General", [email for email, _ in DEMO_USERS]),
+    ("secret", "Secret", []),
+]
+
+
+async def seed_rooms(settings: Settings) -> list[str]:
+    """Chat rooms for the channels demo: `room:general` for the demo users, `room:secret` for admins."""
+    created = []
+    for slug, name, members in DEMO_ROOMS:
+        room = await chat.get_room_by_slug(slug)
+        if room is None:
+            room = await chat.create_room({"slug": slug, "name": name})
+            created.append(f"room {slug} ({', '.join(members) or 'admins only'})")
+        for email in members:
+            user = await accounts.get_user_by_email(email)
+            if user is not None:
+                await chat.add_member(room, user)
+    return created
+
+
+STEPS: list[SeedStep] = [seed_admin, seed_users, seed_rooms]
 
 
 async def run(settings: Settings) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from my_app import accounts
+from my_app import accounts, chat
 from my_app.accounts import Role
 from my_app.config import Settings
 from my_app.priv import seeds
@@ -19,10 +19,22 @@ async def test_seeds_create_the_admin_and_the_demo_users_once(settings: Settings
     assert second == []
     admin_email, _ = seeds.DEMO_ADMIN
     assert f"admin {admin_email} (password: {seeds.DEMO_PASSWORD!r})" in first
-    assert len(first) == 1 + len(seeds.DEMO_USERS)
+    assert len(first) == 1 + len(seeds.DEMO_USERS) + len(seeds.DEMO_ROOMS)
     emails = [user.email for user in await accounts.list_users()]
     for email in [admin_email, *(email for email, _ in seeds.DEMO_USERS)]:
         assert emails.count(email) == 1
+
+
+async def test_seeded_rooms_admit_their_members_and_admins_only(settings: Settings) -> None:
+    await seeds.run(settings)
+    alice = await accounts.get_user_by_email("alice@example.com")
+    admin = await accounts.get_user_by_email(seeds.DEMO_ADMIN[0])
+    assert alice is not None
+    assert admin is not None
+
+    assert await chat.can_join(alice, "general")
+    assert not await chat.can_join(alice, "secret")
+    assert await chat.can_join(admin, "secret")
 
 
 async def test_the_seeded_admin_is_an_admin_who_can_log_in(settings: Settings) -> None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from my_app import application, repo
+from my_app import application, pubsub, repo
 from my_app.config import Settings
 from my_app.errors import ValidationError
 
@@ -26,6 +26,8 @@ def settings() -> Settings:
 async def started_app(settings: Settings) -> AsyncIterator[application.Application]:
     """The core app (Repo pool and the rest), started once for the worker's whole run."""
     async with application.lifespan(settings) as running:
+        # PubSub connects in the background; tests start once this node hears the others.
+        await pubsub.current().wait_connected(10)
         yield running
 
 

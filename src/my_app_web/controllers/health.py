@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from my_app import jobs, repo
+from my_app import jobs, pubsub, repo
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ async def ready(request: Request) -> JSONResponse:
     checks: dict[str, CheckStatus] = {
         "database": await _check(repo.ping(), timeout, "database"),
         "jobs": await _check(jobs.ping(), timeout, "jobs"),
+        # Other nodes are heard only while the PubSub listener is connected.
+        "pubsub": "ok" if pubsub.connected() else "error",
     }
     status: CheckStatus = "ok" if all(value == "ok" for value in checks.values()) else "error"
     body = Readiness(status=status, checks=checks)

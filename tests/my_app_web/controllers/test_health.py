@@ -23,7 +23,7 @@ async def test_ready_reports_the_database_ok(client: httpx.AsyncClient) -> None:
     response = await client.get("/ready")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "jobs": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "jobs": "ok", "pubsub": "ok"}}
 
 
 async def test_ready_is_503_when_postgresql_is_down(settings: Settings) -> None:
@@ -38,4 +38,4 @@ async def test_ready_is_503_when_postgresql_is_down(settings: Settings) -> None:
         await down.stop()
 
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "checks": {"database": "error", "jobs": "error"}}
+    assert response.json() == {"status": "error", "checks": {"database": "error", "jobs": "error", "pubsub": "error"}}

@@ -8,14 +8,10 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from http import HTTPStatus
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from my_app import mailer
@@ -23,44 +19,7 @@ from my_app.config import ConfigError, Settings
 from my_app.mailer import DeliveryError, Email
 
 # --- A real SMTP server (aiosmtpd, in its own thread) ---
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-
-
-@dataclass
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives and refuses `refuse@example.com`."""
-
-    received: list[Received] = field(default_factory=list)
-
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
-    ) -> str:
-        if address == "refuse@example.com":
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        raw = envelope.original_content or b""
-        message = BytesParser(policy=policy.default).parsebytes(raw)
-        assert isinstance(message, EmailMessage)
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-class FreePortController(Controller):
-    """aiosmtpd's Controller, listening on the port the OS picks (pass `port=0`)."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+from tests.support.smtp import FreePortController, Inbox
 
 
 @dataclass

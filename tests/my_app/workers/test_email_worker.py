@@ -25,6 +25,7 @@ from tests.support.jobs import (
     run_until,
     run_worker,
 )
+from tests.support.smtp import FreePortController, Inbox
 
 pytestmark = pytest.mark.usefixtures("committed_db", "restore_mailer")
 ADA = {"email": "ada@example.com", "name": "Ada Lovelace", "password": "a long passphrase"}
@@ -171,3 +172,35 @@ async def test_a_job_for_an_unknown_user_id_is_cancelled() -> None:
 
     assert (row.status, row.attempts) == ("aborted", 1)
     assert await job_errors(job_id) == [(1, f"cancelled: user {missing} no longer exists")]
+
+
+@pytest.mark.usefixtures("retry_at_once")
+async def test_an_address_the_server_refuses_for_good_is_discarded_after_one_run(settings: Settings) -> None:
+    inbox = Inbox()
+    controller = FreePortController(inbox, hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        mailer.configure(
+            settings.model_copy(
+                update={
+                    "mailer_adapter": "smtp",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": controller.port,
+                    "smtp_security": "none",
+                    "smtp_timeout": 2.0,
+                }
+            )
+        )
+        # The test server answers 550 (no such user) for this address: retrying cannot help.
+        user = await create_user("refuse@example.com")
+        job_id = await enqueue_email("welcome", str(user.id))
+
+        row = await run_until(job_id, "emails", states=frozenset({"failed", "succeeded", "aborted"}))
+    finally:
+        controller.stop()
+
+    assert (row.status, row.attempts) == ("failed", 1)
+    [(attempt, error)] = await job_errors(job_id)
+    assert attempt == 1
+    assert error.startswith("discarded: smtp delivery failed:"), error
+    assert inbox.received == []

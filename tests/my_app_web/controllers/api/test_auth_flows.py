@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,7 +37,7 @@ from tests.support.fixtures.api import (
     unique_email,
 )
 from tests.support.jobs import run_worker, truncate
-from tests.support.processes import free_port
+from tests.support.smtp import FreePortController, Inbox
 
 REQUEST_LIMIT = 5  # RATE_LIMIT_EMAIL_REQUESTS: per email and per IP address in 5 minutes
 
@@ -473,34 +467,13 @@ class TestChangeEmail:
 # --- The whole journey, with a real SMTP server and the real job worker ---
 
 
-@dataclass
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's
-        message = BytesParser(policy=policy.default).parsebytes(envelope.original_content or b"")
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-    def body_of(self, subject_part: str) -> str:
-        found = [message for message in self.messages if subject_part in str(message["Subject"])]
-        assert len(found) == 1, f"expected one email about {subject_part!r}: {[m['Subject'] for m in self.messages]}"
-        part = found[0].get_body(preferencelist=("plain",))
-        assert part is not None
-        return str(part.get_content())
-
-
 @pytest.fixture
 def smtp_inbox(settings: Settings) -> Iterator[Inbox]:
     """A real SMTP server on a free port, with the mailer pointed at it for the test."""
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = FreePortController(inbox, hostname="127.0.0.1", port=0)
     controller.start()
-    smtp = {"mailer_adapter": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"}
+    smtp = {"mailer_adapter": "smtp", "smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_security": "none"}
     previous = mailer.configure(settings.model_copy(update=smtp))
     try:
         yield inbox
@@ -536,7 +509,7 @@ async def test_register_confirm_log_in_change_and_reset_the_password_over_smtp(
         assert registered.status_code == 201, registered.text
 
         await run_worker("emails")
-        assert sorted(str(message["To"]) for message in smtp_inbox.messages) == [email, email]
+        assert sorted(str(item.message["To"]) for item in smtp_inbox.received) == [email, email]
         confirm_token = link_token(smtp_inbox.body_of("Confirm your"), "/users/confirm")
         smtp_inbox.body_of("Welcome")
 
@@ -577,7 +550,7 @@ async def test_register_confirm_log_in_change_and_reset_the_password_over_smtp(
             await client.get("/api/users/me", headers=auth_header(final.json()["data"]["token"]))
         ).status_code == 200
 
-    assert len(smtp_inbox.messages) == 3
+    assert len(smtp_inbox.received) == 3
     user = await accounts.get_user_by_email(email)
     assert user is not None
     assert user.confirmed_at is not None

@@ -93,6 +93,27 @@ async def transaction() -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@asynccontextmanager
+async def read() -> AsyncIterator[AsyncSession]:
+    """A session for one read, in autocommit: no BEGIN/COMMIT round trips around it.
+
+    For the hot path (resolving a token on every request). Anything that writes, or reads twice
+    and needs both reads to agree, uses `transaction()`.
+
+    Examples:
+        async with repo.read() as session:
+            user = await session.get(User, user_id)
+    """
+    if _sandbox is not None:
+        async with transaction() as session:
+            yield session
+        return
+    async with engine().connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with AsyncSession(bind=autocommit, expire_on_commit=False) as session:
+            yield session
+
+
 async def stream(statement: Select[T], *, batch_size: int = STREAM_BATCH_SIZE) -> AsyncIterator[T]:
     """Yield the rows of a large query in batches through a server-side cursor (`Repo.stream`).
 

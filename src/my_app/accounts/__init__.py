@@ -8,6 +8,7 @@ password deletes every token of that user (all sessions and API tokens are logge
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -134,7 +135,7 @@ async def get_user(user_id: uuid.UUID) -> User | None:
         await get_user(user.id)       # User(...)
         await get_user(uuid.uuid4())  # None
     """
-    async with repo.transaction() as session:
+    async with repo.read() as session:
         return await session.get(User, user_id)
 
 
@@ -148,7 +149,7 @@ async def get_user_or_404(user_id: uuid.UUID) -> User:
 
 async def get_user_by_email(email: str) -> User | None:
     """The user with this email (any letter case), or None."""
-    async with repo.transaction() as session:
+    async with repo.read() as session:
         return await session.scalar(select(User).where(User.email == email))
 
 
@@ -160,7 +161,9 @@ async def get_user_by_email_and_password(email: str, password: str) -> User | No
         await get_user_by_email_and_password("ada@example.com", "wrong")           # None
     """
     user = await get_user_by_email(email)
-    return user if verify_password(user, password) else None
+    # bcrypt takes a quarter of a second on purpose and releases the GIL: run it off the event
+    # loop, so a log-in never stalls the other requests of this process.
+    return user if await asyncio.to_thread(verify_password, user, password) else None
 
 
 # --- Creating, updating, deleting ---
@@ -479,7 +482,7 @@ async def _insert_user(data: UserCreate, *, role: Role, welcome: bool) -> User:
     user = User(
         email=data.email,
         name=data.name,
-        hashed_password=hash_password(data.password) if data.password else None,
+        hashed_password=await asyncio.to_thread(hash_password, data.password) if data.password else None,
         role=role,
     )
     try:
@@ -514,7 +517,8 @@ async def _update(user: User, changes: Mapping[str, Any]) -> User:
 
 
 async def _set_password(user: User, password: str) -> User:
-    hashed = hash_password(password)  # outside the transaction: bcrypt is slow on purpose
+    # Outside the transaction and off the event loop: bcrypt is slow on purpose.
+    hashed = await asyncio.to_thread(hash_password, password)
     async with repo.transaction() as session:
         record = await session.get(User, user.id, with_for_update=True)
         if record is None:
@@ -538,7 +542,7 @@ async def _insert_token(
 
 
 async def _user_and_token(token: str, context: str) -> tuple[User, UserToken] | None:
-    async with repo.transaction() as session:
+    async with repo.read() as session:
         return await _find(session, token, context)
 
 

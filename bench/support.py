@@ -1,0 +1,88 @@
+"""What the benchmarks share: a scratch database, a server subprocess, and how to describe the set-up."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from psycopg.conninfo import conninfo_to_dict
+
+from my_app import database, migrations
+from my_app.config import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def scratch_database(base: Settings, name: str) -> database.Database:
+    """`name` on the server the dev settings point at (embedded unless DATABASE_URL): fresh and migrated."""
+    server = database.resolve(base)  # starts the embedded server when there is no DATABASE_URL
+    scratch = database.Database(url=database.with_database(server.url, name), name=name, embedded=server.embedded)
+    database.drop(scratch)
+    database.create(scratch)
+    migrations.migrate(scratch)
+    return scratch
+
+
+def describe_database(db: database.Database, base: Settings) -> str:
+    params = conninfo_to_dict(db.url)
+    if db.embedded:
+        return f"embedded PostgreSQL (no DATABASE_URL; data in {base.data_dir / 'postgres'}), database {db.name}"
+    where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+    return f"DATABASE_URL's server {where}, database {db.name} (user {params.get('user') or '?'})"
+
+
+def machine() -> str:
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server_process(db: database.Database, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The app on uvicorn, one worker process, on `db`; stopped (SIGTERM) at the end."""
+    environment = {
+        **os.environ,
+        "MYAPP_ENV": "dev",
+        "DATABASE_URL": db.url,
+        "JOBS_IN_SERVER": "false",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    command = [sys.executable, "-m", "my_app.cli", "server", "--port", str(port), "--workers", "1"]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment)
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/health", process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")

@@ -1,0 +1,5 @@
+"""`python -m my_app.cli` runs `myapp`."""
+
+from my_app.cli import main
+
+main()

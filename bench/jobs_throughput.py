@@ -33,7 +33,6 @@ import orjson
 import psycopg
 import psycopg_pool
 from procrastinate.types import JSONDict
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 from rich.console import Console
 from rich.logging import RichHandler
@@ -41,8 +40,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from sqlalchemy import text
 
+from bench.support import describe_database, scratch_database
 from bench.tasks import NAMESPACE, QUEUE, TASK_NAME, blueprint, noop
-from my_app import application, database, jobs, migrations, repo
+from my_app import application, database, jobs, repo
 from my_app.config import Settings
 
 BENCH_DATABASE = "my_app_bench"
@@ -366,25 +366,11 @@ async def run(options: Options, settings: Settings, bench_db: database.Database)
 
 
 def prepare_database(base: Settings) -> database.Database:
-    """`my_app_bench` on the server the dev settings point at, dropped, created and migrated."""
-    server = database.resolve(base)  # starts the embedded server when there is no DATABASE_URL
-    bench_db = database.Database(
-        url=database.with_database(server.url, BENCH_DATABASE), name=BENCH_DATABASE, embedded=server.embedded
-    )
-    database.drop(bench_db)
-    database.create(bench_db)
-    migrations.migrate(bench_db)
+    """`my_app_bench`, fresh and migrated, with the plain table the inserts are measured on."""
+    bench_db = scratch_database(base, BENCH_DATABASE)
     with psycopg.connect(bench_db.url, autocommit=True) as conn:
         conn.execute(CREATE_PLAIN_TABLE)
     return bench_db
-
-
-def describe_database(bench_db: database.Database, base: Settings) -> str:
-    params = conninfo_to_dict(bench_db.url)
-    if bench_db.embedded:
-        return f"embedded PostgreSQL (no DATABASE_URL; data in {base.data_dir / 'postgres'}), database {bench_db.name}"
-    where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
-    return f"DATABASE_URL's server {where}, database {bench_db.name} (user {params.get('user') or '?'})"
 
 
 def _rate(count: int, seconds: float) -> float:

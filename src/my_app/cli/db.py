@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import psycopg
 import typer
@@ -17,6 +17,8 @@ from my_app import application, database, migrations
 from my_app.cli._output import abort, console, info
 from my_app.config import Settings, get_settings
 from my_app.priv import seeds
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Manage the database: create, drop, migrate, rollback, reset, seed, dump.",
@@ -64,13 +66,21 @@ def prepare(settings: Settings, *, seed: bool) -> database.Database:
     return db
 
 
-def run_seeds(settings: Settings) -> None:
-    async def _run() -> list[str]:
-        async with application.lifespan(settings):
-            return await seeds.run(settings)
+def run_in_app(call: Callable[[], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Start the app's core (no job workers), await `call`, stop; database failures become one line."""
+    settings = settings or get_settings()
+    target(settings)  # start the embedded PostgreSQL if needed, with a clear error if unreachable
+
+    async def run() -> T:
+        async with application.lifespan(settings, run_jobs=False):
+            return await call()
 
     with database_errors():
-        report = asyncio.run(_run())
+        return asyncio.run(run())
+
+
+def run_seeds(settings: Settings) -> None:
+    report = run_in_app(lambda: seeds.run(settings), settings)
     for line in report:
         console.print(f"  {line}")
     info("seeds loaded" if report else "seeds loaded (nothing new)")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from my_app import application, jobs
 from my_app.cli._output import abort, console, info
-from my_app.cli.db import database_errors, target
+from my_app.cli.db import database_errors, run_in_app, target
 from my_app.config import get_settings
 from my_app.errors import NotFoundError, ValidationError
 
@@ -112,16 +112,8 @@ def cancel(job_id: Annotated[int, typer.Argument(help="The job's id (see `myapp 
 
 
 def _run(action: Callable[[], Awaitable[T]]) -> T:
-    settings = get_settings()
-    target(settings)
-
-    async def run() -> T:
-        async with application.lifespan(settings, run_jobs=False):
-            return await action()
-
     try:
-        with database_errors():
-            return asyncio.run(run())
+        return run_in_app(action)
     except NotFoundError as exc:
         abort(f"no such job: {exc.identifier}")
     except ValidationError as exc:

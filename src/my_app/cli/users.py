@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -11,12 +10,11 @@ from typing import Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from my_app import accounts, application
+from my_app import accounts
 from my_app.accounts.user import UserEmailChange
 from my_app.changeset import cast
 from my_app.cli._output import abort, console, info
-from my_app.cli.db import database_errors, target
-from my_app.config import get_settings
+from my_app.cli.db import run_in_app
 from my_app.errors import NotFoundError, ValidationError
 
 T = TypeVar("T")
@@ -115,17 +113,9 @@ def _read_password(*, from_stdin: bool) -> str:
 
 
 def _run(call: Callable[[], Awaitable[T]], *, doing: str) -> T:
-    """Start the app's core (no job workers), await `call`, and turn refusals into one error line."""
-    settings = get_settings()
-    target(settings)  # start the embedded PostgreSQL if needed, with a clear error if unreachable
-
-    async def run() -> T:
-        async with application.lifespan(settings, run_jobs=False):
-            return await call()
-
+    """Run `call` with the app's core started, and turn refusals into one error line."""
     try:
-        with database_errors():
-            return asyncio.run(run())
+        return run_in_app(call)
     except NotFoundError as exc:
         abort(f"could not {doing}: no user with email {exc.identifier}")
     except ValidationError as exc:

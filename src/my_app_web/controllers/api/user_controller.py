@@ -84,6 +84,14 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def _count_email_request(request: Request, kind: str, email: str) -> None:
+    """Rate-limit requests that send an email, per address and per client IP (429 past the limit)."""
+    limiter = _limiter(request)
+    await limiter.hit_or_refuse(
+        limiter.email_requests, f"{kind}:ip:{_client_ip(request)}", f"{kind}:email:{email.lower()}"
+    )
+
+
 async def _user_in_scope(id: str, scope: ApiScope) -> accounts.User:  # noqa: A002 - the route's name
     """The user `id` names, if the caller may see it: themself or an admin. A malformed id is 404."""
     try:
@@ -173,9 +181,7 @@ async def confirm_email_change(token: str, scope: ApiScope) -> user_json.UserRes
     summary="Send the confirmation email again (same answer for any email)",
 )
 async def resend_confirmation(params: EmailParams, request: Request) -> Accepted:
-    await _limiter(request).hit_or_refuse(
-        _limiter(request).email_requests, f"confirm:ip:{_client_ip(request)}", f"confirm:email:{params.email.lower()}"
-    )
+    await _count_email_request(request, "confirm", params.email)
     await accounts.request_confirmation(params.email)
     return ACCEPTED
 
@@ -201,10 +207,7 @@ async def confirm(token: str) -> user_json.UserResponse:
     summary="Send a password-reset link (same answer for any email)",
 )
 async def request_password_reset(params: EmailParams, request: Request) -> Accepted:
-    limiter = _limiter(request)
-    await limiter.hit_or_refuse(
-        limiter.email_requests, f"reset:ip:{_client_ip(request)}", f"reset:email:{params.email.lower()}"
-    )
+    await _count_email_request(request, "reset", params.email)
     await accounts.request_password_reset(params.email)
     return ACCEPTED
 
@@ -227,10 +230,7 @@ async def reset_password(token: str, params: PasswordParams) -> user_json.UserRe
     summary="Email a single-use log-in link, valid 15 minutes (same answer for any email)",
 )
 async def request_login_link(params: EmailParams, request: Request) -> Accepted:
-    limiter = _limiter(request)
-    await limiter.hit_or_refuse(
-        limiter.email_requests, f"magic:ip:{_client_ip(request)}", f"magic:email:{params.email.lower()}"
-    )
+    await _count_email_request(request, "magic", params.email)
     await accounts.request_login_link(params.email)
     return ACCEPTED
 

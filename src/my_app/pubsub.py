@@ -412,7 +412,10 @@ class Adapter(ABC):
             return
         unreachable: tuple[type[Exception], ...] = (TimeoutError, *self.connection_errors)
         try:
-            await asyncio.wait_for(self._publish(topic, envelope), self.publish_timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation of the
+            # caller (a channel being stopped), which then never finishes stopping.
+            async with asyncio.timeout(self.publish_timeout):
+                await self._publish(topic, envelope)
         except unreachable as exc:
             self._publish_failures += 1
             pause = backoff_seconds(self._publish_failures, base=self.reconnect_base, maximum=self.reconnect_max)
@@ -597,7 +600,8 @@ class PostgresAdapter(Adapter):
         """The envelope a `{ref, node, topic}` notification points at (None, and a Gap, if it is gone)."""
         row: tuple[str] | None = None
         try:
-            row = await asyncio.wait_for(self._read_stored(reference.get("ref")), self.publish_timeout)
+            async with asyncio.timeout(self.publish_timeout):
+                row = await self._read_stored(reference.get("ref"))
         except (TimeoutError, psycopg.Error) as exc:
             logger.warning("could not read large PubSub payload %s: %s", reference.get("ref"), _describe(exc))
         else:

@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
+# The official npm `phoenix` client that tests/my_app_web/channels/test_js_client.py drives.
+JS := tests/js
+JS_DEPS := $(JS)/node_modules/.installed
 
 .PHONY: run test check format install clean bench
 
 run: install ## Start PostgreSQL, migrate, seed, serve on http://localhost:$${PORT:-4000}
 	$(BIN)/myapp server --setup
 
-test: install ## Run the whole test suite
+test: install $(JS_DEPS) ## Run the whole test suite (the JS client tests need Node 20+ and npm)
 	$(BIN)/myapp test
 
 check: install ## ruff, ruff format --check, mypy, bandit
@@ -34,5 +37,16 @@ $(VENV)/.installed: $(BIN)/uv uv.lock pyproject.toml
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
 	@touch $@
 
+# npm ci installs exactly what package-lock.json pins (and replaces node_modules, stamp included).
+$(JS_DEPS): $(JS)/package.json $(JS)/package-lock.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "error: make test needs Node.js 20+ and npm for the JS client tests in $(JS)" >&2; \
+	  echo "       install them (nodejs.org, or distribution packages if they are 20+), then run make test again" >&2; \
+	  exit 1; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { \
+	  echo "error: the JS client tests need Node.js 20 or later; this is $$(node --version)" >&2; exit 1; }
+	npm ci --prefix $(JS) --no-audit --no-fund
+	@touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .testmondata
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .testmondata $(JS)/node_modules

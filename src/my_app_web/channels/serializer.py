@@ -31,12 +31,23 @@ class Serializer(Protocol):
     def encode(self, frame: Frame) -> str: ...
 
 
-def _optional_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str | int):
-        return str(value)
-    raise MalformedFrameError("refs must be strings or null")
+def _is_ref(value: Any) -> bool:
+    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _frame(join_ref: Any, ref: Any, topic: Any, event: Any, payload: Any) -> Frame:
+    """Check decoded fields; a MalformedFrameError keeps whichever of ref, join_ref and topic are usable."""
+    usable_ref = str(ref) if ref is not None and _is_ref(ref) else None
+    usable_join_ref = str(join_ref) if join_ref is not None and _is_ref(join_ref) else None
+    usable_topic = topic if isinstance(topic, str) and topic else None
+    kept = {"ref": usable_ref, "join_ref": usable_join_ref, "topic": usable_topic}
+    if not _is_ref(ref) or not _is_ref(join_ref):
+        raise MalformedFrameError("refs must be strings or null", **kept)
+    if usable_topic is None or not isinstance(event, str) or not event:
+        raise MalformedFrameError("topic and event must be non-empty strings", **kept)
+    if not isinstance(payload, dict):
+        raise MalformedFrameError("payload must be an object", **kept)
+    return Frame(usable_join_ref, usable_ref, usable_topic, event, payload)
 
 
 class V2Serializer:
@@ -49,13 +60,7 @@ class V2Serializer:
             raise MalformedFrameError("frames must be JSON") from None
         if not isinstance(data, list) or len(data) != 5:
             raise MalformedFrameError("frames must be [join_ref, ref, topic, event, payload]")
-        join_ref, ref, topic, event, payload = data
-        refs = {"ref": _optional_str(ref), "join_ref": _optional_str(join_ref)}
-        if not isinstance(topic, str) or not isinstance(event, str) or not topic or not event:
-            raise MalformedFrameError("topic and event must be non-empty strings", **refs)
-        if not isinstance(payload, dict):
-            raise MalformedFrameError("payload must be an object", topic=topic, **refs)
-        return Frame(refs["join_ref"], refs["ref"], topic, event, payload)
+        return _frame(*data)
 
     def encode(self, frame: Frame) -> str:
         return orjson.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, frame.payload]).decode()
@@ -71,13 +76,9 @@ class V1Serializer:
             raise MalformedFrameError("frames must be JSON") from None
         if not isinstance(data, dict):
             raise MalformedFrameError("frames must be objects with topic, event, payload and ref")
-        refs = {"ref": _optional_str(data.get("ref")), "join_ref": _optional_str(data.get("join_ref"))}
-        topic, event, payload = data.get("topic"), data.get("event"), data.get("payload", {})
-        if not isinstance(topic, str) or not isinstance(event, str) or not topic or not event:
-            raise MalformedFrameError("topic and event must be non-empty strings", **refs)
-        if not isinstance(payload, dict):
-            raise MalformedFrameError("payload must be an object", topic=topic, **refs)
-        return Frame(refs["join_ref"], refs["ref"], topic, event, payload)
+        return _frame(
+            data.get("join_ref"), data.get("ref"), data.get("topic"), data.get("event"), data.get("payload", {})
+        )
 
     def encode(self, frame: Frame) -> str:
         return orjson.dumps(

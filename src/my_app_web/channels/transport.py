@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -45,9 +45,16 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_CHANNELS = 100
 HEARTBEAT_TIMEOUT = 60.0
 SEND_QUEUE_SIZE = 1024
+# Messages waiting in a channel's inbox before its pubsub pump stops feeding it: later broadcasts
+# wait in the subscription's bounded queue, whose overflow crashes the channel.
+INBOX_BACKLOG = 16
 RATE_PER_SECOND = 50.0
 RATE_BURST = 100.0
 FLOOD_CLOSE_AFTER = 200  # refused messages before the socket is closed
+# A channel task still running this long after it was cancelled is cancelled again, at most
+# CANCEL_ATTEMPTS times (then it is left behind, logged): a socket's clean-up never hangs on it.
+CANCEL_GRACE = 1.0
+CANCEL_ATTEMPTS = 5
 
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -103,6 +110,84 @@ class _Bucket:
         return True
 
 
+T = TypeVar("T")
+
+
+class Mailbox(Generic[T]):
+    """`asyncio.Queue`'s `put_nowait`/`get` and friends, in a fraction of its memory.
+
+    An idle asyncio.Queue holds three deques (about 3.3 KB); every socket has an outbox and every
+    joined channel an inbox, so at 20,000 sockets that was some 130 MB. This one holds a list and,
+    while a reader waits, a future. FIFO; `put_nowait` raises `asyncio.QueueFull` beyond `maxsize`.
+    """
+
+    __slots__ = ("_items", "_waiters", "maxsize")
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self.maxsize = maxsize
+        self._items: list[T] = []
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return 0 < self.maxsize <= len(self._items)
+
+    def put_nowait(self, item: T) -> None:
+        if self.full():
+            raise asyncio.QueueFull
+        self._items.append(item)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def get_nowait(self) -> T:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.pop(0)
+
+    async def get(self) -> T:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif self._items:  # woken and cancelled at once: pass the wake-up on
+                    self._wake_one()
+                raise
+        return self._items.pop(0)
+
+
+# The last broadcast each serializer encoded: every subscriber of a topic gets the same Message
+# object, so a broadcast to N sockets is encoded once rather than N times.
+_encoded_broadcasts: dict[type, tuple[pubsub.Message, str, str]] = {}
+
+
+def _encode_broadcast(serializer: Serializer, topic: str, message: pubsub.Message) -> str:
+    """`message` as a broadcast frame (no join_ref, as Phoenix's fastlane sends them), via the cache."""
+    cached = _encoded_broadcasts.get(type(serializer))
+    if cached is not None and cached[0] is message and cached[1] == topic:
+        return cached[2]
+    payload = message.payload if isinstance(message.payload, dict) else {"data": message.payload}
+    text = serializer.encode(Frame(None, None, topic, message.event, payload))
+    _encoded_broadcasts[type(serializer)] = (message, topic, text)
+    return text
+
+
 class ChannelServer:
     """One joined topic: its channel instance, its pubsub subscription and its inbox."""
 
@@ -112,7 +197,11 @@ class ChannelServer:
         self.topic = topic
         self.join_ref = join_ref
         self.owner = f"{connection.id}:{uuid.uuid4().hex}"
-        self.inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.inbox: Mailbox[tuple[str, Any]] = Mailbox()
+        # Broadcasts skip the inbox when the channel keeps Channel.handle_out and is idle (Phoenix's fastlane).
+        self.intercepts = type(channel).handle_out is not Channel.handle_out
+        self.busy = False  # _run is handling an item
+        self.drained = asyncio.Event()  # set whenever the channel has emptied its inbox
         self.socket = ChannelSocket(
             topic=topic,
             join_ref=join_ref,
@@ -150,14 +239,36 @@ class ChannelServer:
     async def _pump(self, subscription: pubsub.Subscription) -> None:
         try:
             while True:
-                self.inbox.put_nowait(("out", await subscription.get()))
+                item = await subscription.get()
+                if self._fastlane(item):
+                    continue
+                self.inbox.put_nowait(("out", item))
+                if self.inbox.qsize() >= INBOX_BACKLOG:
+                    self.drained.clear()
+                    await self.drained.wait()
         except pubsub.SubscriptionClosed:
             if subscription.close_reason == "overflow":
                 self.inbox.put_nowait(("crash", "broadcasts piled up faster than the client read them"))
 
+    def _fastlane(self, item: pubsub.Message | pubsub.Gap) -> bool:
+        """Send a broadcast straight to the socket when that is what `_run` would do next; True if handled.
+
+        Only when nothing waits in the inbox and `_run` is idle (so frames keep their order), and
+        the channel does not override `handle_out`: one task switch less per socket and broadcast.
+        """
+        if self.busy or self.intercepts or not self.inbox.empty() or not isinstance(item, pubsub.Message):
+            return False
+        if item.sender != self.owner:
+            self.connection.send_broadcast(self.topic, item)
+        return True
+
     async def _run(self) -> None:
         while True:
+            self.busy = False
+            if self.inbox.empty():
+                self.drained.set()
             kind, item = await self.inbox.get()
+            self.busy = True
             try:
                 if kind == "in":
                     ref, event, payload = item
@@ -184,6 +295,9 @@ class ChannelServer:
             return
         if item.sender == self.owner:
             return
+        if not self.intercepts:
+            self.connection.send_broadcast(self.topic, item)
+            return
         payload = await self.channel.handle_out(item, self.socket)
         if payload is not None:
             # Broadcasts carry no join_ref, as Phoenix's fastlane sends them.
@@ -196,13 +310,7 @@ class ChannelServer:
         if self.subscription is not None:
             pubsub.unsubscribe(self.subscription)
         current = asyncio.current_task()
-        for task in self.tasks:
-            if task is not current:
-                task.cancel()
-        for task in self.tasks:
-            if task is not current:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await _cancel([task for task in self.tasks if task is not current])
         try:
             await self.channel.terminate(reason, self.socket)
         except Exception:
@@ -219,7 +327,7 @@ class Connection:
         self.assigns: dict[str, Any] = {}
         self.channels: dict[str, ChannelServer] = {}
         self.serializer: Serializer | None = None
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=SEND_QUEUE_SIZE)
+        self.outbox: Mailbox[str | None] = Mailbox(maxsize=SEND_QUEUE_SIZE)
         self.bucket = _Bucket(RATE_PER_SECOND, RATE_BURST)
         self.refused = 0
         self.closing: tuple[int, str] | None = None
@@ -287,7 +395,9 @@ class Connection:
     async def _read(self) -> None:
         while self.closing is None:
             try:
-                message = await asyncio.wait_for(self.websocket.receive(), timeout=HEARTBEAT_TIMEOUT)
+                # Not wait_for: on Python 3.11 it wraps every receive in a task of its own.
+                async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                    message = await self.websocket.receive()
             except TimeoutError:
                 self.close(CLOSE_GOING_AWAY, "heartbeat timeout")
                 return
@@ -309,20 +419,15 @@ class Connection:
         try:
             frame = self.serializer.decode(text)
         except MalformedFrameError as bad:
-            if bad.ref is not None and bad.topic is not None:
-                self.reply(bad.join_ref, bad.ref, bad.topic, Reply.error({"reason": str(bad)}))
-            else:
+            if bad.ref is None or bad.topic is None:
                 self.close(CLOSE_UNSUPPORTED, f"malformed message: {bad}")
+            elif self._within_rate(bad.join_ref, bad.ref, bad.topic):
+                self.reply(bad.join_ref, bad.ref, bad.topic, Reply.error({"reason": str(bad)}))
             return
         if frame.topic == PHOENIX_TOPIC and frame.event == "heartbeat":
             self.reply(None, frame.ref, PHOENIX_TOPIC, Reply.ok())
             return
-        if not self.bucket.take():
-            self.refused += 1
-            if self.refused >= FLOOD_CLOSE_AFTER:
-                self.close(CLOSE_POLICY, "rate limit exceeded")
-            else:
-                self.reply(frame.join_ref, frame.ref, frame.topic, Reply.error({"reason": "rate limited"}))
+        if not self._within_rate(frame.join_ref, frame.ref, frame.topic):
             return
         if frame.event == "phx_join":
             await self._join(frame)
@@ -334,6 +439,17 @@ class Connection:
                 self.reply(frame.join_ref, frame.ref, frame.topic, Reply.error({"reason": "unmatched topic"}))
                 return
             server.inbox.put_nowait(("in", (frame.ref, frame.event, frame.payload)))
+
+    def _within_rate(self, join_ref: str | None, ref: str | None, topic: str) -> bool:
+        """Take a token for a message; without one, refuse it (or close a socket that keeps flooding)."""
+        if self.bucket.take():
+            return True
+        self.refused += 1
+        if self.refused >= FLOOD_CLOSE_AFTER:
+            self.close(CLOSE_POLICY, "rate limit exceeded")
+        else:
+            self.reply(join_ref, ref, topic, Reply.error({"reason": "rate limited"}))
+        return False
 
     async def _join(self, frame: Frame) -> None:
         channel_class = self.handler.channel_for(frame.topic)
@@ -354,8 +470,11 @@ class Connection:
 
     async def _leave(self, frame: Frame) -> None:
         server = self.channels.get(frame.topic)
-        if server is None:
-            self.reply(frame.join_ref, frame.ref, frame.topic, Reply.error({"reason": "unmatched topic"}))
+        if server is None or (frame.join_ref is not None and frame.join_ref != server.join_ref):
+            # Nothing to leave (e.g. the join was refused, and the client leaves to stop retrying),
+            # or only a channel instance that a later join replaced: Phoenix answers ok, so the
+            # client closes its channel; the current one, if any, stays.
+            self.reply(frame.join_ref, frame.ref, frame.topic, Reply.ok())
             return
         self.reply(server.join_ref, frame.ref, frame.topic, Reply.ok())
         await self.remove_channel(server, reason="left", notify=True)
@@ -375,8 +494,17 @@ class Connection:
     def send(self, frame: Frame) -> None:
         if self.closing is not None or self.serializer is None:
             return
+        self._enqueue(self.serializer.encode(frame))
+
+    def send_broadcast(self, topic: str, message: pubsub.Message) -> None:
+        """A broadcast on `topic`, encoded once for every socket that receives it."""
+        if self.closing is not None or self.serializer is None:
+            return
+        self._enqueue(_encode_broadcast(self.serializer, topic, message))
+
+    def _enqueue(self, text: str) -> None:
         try:
-            self.outbox.put_nowait(self.serializer.encode(frame))
+            self.outbox.put_nowait(text)
         except asyncio.QueueFull:
             self.close(CLOSE_TRY_AGAIN, "the client is not reading fast enough")
 
@@ -384,9 +512,9 @@ class Connection:
         if self.closing is None:
             self.closing = (code, reason)
             logger.info("closing socket %s: %s (%d)", self.id, reason, code)
-            with contextlib.suppress(asyncio.QueueFull):
-                self.outbox.put_nowait(None)
-            if self.outbox.full():
+            try:
+                self.outbox.put_nowait(None)  # the writer sends what is queued, then closes
+            except asyncio.QueueFull:
                 # The writer is stuck behind a full queue: close from here.
                 asyncio.get_running_loop().create_task(self._close_now())
 
@@ -406,6 +534,24 @@ class Connection:
             return
         if self.closing is not None:
             await self._close_now()
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and wait for them, cancelling again the ones that swallowed it (channel code
+    that catches CancelledError, or `asyncio.wait_for` on Python 3.11 when what it awaits finishes
+    just as it is cancelled), so that a socket's clean-up never waits forever."""
+    pending = set(tasks)
+    for _ in range(CANCEL_ATTEMPTS):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_GRACE)
+    for task in pending:
+        logger.error("%s ignored %d cancellations: left behind", task.get_name(), CANCEL_ATTEMPTS)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a channel's failures are logged where they happen
 
 
 def _auth_token(protocols: list[str]) -> str | None:

@@ -1,0 +1,217 @@
+"""Channels and Presence across two nodes: two `myapp server` processes on one database.
+
+User A is on node 1 and user B on node 2, both in room:lobby. Each sees both in Presence, a
+message from A reaches B (and back), and when node 2 dies (SIGKILL: no goodbye) its presences
+leave on node 1 within NODE_TIMEOUT plus a heartbeat or two. The nodes talk over PostgreSQL
+LISTEN/NOTIFY (the default) or, when Redis answers, over Redis pub/sub (REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from my_app import presence
+from my_app.config import Settings
+from tests.support.channel_case import PhoenixClient, connect, token_for
+from tests.support.fixtures.accounts import user_fixture
+from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+SEE_WITHIN = 15.0  # seconds for a join or a message to cross to the other node
+# A dead node is noticed NODE_TIMEOUT after its last heartbeat, at the next check (every HEARTBEAT_INTERVAL).
+LEAVE_WITHIN = presence.NODE_TIMEOUT + 2 * presence.HEARTBEAT_INTERVAL  # 10 s
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(
+    params=[
+        pytest.param({"REDIS_URL": None}, id="postgres"),
+        pytest.param(
+            {"REDIS_URL": REDIS_URL},
+            id="redis",
+            marks=pytest.mark.skipif(not redis_answers(REDIS_URL), reason=f"Redis does not answer at {REDIS_URL}"),
+        ),
+    ]
+)
+def adapter_env(request: pytest.FixtureRequest) -> dict[str, str | None]:
+    env: dict[str, str | None] = request.param
+    return env
+
+
+@pytest.fixture
+async def nodes(
+    adapter_env: dict[str, str | None], tmp_path: Path
+) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    """Two servers on this worker's test database, started side by side, stopped after the test."""
+    servers = tuple(
+        ServerProcess(port=free_port(), log=tmp_path / f"node{number}.log", env=adapter_env) for number in (1, 2)
+    )
+    try:
+        for server in servers:
+            server.spawn()
+        for server in servers:
+            await asyncio.to_thread(server.wait_ready)
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+        await forget_nodes("room:lobby")
+
+
+class Member:
+    """A client in one topic, with the Presence state it was sent (as the JS client's syncState/syncDiff)."""
+
+    def __init__(self, client: PhoenixClient, topic: str) -> None:
+        self.client = client
+        self.topic = topic
+        self.state: dict[str, dict[str, dict[str, Any]]] = {}  # key -> phx_ref -> meta
+        self.synced = False  # no diff applies before the presence_state (the JS client buffers them)
+        self.pending_diffs: list[dict[str, Any]] = []
+        self.others: list[list[Any]] = []  # messages that are not about presence, for `expect`
+
+    def users(self) -> set[str]:
+        return {key for key, metas in self.state.items() if metas}
+
+    async def until(self, condition: Callable[[list[Any] | None], bool], *, within: float, what: str) -> float:
+        """Read messages until `condition(message)` holds; the seconds it took."""
+        started = time.monotonic()
+        deadline = started + within
+        if condition(None):
+            return 0.0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {within}s waiting for {what}; presence {self.state}, other messages {self.others}"
+                )
+            try:
+                message = await self.client.receive(remaining)
+            except TimeoutError:
+                continue
+            self._apply(message)
+            if condition(message):
+                return time.monotonic() - started
+
+    async def expect(self, event: str, *, within: float = SEE_WITHIN) -> list[Any]:
+        """The next `event` on the topic (messages already read first)."""
+        for message in self.others:
+            if message[3] == event:
+                self.others.remove(message)
+                return message
+
+        def arrived(message: list[Any] | None) -> bool:
+            return message is not None and message[2] == self.topic and message[3] == event
+
+        await self.until(arrived, within=within, what=event)
+        message = next(m for m in self.others if m[3] == event)
+        self.others.remove(message)
+        return message
+
+    def _apply(self, message: list[Any]) -> None:
+        _join_ref, _ref, topic, event, payload = message
+        if topic != self.topic or event not in ("presence_state", "presence_diff"):
+            self.others.append(message)
+        elif event == "presence_state":
+            self.state = {key: {m["phx_ref"]: m for m in entry["metas"]} for key, entry in payload.items()}
+            self.synced = True
+            for diff in self.pending_diffs:
+                self._diff(diff)
+            self.pending_diffs = []
+        elif self.synced:
+            self._diff(payload)
+        else:
+            self.pending_diffs.append(payload)
+
+    def _diff(self, diff: dict[str, Any]) -> None:
+        for key, entry in diff["joins"].items():
+            self.state.setdefault(key, {}).update({m["phx_ref"]: m for m in entry["metas"]})
+        for key, entry in diff["leaves"].items():
+            for meta in entry["metas"]:
+                self.state.get(key, {}).pop(meta["phx_ref"], None)
+            if not self.state.get(key):
+                self.state.pop(key, None)
+
+
+@pytest.fixture
+def timings() -> Iterator[dict[str, float]]:
+    measured: dict[str, float] = {}
+    yield measured
+    print("timings:", ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in measured.items()))
+
+
+async def test_presence_and_broadcasts_cross_nodes_and_a_dead_node_leaves(
+    committed_chat: None,
+    settings: Settings,
+    nodes: tuple[ServerProcess, ServerProcess],
+    timings: dict[str, float],
+) -> None:
+    node1, node2 = nodes
+    alice, bob = await user_fixture(name="Alice"), await user_fixture(name="Bob")
+    a_id, b_id = str(alice.id), str(bob.id)
+    async with AsyncExitStack() as stack:
+        a = Member(await stack.enter_async_context(connect(node1.ws_url, token_for(settings, alice))), "room:lobby")
+        b = Member(await stack.enter_async_context(connect(node2.ws_url, token_for(settings, bob))), "room:lobby")
+        assert (await a.client.join("room:lobby"))[4] == {"status": "ok", "response": {}}
+        await a.until(lambda _: a.synced and a.users() == {a_id}, within=SEE_WITHIN, what="A's presence_state")
+
+        # B joins on node 2: node 1 hears of it through replication, node 2 knows A the same way.
+        started = time.monotonic()
+        assert (await b.client.join("room:lobby"))[4] == {"status": "ok", "response": {}}
+        await a.until(lambda _: a.users() == {a_id, b_id}, within=SEE_WITHIN, what="B's join on node 1")
+        timings["B's join seen on node 1"] = time.monotonic() - started
+        await b.until(lambda _: b.synced and b.users() == {a_id, b_id}, within=SEE_WITHIN, what="both users on node 2")
+        for member in (a, b):
+            assert [len(member.state[key]) for key in (a_id, b_id)] == [1, 1], member.state
+            assert {meta["name"] for metas in member.state.values() for meta in metas.values()} == {"Alice", "Bob"}
+
+        started = time.monotonic()
+        ref = await a.client.push("room:lobby", "new_msg", {"body": "hello from node 1"})
+        assert (await a.client.reply(ref))[4]["status"] == "ok"
+        message = await b.expect("new_msg")
+        timings["new_msg from node 1 to node 2"] = time.monotonic() - started
+        assert message[4] == {"body": "hello from node 1", "user": {"id": a_id, "name": "Alice"}}
+        assert (await a.expect("new_msg"))[4]["body"] == "hello from node 1"  # the sender hears it too
+
+        ref = await b.client.push("room:lobby", "new_msg", {"body": "hello back from node 2"})
+        assert (await b.client.reply(ref))[4]["status"] == "ok"
+        assert (await a.expect("new_msg"))[4] == {"body": "hello back from node 2", "user": {"id": b_id, "name": "Bob"}}
+        assert (await b.expect("new_msg"))[4]["body"] == "hello back from node 2"
+        # Each message arrived once on each node.
+        assert [m for m in (*a.others, *b.others) if m[3] == "new_msg"] == []
+
+        # Node 2 dies without a word: node 1 must notice by the missing heartbeats.
+        await asyncio.to_thread(node2.kill)
+        timings["B's leave on node 1 after SIGKILL of node 2"] = await a.until(
+            lambda message: (
+                message is not None
+                and message[3] == "presence_diff"
+                and b_id in message[4]["leaves"]
+                and message[4]["joins"] == {}
+            ),
+            within=LEAVE_WITHIN,
+            what="a presence_diff with B's leave",
+        )
+        assert a.users() == {a_id}
+
+        # Node 1 keeps serving A.
+        ref = await a.client.push("room:lobby", "ping", {"n": 1})
+        assert (await a.client.reply(ref))[4] == {"status": "ok", "response": {"pong": True, "n": 1}}

@@ -25,12 +25,15 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not start_application:
-            yield
-            return
-        async with application.lifespan(settings) as running:
-            app.state.application = running
-            yield
+        try:
+            if not start_application:
+                yield
+                return
+            async with application.lifespan(settings) as running:
+                app.state.application = running
+                yield
+        finally:
+            await app.state.limiter.close()
 
     app = FastAPI(
         title="MyApp",

@@ -14,6 +14,7 @@ from fastapi import HTTPException
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from redis.asyncio import ConnectionPool
 
 from my_app.config import Settings
 
@@ -30,16 +31,31 @@ class Limiter:
     strategy: MovingWindowRateLimiter
     login: RateLimitItem
     email_requests: RateLimitItem
+    redis_pool: ConnectionPool | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limiter:
-        uri = f"async+{settings.redis_url}" if settings.redis_url else "async+memory://"
-        storage = storage_from_string(uri)
+        if settings.redis_url:
+            # Our own pool (redis-py, which PubSub uses too), so that `close` can release it.
+            pool = ConnectionPool.from_url(settings.redis_url)
+            # limits documents `connection_pool` but types its options as scalars.
+            storage = storage_from_string(
+                f"async+{settings.redis_url}",
+                implementation="redispy",
+                connection_pool=pool,  # type: ignore[arg-type]
+            )
+        else:
+            pool, storage = None, storage_from_string("async+memory://")
         return cls(
             strategy=MovingWindowRateLimiter(storage),
             login=parse(settings.rate_limit_login),
             email_requests=parse(settings.rate_limit_email_requests),
+            redis_pool=pool,
         )
+
+    async def close(self) -> None:
+        if self.redis_pool is not None:
+            await self.redis_pool.aclose()
 
     async def ensure_allowed(self, item: RateLimitItem, *keys: str) -> None:
         """Raise 429 (with retry-after) if any key has used up `item`."""

@@ -107,8 +107,8 @@ class Tracker:
                 await task
         self._tasks = []
         if self._subscription is not None:
-            pubsub.unsubscribe(self._subscription)
-            self._subscription = None
+            subscription, self._subscription = self._subscription, None
+            pubsub.unsubscribe(subscription)
         # Tell the other nodes at once rather than letting them time out.
         with contextlib.suppress(Exception):
             await self._send("down")
@@ -188,8 +188,14 @@ class Tracker:
             try:
                 item = await subscription.get()
             except pubsub.SubscriptionClosed:
-                logger.error("presence lost its replication subscription (%s)", subscription.close_reason)
-                return
+                if self._subscription is not subscription:
+                    return  # stopped
+                # Dropped for falling behind (a burst of joins): subscribe again and ask every node
+                # for its whole state, so what was missed is made up.
+                logger.warning("presence replication fell behind (%s); resyncing", subscription.close_reason)
+                subscription = self._subscription = pubsub.subscribe(REPLICATION_TOPIC, owner="presence")
+                await self._send("sync_request", target=None)
+                continue
             try:
                 if isinstance(item, pubsub.Gap):
                     await self._send("sync_request", target=None)

@@ -26,16 +26,17 @@ from my_app_web.channels import socket_token
 RECEIVE_TIMEOUT = 5.0
 
 
-@pytest.fixture
-async def live_url(web_app: FastAPI, db: AsyncConnection) -> AsyncIterator[str]:
-    """`ws://127.0.0.1:<port>`: uvicorn serving the app on a free port for this test."""
-    config = uvicorn.Config(web_app, host="127.0.0.1", port=0, lifespan="off", log_config=None, ws_max_size=1 << 20)
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """`ws://127.0.0.1:<port>` for `app`, served by uvicorn in this loop until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None, ws_max_size=1 << 20)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
+    for _ in range(500):
         if server.started:
             break
         await asyncio.sleep(0.01)
+    assert server.started, "the test server did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"ws://127.0.0.1:{port}"
@@ -43,6 +44,13 @@ async def live_url(web_app: FastAPI, db: AsyncConnection) -> AsyncIterator[str]:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
+
+
+@pytest.fixture
+async def live_url(web_app: FastAPI, db: AsyncConnection) -> AsyncIterator[str]:
+    """`ws://127.0.0.1:<port>`: uvicorn serving the app on a free port for this test."""
+    async with serving(web_app) as url:
+        yield url
 
 
 def token_for(settings: Settings, user: accounts.User, socket_id: str | None = None) -> str:

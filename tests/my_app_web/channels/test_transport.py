@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
-import uvicorn
 import websockets
 from fastapi import FastAPI, WebSocket
 
@@ -34,7 +33,7 @@ from my_app.config import Settings
 from my_app_web.channels import transport
 from my_app_web.channels.channel import Channel, ChannelSocket, Reply
 from my_app_web.channels.serializer import Frame, V2Serializer
-from tests.support.channel_case import RECEIVE_TIMEOUT, PhoenixClient, connect, token_for
+from tests.support.channel_case import RECEIVE_TIMEOUT, PhoenixClient, connect, serving, token_for
 from tests.support.fixtures.accounts import user_fixture
 
 LOBBY = "room:lobby"
@@ -97,26 +96,6 @@ async def bystander(url: str, token: str | None, topic: str = LOBBY) -> AsyncIte
         assert (await ping(other, topic))["status"] == "ok"
         yield other
         assert (await ping(other, topic, 2))["status"] == "ok"
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """`ws://127.0.0.1:<port>` for `app`, served by uvicorn in this loop (as `live_url` does)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None, ws_max_size=1 << 20)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "the test server did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=5)
 
 
 def record_closes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:

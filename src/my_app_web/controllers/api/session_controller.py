@@ -29,7 +29,7 @@ class SessionResponse(BaseModel):
     data: SessionData
 
 
-def _session(user: accounts.User, token: str) -> SessionResponse:
+def session_response(user: accounts.User, token: str) -> SessionResponse:
     return SessionResponse(data=SessionData(token=token, user=user_json.UserData.model_validate(user)))
 
 
@@ -48,7 +48,7 @@ async def create(credentials: Credentials, request: Request) -> SessionResponse:
     if user is None:
         await limiter.hit(limiter.login, *keys)  # only failures count toward the lock-out
         raise UnauthorizedError()
-    return _session(user, await accounts.create_api_token(user))
+    return session_response(user, await accounts.create_api_token(user))
 
 
 @router.post(
@@ -62,7 +62,7 @@ async def create_from_magic_link(token: str) -> SessionResponse:
     user = await accounts.login_user_by_magic_link(token)
     if user is None:
         raise UnauthorizedError()
-    return _session(user, await accounts.create_api_token(user))
+    return session_response(user, await accounts.create_api_token(user))
 
 
 @router.delete(

@@ -17,7 +17,7 @@ from my_app.accounts.scope import Scope
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from my_app_web.controllers.api import errors, user_json
 from my_app_web.controllers.api.params import Text
-from my_app_web.controllers.api.session_controller import SessionData, SessionResponse
+from my_app_web.controllers.api.session_controller import SessionResponse, session_response
 from my_app_web.plugs.auth import AdminScope, ApiScope
 from my_app_web.plugs.rate_limit import Limiter
 
@@ -84,6 +84,12 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def _check_current_password(scope: Scope, password: str) -> None:
+    """Sensitive changes over the API ask for the current password (sudo mode for bearer tokens)."""
+    if await accounts.get_user_by_email_and_password(scope.user.email, password) is None:
+        raise UnauthorizedError()
+
+
 async def _count_email_request(request: Request, kind: str, email: str) -> None:
     """Rate-limit requests that send an email, per address and per client IP (429 past the limit)."""
     limiter = _limiter(request)
@@ -139,11 +145,9 @@ async def me(scope: ApiScope) -> user_json.UserResponse:
     summary="Change the password: every token is revoked, a new one is returned",
 )
 async def update_password(params: PasswordChangeParams, scope: ApiScope) -> SessionResponse:
-    if await accounts.get_user_by_email_and_password(scope.user.email, params.current_password) is None:
-        raise UnauthorizedError()
+    await _check_current_password(scope, params.current_password)
     user = await accounts.update_user_password(scope.user, {"password": params.password})
-    token = await accounts.create_api_token(user)
-    return SessionResponse(data=SessionData(token=token, user=user_json.UserData.model_validate(user)))
+    return session_response(user, await accounts.create_api_token(user))
 
 
 @router.post(
@@ -154,8 +158,7 @@ async def update_password(params: PasswordChangeParams, scope: ApiScope) -> Sess
     summary="Ask to change the email: a confirmation link goes to the new address",
 )
 async def request_email_change(params: EmailChangeParams, scope: ApiScope) -> Accepted:
-    if await accounts.get_user_by_email_and_password(scope.user.email, params.current_password) is None:
-        raise UnauthorizedError()
+    await _check_current_password(scope, params.current_password)
     await accounts.request_user_email_update(scope.user, {"email": params.email})
     return ACCEPTED
 

@@ -109,9 +109,9 @@ class Options:
     hold: float
     profile: bool
     tracemalloc: bool
+    workers: int
     gc_threshold: str | None
     gc_freeze: bool
-    raw_socket_route: bool
     deflate: bool
     logs: Path | None
     keep_db: bool
@@ -169,6 +169,28 @@ def _free_port(host: str) -> int:
 def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
+
+
+def _tree(process: psutil.Process) -> list[psutil.Process]:
+    """The server process and its workers (uvicorn --workers runs them as children)."""
+    return [process, *process.children(recursive=True)]
+
+
+def _tree_cpu(process: psutil.Process) -> float:
+    total = 0.0
+    for member in _tree(process):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += _cpu(member)
+    return total
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    return sum(int(member.memory_info().rss) for member in _tree(process))
+
+
+def _tree_fds(process: psutil.Process) -> int:
+    """Open files of the busiest process (each has its own limit)."""
+    return max(member.num_fds() for member in _tree(process))
 
 
 class ClientProcess:
@@ -266,9 +288,7 @@ class ServerProcess:
             command.append("--tracemalloc")
         if self.options.gc_threshold:
             command += ["--gc-threshold", self.options.gc_threshold]
-        if self.options.raw_socket_route:
-            command.append("--raw-socket-route")
-        return command
+        return [*command, "--workers", str(self.options.workers)]
 
     def spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as output:
@@ -307,12 +327,15 @@ class ServerProcess:
         """SIGTERM, then SIGKILL after 5 s: a graceful stop of N sockets is not what we measure."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        # The whole process group: uvicorn's workers too (started in a session of their own).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
         for _ in range(50):
             if self.process.poll() is not None:
-                return
+                break
             await asyncio.sleep(0.1)
-        self.process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         await asyncio.to_thread(self.process.wait)
 
 
@@ -379,9 +402,8 @@ async def run_scenario(
             await client.call("close", indices=list(warm))
         await asyncio.sleep(1.5)
         if scenario.key != "baseline" and options.gc_freeze:
-            async with httpx.AsyncClient(timeout=60) as http:
-                await http.post(f"{server.base_url}/_bench/freeze")
-        result.rss_before = ps.memory_info().rss
+            await _each_worker(server, "POST", "/_bench/freeze")
+        result.rss_before = _tree_rss(ps)
         gc_before = await _gc_stats(server)
         if scenario.key != "baseline" and options.tracemalloc:
             async with httpx.AsyncClient(timeout=60) as http:
@@ -416,14 +438,17 @@ async def run_scenario(
         if options.hold > 0:
             await asyncio.sleep(options.hold)
             await _settle(clients)
-        result.rss_joined = ps.memory_info().rss
-        result.fds_joined = ps.num_fds()
+        result.rss_joined = _tree_rss(ps)
+        result.fds_joined = _tree_fds(ps)
         result.gc_connect = _gc_diff(gc_before, await _gc_stats(server))
         if scenario.key != "baseline":
-            async with httpx.AsyncClient(timeout=120) as http:
-                match = os.environ.get("BENCH_TRACEMALLOC_MATCH", "")
-                stats = (await http.get(f"{server.base_url}/_bench/stats", params={"match": match})).json()
-            result.tasks, result.task_kinds = stats["tasks"], stats["task_kinds"]
+            match = os.environ.get("BENCH_TRACEMALLOC_MATCH", "")
+            answers = await _each_worker(server, "GET", "/_bench/stats", params={"match": match})
+            stats = answers[0]
+            result.tasks = sum(answer["tasks"] for answer in answers)
+            for answer in answers:
+                for kind, count in answer["task_kinds"].items():
+                    result.task_kinds[kind] = result.task_kinds.get(kind, 0) + count
             for key in ("tracemalloc_lineno", "tracemalloc_filename", "tracemalloc_match", "tracemalloc_total"):
                 if key in stats:
                     result.debug[key] = stats[key]
@@ -438,9 +463,9 @@ async def run_scenario(
             async with httpx.AsyncClient(timeout=60) as http:
                 await http.post(f"{server.base_url}/_bench/profile/start")
         for seq in range(1, options.broadcasts + 1):
-            cpu_server, cpu_clients, wall = _cpu(ps), sum(_cpu(c.ps) for c in clients), time.monotonic()
+            cpu_server, cpu_clients, wall = _tree_cpu(ps), sum(_cpu(c.ps) for c in clients), time.monotonic()
             latencies, missing = await _broadcast(clients, sender, scenario.topic, seq, options.broadcast_timeout)
-            result.server_cpu += _cpu(ps) - cpu_server
+            result.server_cpu += _tree_cpu(ps) - cpu_server
             result.client_cpu += sum(_cpu(c.ps) for c in clients) - cpu_clients
             result.broadcast_wall += time.monotonic() - wall
             result.latencies.extend(latencies)
@@ -452,7 +477,7 @@ async def run_scenario(
         if options.profile and scenario.key != "baseline":
             async with httpx.AsyncClient(timeout=120) as http:
                 result.debug["profile"] = (await http.post(f"{server.base_url}/_bench/profile/stop")).json()
-        result.rss_end = ps.memory_info().rss
+        result.rss_end = _tree_rss(ps)
         result.oldest_age = time.monotonic() - started
         for client in clients:
             stats = await client.call("stats")
@@ -472,13 +497,31 @@ async def run_scenario(
     return result
 
 
+async def _each_worker(
+    server: ServerProcess, method: str, path: str, params: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One answer from each of the app server's workers (they share the port: the kernel picks one
+    per connection, so ask on fresh connections until every worker's pid has answered)."""
+    answers: dict[int, dict[str, Any]] = {}
+    for _ in range(200):
+        async with httpx.AsyncClient(timeout=120) as http:
+            answer: dict[str, Any] = (await http.request(method, f"{server.base_url}{path}", params=params)).json()
+        answers.setdefault(answer["pid"], answer)
+        if len(answers) >= server.options.workers:
+            return list(answers.values())
+    raise RuntimeError(f"only {len(answers)} of {server.options.workers} workers answered {path}")
+
+
 async def _gc_stats(server: ServerProcess) -> dict[str, Any]:
-    """The app server's cumulative GC work (nothing for the baseline server)."""
+    """The app server's cumulative GC work, summed over its workers (nothing for the baseline server)."""
     if server.scenario.key == "baseline":
         return {}
-    async with httpx.AsyncClient(timeout=60) as http:
-        answer: dict[str, Any] = (await http.get(f"{server.base_url}/_bench/gc")).json()
-        return answer
+    answers = await _each_worker(server, "GET", "/_bench/gc")
+    return {
+        "collections": [sum(a["collections"][g] for a in answers) for g in range(3)],
+        "seconds": [sum(a["seconds"][g] for a in answers) for g in range(3)],
+        "longest": [max(a["longest"][g] for a in answers) for g in range(3)],
+    }
 
 
 def _gc_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -653,7 +696,8 @@ def report_setup(options: Options, where: str, results: list[Result]) -> None:
     )
     table.add_row(
         "app server",
-        "myapp server (uvicorn 1 process, uvloop, httptools, websockets-sansio, the app factory) on its own "
+        f"myapp server --workers {options.workers} (uvicorn, uvloop, httptools, websockets-sansio, the app factory) "
+        "on its own "
         f"database; MYAPP_ENV=dev, JOBS_IN_SERVER=false, LOG_LEVEL=WARNING, PubSub on PostgreSQL; {where}",
     )
     gc_setup = "Python's defaults (thresholds 700, 10, 10)"
@@ -662,11 +706,6 @@ def report_setup(options: Options, where: str, results: list[Result]) -> None:
         changes += ["gc.freeze() after the warm-up"] if options.gc_freeze else []
         gc_setup = "[yellow]experiment: " + ", ".join(changes) + "[/yellow]"
     table.add_row("app server GC", gc_setup)
-    if options.raw_socket_route:
-        table.add_row(
-            "socket route",
-            "[yellow]experiment: /socket/websocket served before FastAPI's router and the middleware[/yellow]",
-        )
     table.add_row(
         "tokens",
         "socket_token.sign(settings, user.id, socket id) with the server's SECRET_KEY_BASE, one user per socket, "
@@ -812,6 +851,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--broadcasts", type=int, default=20, help="K: measured broadcasts (default 20)")
     parser.add_argument("--batch", type=int, default=500, help="sockets connecting at once (default 500)")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="the app server's worker processes, `myapp server --workers` (default 2: one per core here; "
+        "each process may hold at most the open-files limit of sockets)",
+    )
+    parser.add_argument(
         "--scenarios",
         default="baseline,plain,room",
         help="comma-separated, in order: baseline, plain (app without Presence), room (room:lobby)",
@@ -837,11 +883,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--gc-freeze", action="store_true", help="experiment: the app server calls gc.freeze() after the warm-up"
     )
     parser.add_argument(
-        "--raw-socket-route",
-        action="store_true",
-        help="experiment: the app server serves /socket/websocket before FastAPI's router and the middleware",
-    )
-    parser.add_argument(
         "--deflate",
         action="store_true",
         help="the load client offers permessage-deflate, as browsers do (the servers accept it by default)",
@@ -861,6 +902,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     if min(args.sockets, args.batch) < 1 or args.broadcasts < 1:
         parser.error("--sockets, --batch and --broadcasts must be at least 1")
     return Options(
+        workers=args.workers,
         sockets=args.sockets,
         broadcasts=args.broadcasts,
         batch=args.batch,
@@ -873,7 +915,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
         tracemalloc=args.tracemalloc,
         gc_threshold=args.gc_threshold,
         gc_freeze=args.gc_freeze,
-        raw_socket_route=args.raw_socket_route,
         deflate=args.deflate,
         logs=args.logs,
         keep_db=args.keep_db,

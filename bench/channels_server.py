@@ -1,20 +1,20 @@
 """The app server of `bench.channels_scale`: `myapp server`, with the open-files limit raised.
 
-    .venv/bin/python -m bench.channels_server --port 4101 [--plain-channel] [--tracemalloc]
+    .venv/bin/python -m bench.channels_server --port 4101 [--workers 2] [--plain-channel] [--tracemalloc]
 
-This is `my_app.cli.server.server()` (what `myapp server` runs: uvicorn, one process, the app
+This is `my_app.cli.server.server()` (what `myapp server [--workers N]` runs: uvicorn, the app
 factory, the environment's settings), with bench-only additions:
 
 - the open-files soft limit raised to the hard limit before serving;
 - `/_bench/*` routes on the app, for the controller: task counts, the garbage collector's pauses
   (timed by a `gc.callbacks` hook), and in debug runs a tracemalloc comparison or a cProfile of a
-  chosen window (the controller calls them between phases, never while measuring);
+  chosen window (the controller calls them between phases, never while measuring); each answer
+  names the worker's pid, so the controller can ask every worker;
 - with `--plain-channel`, UserSocket also routes `bench:*` to `PlainChannel`: RoomChannel's
   `new_msg` without Presence, to tell the transport's cost from Presence's. `room:*` is unchanged.
 
 Experiments, off unless asked for (each measures a proposed change before anyone makes it):
-`--gc-threshold A,B,C` (and `/_bench/freeze`), and `--raw-socket-route` (the socket endpoint
-served before FastAPI's router and the middleware).
+`--gc-threshold A,B,C` (and `/_bench/freeze`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import asyncio
 import cProfile
 import gc
 import io
+import os
 import pstats
 import time
 import tracemalloc
@@ -31,12 +32,9 @@ from collections import Counter
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
 
 from bench.channels_client import raise_open_files_limit
 from my_app.cli import server as server_command
-from my_app_web.channels import transport
 from my_app_web.channels.channel import Channel, ChannelSocket, Reply
 from my_app_web.channels.room_channel import MAX_BODY_LENGTH
 from my_app_web.channels.user_socket import UserSocket
@@ -75,37 +73,35 @@ class PlainChannel(Channel):
         return Reply.ok()
 
 
-def create_app() -> FastAPI | ASGIApp:
-    """The app `myapp server` serves, plus the `/_bench` routes (and the experiment's raw socket route)."""
+def create_app() -> FastAPI:
+    """The app `myapp server` serves, plus the `/_bench` routes."""
+    _configure_process()
     app = create_app_unchanged()
     _add_bench_routes(app)
-    if _state.get("raw_socket_route"):
-        return _raw_socket_route(app)
     return app
 
 
-def _raw_socket_route(app: FastAPI) -> ASGIApp:
-    """Experiment: `/socket/websocket` straight to the transport, before FastAPI's router and the middleware.
-
-    Through the app, each socket keeps the frames of every middleware and of FastAPI's route
-    (its dependency exit stacks) alive for as long as it is open, and each frame sent goes through
-    three `send` wrappers. The socket needs none of them (it authenticates with its token).
-    """
-    handler = UserSocket(app.state.settings)
-
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == "/socket/websocket":
-            await transport.serve(WebSocket(scope, receive, send), handler)
-            return
-        await app(scope, receive, send)
-
-    return asgi
+def _configure_process() -> None:
+    """Apply the bench switches in this process: uvicorn's workers are new processes, so the
+    switches travel in the environment and each worker applies them when it builds its app."""
+    if _state.get("configured"):
+        return
+    _state["configured"] = True
+    raise_open_files_limit()
+    gc.callbacks.append(_gc_callback)
+    if threshold := os.environ.get("BENCH_GC_THRESHOLD"):
+        gc.set_threshold(*(int(value) for value in threshold.split(",")))
+    if os.environ.get("BENCH_PLAIN_CHANNEL"):
+        routes: tuple[tuple[str, type[Channel]], ...] = (*UserSocket.channels, ("bench:*", PlainChannel))
+        UserSocket.channels = routes  # type: ignore[assignment]  # the class declares room:* only
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        tracemalloc.start(1)
 
 
 def _add_bench_routes(app: FastAPI) -> None:
     @app.get("/_bench/stats", include_in_schema=False)
     async def stats(types: bool = False, match: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {"tasks": len(asyncio.all_tasks())}
+        out: dict[str, Any] = {"pid": os.getpid(), "tasks": len(asyncio.all_tasks())}
         names = Counter(_task_kind(task) for task in asyncio.all_tasks())
         out["task_kinds"] = dict(names.most_common(12))
         if types:
@@ -132,13 +128,13 @@ def _add_bench_routes(app: FastAPI) -> None:
 
     @app.get("/_bench/gc", include_in_schema=False)
     async def gc_stats() -> dict[str, Any]:
-        return {**_gc, "thresholds": list(gc.get_threshold())}
+        return {**_gc, "thresholds": list(gc.get_threshold()), "pid": os.getpid()}
 
     @app.post("/_bench/freeze", include_in_schema=False)
     async def freeze() -> dict[str, Any]:
         gc.collect()
         gc.freeze()  # what the app could do once started: its startup objects are never scanned again
-        return {"frozen": gc.get_freeze_count()}
+        return {"frozen": gc.get_freeze_count(), "pid": os.getpid()}
 
     @app.post("/_bench/mark", include_in_schema=False)
     async def mark() -> dict[str, Any]:
@@ -177,28 +173,17 @@ def main() -> None:
     parser.add_argument("--plain-channel", action="store_true", help="also route bench:* to PlainChannel")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (debug runs only: slow)")
     parser.add_argument(
-        "--raw-socket-route", action="store_true", help="serve /socket/websocket before the router (experiment)"
-    )
-    parser.add_argument(
         "--gc-threshold", default=None, help="gc.set_threshold(a, b, c) before serving, e.g. 100000,20,100 (experiment)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (myapp server --workers)")
     args = parser.parse_args()
-    raise_open_files_limit()
-    # uvicorn imports this module again by name for the factory: hook the copy whose routes answer.
-    from bench import channels_server as served
-
-    gc.callbacks.append(served._gc_callback)
-    served._state["raw_socket_route"] = args.raw_socket_route
-    if args.gc_threshold:
-        gc.set_threshold(*(int(value) for value in args.gc_threshold.split(",")))
-    if args.plain_channel:
-        routes: tuple[tuple[str, type[Channel]], ...] = (*UserSocket.channels, ("bench:*", PlainChannel))
-        UserSocket.channels = routes  # type: ignore[assignment]  # the class declares room:* only
-    if args.tracemalloc:
-        tracemalloc.start(1)
+    raise_open_files_limit()  # inherited by the workers
+    os.environ["BENCH_PLAIN_CHANNEL"] = "1" if args.plain_channel else ""
+    os.environ["BENCH_TRACEMALLOC"] = "1" if args.tracemalloc else ""
+    os.environ["BENCH_GC_THRESHOLD"] = args.gc_threshold or ""
     # `myapp server` imports the factory by name: point it at this module's (same app + /_bench).
     server_command.APP_FACTORY = "bench.channels_server:create_app"
-    server_command.server(host=args.host, port=args.port)
+    server_command.server(host=args.host, port=args.port, workers=args.workers)
 
 
 if __name__ == "__main__":

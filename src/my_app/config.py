@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     bind_host: str = ""  # the address uvicorn listens on (default: loopback, 0.0.0.0 in prod)
     port: int = Field(default=4000, ge=0, le=65535)
     shutdown_timeout: int = Field(default=30, ge=1)  # seconds in-flight requests get on SIGTERM
+    web_concurrency: int = Field(default=1, ge=1)  # `myapp server` worker processes (one per core to use them all)
+    socket_compress: bool = False  # permessage-deflate on /socket (Phoenix's `compress: false` default)
     url_scheme: Literal["http", "https"] | None = None
 
     # --- Health ---

@@ -38,7 +38,9 @@ items, or `subscribe(..., maxsize=)`). Delivery never waits: when a subscription
 that subscription is closed with `close_reason == "overflow"` and gets nothing more; the others
 and the listener carry on. The closed subscription still hands out what it had queued, then
 `get()` raises `SubscriptionClosed` and `async for` ends; its owner should close (a channel
-process crashing, in Phoenix's terms) or subscribe again and reload its state.
+process crashing, in Phoenix's terms) or subscribe again and reload its state. A callback
+subscription (`on_message=`) has no queue: its callback gets each item at delivery and keeps its
+own bounds (a socket channel crashes itself when its client cannot keep up).
 
 Examples:
     with pubsub.subscribe("room:lobby", owner=socket_id) as subscription:
@@ -139,18 +141,44 @@ def backoff_seconds(attempt: int, *, base: float = RECONNECT_BASE, maximum: floa
 
 
 class Subscription:
-    """One subscriber's view of a topic: a bounded queue of `Message` and `Gap` items.
+    """One subscriber's view of a topic: a bounded queue of `Message` and `Gap` items, or a callback.
+
+    A queue subscription is read with `get()` / `async for`. A callback subscription
+    (`subscribe(topic, on_message=fn)`) has no queue: each item is handed to `fn` as it is
+    delivered, synchronously, so it needs no task of its own waiting on it. That is how socket
+    channels listen (20,000 sockets would otherwise mean 20,000 tasks and queues); `fn` must be
+    quick and never wait. An exception in `fn` is logged and closes that subscription only
+    (`close_reason == "callback failed"`).
 
     Examples:
         subscription = pubsub.subscribe("room:lobby")
         item = await subscription.get(timeout=5)   # Message or Gap; TimeoutError after 5 s
         subscription.close()
         await subscription.get()                   # raises SubscriptionClosed once drained
+
+        pubsub.subscribe("room:lobby", on_message=lambda item: print(item))
     """
 
-    __slots__ = ("_items", "_maxsize", "_pubsub", "_ready", "close_reason", "closed", "owner", "topic")
+    __slots__ = (
+        "_callback",
+        "_items",
+        "_maxsize",
+        "_pubsub",
+        "_ready",
+        "close_reason",
+        "closed",
+        "owner",
+        "topic",
+    )
 
-    def __init__(self, pubsub: PubSub, topic: str, owner: str | None, maxsize: int) -> None:
+    def __init__(
+        self,
+        pubsub: PubSub,
+        topic: str,
+        owner: str | None,
+        maxsize: int,
+        on_message: Callable[[Message | Gap], None] | None = None,
+    ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, not {maxsize}")
         self.topic = topic
@@ -159,11 +187,14 @@ class Subscription:
         self.close_reason: str | None = None
         self._pubsub = pubsub
         self._maxsize = maxsize
-        self._items: collections.deque[Message | Gap] = collections.deque()
-        self._ready = asyncio.Event()
+        self._callback = on_message
+        # Only a queue subscription needs a queue and an event to wait on.
+        self._items: collections.deque[Message | Gap] | None = None if on_message else collections.deque()
+        self._ready: asyncio.Event | None = None if on_message else asyncio.Event()
 
     def __repr__(self) -> str:
-        state = f"closed: {self.close_reason}" if self.closed else f"{len(self._items)} queued"
+        queued = "a callback" if self._items is None else f"{len(self._items)} queued"
+        state = f"closed: {self.close_reason}" if self.closed else queued
         return f"<Subscription {self.topic!r} owner={self.owner!r} ({state})>"
 
     def close(self, reason: str = "unsubscribed") -> None:
@@ -173,10 +204,13 @@ class Subscription:
         self.closed = True
         self.close_reason = reason
         self._pubsub._forget(self)
-        self._ready.set()
+        if self._ready is not None:
+            self._ready.set()
 
     async def get(self, timeout: float | None = None) -> Message | Gap:  # noqa: ASYNC109 - asyncio.Queue's shape
         """The next item; raises `SubscriptionClosed` when closed and drained, `TimeoutError` on timeout."""
+        if self._items is None or self._ready is None:
+            raise TypeError("a callback subscription hands its items to its callback: there is nothing to get")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._items:
@@ -190,8 +224,8 @@ class Subscription:
                 await asyncio.wait_for(self._ready.wait(), max(0.0, deadline - time.monotonic()))
 
     def qsize(self) -> int:
-        """How many items wait to be read."""
-        return len(self._items)
+        """How many items wait to be read (always 0 for a callback subscription)."""
+        return 0 if self._items is None else len(self._items)
 
     def __aiter__(self) -> Subscription:
         return self
@@ -214,6 +248,15 @@ class Subscription:
         # Never waits: a full queue closes this subscription (drop-and-disconnect), nobody else's.
         if self.closed:
             return
+        if self._callback is not None:
+            try:
+                self._callback(item)
+            except Exception:
+                logger.exception("a subscriber to %r failed; closing its subscription", self.topic)
+                self.close("callback failed")
+            return
+        assert self._items is not None  # noqa: S101 - a queue subscription
+        assert self._ready is not None  # noqa: S101
         if len(self._items) >= self._maxsize:
             logger.warning("closing a slow subscription to %r (%s queued items)", self.topic, len(self._items))
             self.close("overflow")
@@ -280,8 +323,15 @@ class PubSub:
             raise PubSubNotStartedError()
         await self.adapter.wait_connected(timeout)
 
-    def subscribe(self, topic: str, *, owner: str | None = None, maxsize: int | None = None) -> Subscription:
-        subscription = Subscription(self, topic, owner, DEFAULT_MAXSIZE if maxsize is None else maxsize)
+    def subscribe(
+        self,
+        topic: str,
+        *,
+        owner: str | None = None,
+        maxsize: int | None = None,
+        on_message: Callable[[Message | Gap], None] | None = None,
+    ) -> Subscription:
+        subscription = Subscription(self, topic, owner, DEFAULT_MAXSIZE if maxsize is None else maxsize, on_message)
         if self.stopped:
             subscription.close("pubsub stopped")
         else:
@@ -736,15 +786,25 @@ async def stop() -> None:
         _current = _outer.pop() if _outer else PubSub()
 
 
-def subscribe(topic: str, *, owner: str | None = None, maxsize: int | None = None) -> Subscription:
+def subscribe(
+    topic: str,
+    *,
+    owner: str | None = None,
+    maxsize: int | None = None,
+    on_message: Callable[[Message | Gap], None] | None = None,
+) -> Subscription:
     """Subscribe to `topic` on this node; `owner` (e.g. a socket id) is what broadcast_from skips.
+
+    With `on_message`, each item is passed to that function as it is delivered (no queue, no task);
+    without, read the subscription's queue.
 
     Examples:
         subscription = pubsub.subscribe("room:lobby", owner="socket-1")
         await subscription.get(timeout=5)        # Message(topic="room:lobby", event=..., payload=...)
         pubsub.subscribe("t", maxsize=0)          # ValueError: maxsize must be at least 1
+        pubsub.subscribe("room:lobby", on_message=handle)   # handle(Message | Gap), called on delivery
     """
-    return _current.subscribe(topic, owner=owner, maxsize=maxsize)
+    return _current.subscribe(topic, owner=owner, maxsize=maxsize, on_message=on_message)
 
 
 def unsubscribe(subscription: Subscription) -> None:

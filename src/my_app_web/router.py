@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from my_app_web.channels import endpoint as socket_endpoint
 from my_app_web.controllers import health, page
 from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
 
@@ -22,4 +21,3 @@ router = APIRouter()
 router.include_router(health.router)
 router.include_router(browser)
 router.include_router(api)
-router.include_router(socket_endpoint.router)

@@ -1,7 +1,9 @@
 """PubSub: subscriptions, delivery once per subscriber, slow subscribers, and the PostgreSQL adapter.
 
-Cross-node tests run two nodes (two `PubSub`s, each with its own LISTEN connection) on this
-worker's database, and one node in a child process. The Redis adapter: test_pubsub_redis.py.
+Cross-node tests run two nodes (two `PubSub`s, each with its own listening connection) once per
+adapter (the `adapters` fixture): LISTEN/NOTIFY on this worker's database, and Redis when it answers
+on REDIS_URL. PostgreSQL-only behaviour follows them here, with one node in a child process; the
+Redis-only tests are in test_pubsub_redis.py.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from my_app.pubsub import Gap, Message, PostgresAdapter, PubSub, SubscriptionClo
 from tests.support.embedded import fresh_data_dir
 from tests.support.pubsub import (
     WITHIN,
+    Network,
     StartNode,
+    adapters_fixture,  # noqa: F401 - fixture
     events,
     messages_until,
     next_item,
@@ -315,6 +319,62 @@ async def test_a_full_queue_closes_only_that_subscription() -> None:
         await node.stop()
 
 
+# --- Callback subscriptions ---
+
+
+async def test_a_callback_subscription_gets_each_item_at_delivery_without_a_queue() -> None:
+    node = await fake_node()
+    topic = unique_topic()
+    received: list[Message | Gap] = []
+    subscription = node.subscribe(topic, owner="me", on_message=received.append)
+    try:
+        await node.broadcast(topic, "a", {"n": 1})
+        node.local_broadcast(topic, "b", {"n": 2})
+        await node.broadcast_from("me", topic, "skipped", {})
+        # Handed over within the calls: no task had to run.
+        assert received == [Message(topic, "a", {"n": 1}), Message(topic, "b", {"n": 2})]
+        assert subscription.qsize() == 0
+        with pytest.raises(TypeError, match="callback"):
+            await subscription.get(timeout=1)
+        subscription.close()
+        await node.broadcast(topic, "after", {})
+        assert len(received) == 2
+        assert node.subscriber_count(topic) == 0
+    finally:
+        await node.stop()
+
+
+async def test_a_callback_that_raises_closes_only_its_own_subscription(caplog: pytest.LogCaptureFixture) -> None:
+    node = await fake_node()
+    topic = unique_topic()
+
+    def broken(item: Message | Gap) -> None:
+        raise RuntimeError("subscriber bug")
+
+    faulty = node.subscribe(topic, on_message=broken)
+    received: list[Message | Gap] = []
+    node.subscribe(topic, on_message=received.append)
+    queued = node.subscribe(topic)
+    try:
+        for n in range(3):
+            await node.broadcast(topic, "n", n)
+        assert (faulty.closed, faulty.close_reason) == (True, "callback failed")
+        assert [item.payload for item in received if isinstance(item, Message)] == [0, 1, 2]
+        assert [(await next_message(queued)).payload for _ in range(3)] == [0, 1, 2]
+        assert "subscriber bug" in caplog.text
+    finally:
+        await node.stop()
+
+
+async def test_a_callback_subscription_hears_the_other_node(start_node: StartNode, adapters: Network) -> None:
+    here, there = await start_node(adapters.new()), await start_node(adapters.new())
+    topic = unique_topic()
+    arrived: asyncio.Queue[Message | Gap] = asyncio.Queue()
+    there.subscribe(topic, on_message=arrived.put_nowait)
+    await here.broadcast(topic, "new_msg", {"body": "hi"})
+    assert await asyncio.wait_for(arrived.get(), 10) == Message(topic, "new_msg", {"body": "hi"})
+
+
 # --- Reconnecting ---
 
 
@@ -387,13 +447,13 @@ def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
     assert len({pubsub.backoff_seconds(5) for _ in range(20)}) > 1
 
 
-# --- Across nodes, through PostgreSQL ---
+# --- Across nodes, through each adapter ---
 
 
 async def test_a_broadcast_reaches_the_other_node_and_each_subscriber_once(
-    start_node: StartNode, database_url: str
+    start_node: StartNode, adapters: Network
 ) -> None:
-    here, there = await start_node(PostgresAdapter(database_url)), await start_node(PostgresAdapter(database_url))
+    here, there = await start_node(adapters.new()), await start_node(adapters.new())
     topic = unique_topic()
     mine, theirs = here.subscribe(topic), there.subscribe(topic)
 
@@ -406,8 +466,8 @@ async def test_a_broadcast_reaches_the_other_node_and_each_subscriber_once(
     assert events(await messages_until(theirs, "marker")) == ["marker"]
 
 
-async def test_broadcast_from_skips_the_sender_on_other_nodes_too(start_node: StartNode, database_url: str) -> None:
-    here, there = await start_node(PostgresAdapter(database_url)), await start_node(PostgresAdapter(database_url))
+async def test_broadcast_from_skips_the_sender_on_other_nodes_too(start_node: StartNode, adapters: Network) -> None:
+    here, there = await start_node(adapters.new()), await start_node(adapters.new())
     topic = unique_topic()
     sender_elsewhere = there.subscribe(topic, owner="socket-1")
     others = there.subscribe(topic, owner="socket-2")
@@ -420,8 +480,8 @@ async def test_broadcast_from_skips_the_sender_on_other_nodes_too(start_node: St
     assert first == Message(topic, "new_msg", {"body": "hi"}, sender="socket-1")
 
 
-async def test_local_broadcast_stays_on_its_node(start_node: StartNode, database_url: str) -> None:
-    here, there = await start_node(PostgresAdapter(database_url)), await start_node(PostgresAdapter(database_url))
+async def test_local_broadcast_stays_on_its_node(start_node: StartNode, adapters: Network) -> None:
+    here, there = await start_node(adapters.new()), await start_node(adapters.new())
     topic = unique_topic()
     mine, theirs = here.subscribe(topic), there.subscribe(topic)
 
@@ -432,31 +492,82 @@ async def test_local_broadcast_stays_on_its_node(start_node: StartNode, database
     assert events(await messages_until(theirs, "marker")) == ["marker"]
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        pytest.param({"blob": "x" * 20_000}, id="20 KB"),
-        # 4,000 characters but 8,000 bytes: the limit is in bytes.
-        pytest.param({"blob": "é" * 4_000}, id="multibyte"),
-        pytest.param({"nul": "a\u0000b", "float": 1e16, "blob": "x" * 9_000}, id="json kept as sent"),
-    ],
-)
-async def test_a_payload_over_notifys_limit_crosses_through_the_table(
-    start_node: StartNode, database_url: str, payload: dict[str, Any]
+# Each is over NOTIFY's limit, so on PostgreSQL it goes through pubsub_payloads.
+LARGE_PAYLOADS = [
+    pytest.param({"blob": "x" * 20_000}, id="20 KB"),
+    # 4,000 characters but 8,000 bytes: the limit is in bytes.
+    pytest.param({"blob": "é" * 4_000}, id="multibyte"),
+    pytest.param({"nul": "a\u0000b", "float": 1e16, "blob": "x" * 9_000}, id="json kept as sent"),
+    pytest.param({"blob": "z" * 20_000, "accents": "é" * 4_000}, id="20 KB with multibyte"),
+]
+
+
+@pytest.mark.parametrize("payload", LARGE_PAYLOADS)
+async def test_a_large_payload_crosses_as_it_is(
+    start_node: StartNode, adapters: Network, payload: dict[str, Any]
 ) -> None:
-    here, there = await start_node(PostgresAdapter(database_url)), await start_node(PostgresAdapter(database_url))
+    here, there = await start_node(adapters.new()), await start_node(adapters.new())
     topic = unique_topic()
     mine, theirs = here.subscribe(topic), there.subscribe(topic)
-    stored_before = await payload_rows(database_url)
 
     await here.broadcast(topic, "big", payload)
 
     received = await next_message(theirs)
     assert received == Message(topic, "big", payload)
     assert type(received.payload.get("float", 0.0)) is float
-    assert await payload_rows(database_url) == stored_before + 1
     await there.broadcast(topic, "marker", {})
     assert events(await messages_until(mine, "marker")) == ["big", "marker"]
+
+
+async def test_a_slow_subscriber_never_holds_up_the_listener(start_node: StartNode, adapters: Network) -> None:
+    here, there = await start_node(adapters.new()), await start_node(adapters.new())
+    topic = unique_topic()
+    slow = there.subscribe(topic, maxsize=1)
+    fast = there.subscribe(topic)
+
+    for n in range(20):
+        await here.broadcast(topic, "n", n)
+
+    assert [(await next_message(fast)).payload for _ in range(20)] == list(range(20))
+    assert slow.close_reason == "overflow"
+    assert (await next_message(slow)).payload == 0
+    with pytest.raises(SubscriptionClosed):
+        await slow.get(timeout=1)
+
+
+async def test_a_killed_listener_reconnects_reports_a_gap_and_hears_again(
+    start_node: StartNode, adapters: Network
+) -> None:
+    here, there = await start_node(adapters.new()), await start_node(adapters.new())
+    topic = unique_topic()
+    subscription = there.subscribe(topic)
+
+    await adapters.kill_listener(there)
+
+    assert await next_item(subscription) == Gap("reconnected")
+    assert there.connected
+    await here.broadcast(topic, "after", {"n": 1})
+    assert await next_message(subscription) == Message(topic, "after", {"n": 1})
+    assert subscription.qsize() == 0
+
+
+# --- Across nodes, PostgreSQL only: NOTIFY's limit and pubsub_payloads, foreign notifications, restarts ---
+
+
+@pytest.mark.parametrize("payload", LARGE_PAYLOADS)
+async def test_a_payload_over_notifys_limit_crosses_through_the_table(
+    start_node: StartNode, database_url: str, payload: dict[str, Any]
+) -> None:
+    """One row per message; that the payload arrives as it is: test_a_large_payload_crosses_as_it_is."""
+    here, there = await start_node(PostgresAdapter(database_url)), await start_node(PostgresAdapter(database_url))
+    topic = unique_topic()
+    theirs = there.subscribe(topic)
+    stored_before = await payload_rows(database_url)
+
+    await here.broadcast(topic, "big", payload)
+
+    assert await next_message(theirs) == Message(topic, "big", payload)
+    assert await payload_rows(database_url) == stored_before + 1
 
 
 @pytest.mark.parametrize("margin", [-1, 0])
@@ -520,45 +631,6 @@ async def test_publishers_delete_stored_payloads_older_than_the_ttl(start_node: 
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
         cursor = await connection.execute("SELECT count(*) FROM pubsub_payloads WHERE id = %s", (row[0],))
         assert await cursor.fetchone() == (0,)
-
-
-async def test_a_slow_subscriber_never_holds_up_the_listener(start_node: StartNode, database_url: str) -> None:
-    here, there = await start_node(PostgresAdapter(database_url)), await start_node(PostgresAdapter(database_url))
-    topic = unique_topic()
-    slow = there.subscribe(topic, maxsize=1)
-    fast = there.subscribe(topic)
-
-    for n in range(20):
-        await here.broadcast(topic, "n", n)
-
-    assert [(await next_message(fast)).payload for _ in range(20)] == list(range(20))
-    assert slow.close_reason == "overflow"
-    assert (await next_message(slow)).payload == 0
-    with pytest.raises(SubscriptionClosed):
-        await slow.get(timeout=1)
-
-
-async def test_a_killed_listener_reconnects_reports_a_gap_and_hears_again(
-    start_node: StartNode, database_url: str
-) -> None:
-    here = await start_node(PostgresAdapter(database_url))
-    adapter = PostgresAdapter(database_url)
-    there = await start_node(adapter)
-    topic = unique_topic()
-    subscription = there.subscribe(topic)
-
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
-        cursor = await connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-            (adapter.application_name,),
-        )
-        assert await cursor.fetchall() == [(True,)]
-
-    assert await next_item(subscription) == Gap("reconnected")
-    assert there.connected
-    await here.broadcast(topic, "after", {"n": 1})
-    assert await next_message(subscription) == Message(topic, "after", {"n": 1})
-    assert subscription.qsize() == 0
 
 
 @pytest.mark.integration

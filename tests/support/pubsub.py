@@ -1,30 +1,53 @@
-"""PubSub test helpers: nodes in this process, a node in a child process, bounded waits.
+"""PubSub test helpers: nodes in this process, each adapter's network, a node in a child process, bounded waits.
 
-A test module imports the fixture it uses (`from tests.support.pubsub import start_node_fixture`)
-and asks for it by name (`start_node`). Every wait here is bounded: a message that never comes
-fails the test with what did come instead.
+A test module imports the fixtures it uses (`from tests.support.pubsub import start_node_fixture`)
+and asks for them by name (`start_node`, `adapters`). Every wait here is bounded: a message that
+never comes fails the test with what did come instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
+import redis
+import redis.asyncio as aioredis
 
-from my_app.pubsub import Adapter, Gap, Message, PubSub, Subscription
+from my_app import database
+from my_app.config import Settings
+from my_app.pubsub import Adapter, Gap, Message, PostgresAdapter, PubSub, RedisAdapter, Subscription
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WITHIN = 15.0  # seconds any one expected message (or reconnection) may take
 
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
 StartNode = Callable[[Adapter], Awaitable[PubSub]]
+
+
+@functools.cache
+def redis_answers(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def needs_redis() -> pytest.MarkDecorator:
+    """Skip (a test, a module, a parameter) when nothing answers on REDIS_URL (CI starts Redis there)."""
+    return pytest.mark.skipif(not redis_answers(REDIS_URL), reason=f"Redis does not answer at {REDIS_URL}")
 
 
 def unique_topic(prefix: str = "test") -> str:
@@ -48,6 +71,74 @@ async def start_node_fixture() -> AsyncIterator[StartNode]:
     finally:
         for node in reversed(nodes):
             await node.stop()
+
+
+# --- Each adapter's network: the cross-node tests run once per adapter ---
+
+
+class Network(ABC):
+    """Where nodes of one adapter meet: `new()` is an adapter for one more node on it."""
+
+    @abstractmethod
+    def new(self) -> Adapter: ...
+
+    @abstractmethod
+    async def kill_listener(self, node: PubSub) -> None:
+        """Cut `node`'s listening connection from the server's side, as a network fault or an admin would."""
+
+
+@dataclass
+class PostgresNetwork(Network):
+    """LISTEN/NOTIFY on this pytest worker's database."""
+
+    url: str
+
+    def new(self) -> PostgresAdapter:
+        return PostgresAdapter(self.url)
+
+    async def kill_listener(self, node: PubSub) -> None:
+        adapter = node.adapter
+        assert isinstance(adapter, PostgresAdapter), adapter
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as connection:
+            cursor = await connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                (adapter.application_name,),
+            )
+            terminated = await cursor.fetchall()
+        assert terminated == [(True,)], f"expected one listener named {adapter.application_name!r}: {terminated}"
+
+
+@dataclass
+class RedisNetwork(Network):
+    """Redis pub/sub on a channel of the test's own, so parallel runs sharing one Redis never hear each other."""
+
+    url: str
+    channel: str = field(default_factory=lambda: f"my_app_pubsub_test:{uuid.uuid4().hex[:12]}")
+
+    def new(self) -> RedisAdapter:
+        return RedisAdapter(self.url, channel=self.channel, connect_timeout=2)
+
+    async def kill_listener(self, node: PubSub) -> None:
+        adapter = node.adapter
+        assert isinstance(adapter, RedisAdapter), adapter
+        # CLIENT KILL TYPE pubsub, narrowed to this node's listener: other runs on this Redis carry on.
+        async with aioredis.Redis.from_url(self.url) as admin:
+            clients = await admin.client_list(_type="pubsub")
+            ids = [client["id"] for client in clients if client.get("name") == adapter.client_name]
+            assert len(ids) == 1, f"expected one listener named {adapter.client_name!r}: {clients}"
+            killed = await admin.client_kill_filter(_id=ids[0], _type="pubsub")
+        assert killed == 1, f"CLIENT KILL ID {ids[0]} TYPE pubsub killed {killed} clients"
+
+
+@pytest.fixture(
+    name="adapters",
+    params=[pytest.param("postgres"), pytest.param("redis", marks=needs_redis())],
+)
+def adapters_fixture(request: pytest.FixtureRequest, settings: Settings) -> Network:
+    """The test runs once per adapter: `await start_node(adapters.new())`, `await adapters.kill_listener(node)`."""
+    if request.param == "postgres":
+        return PostgresNetwork(database.resolve(settings).url)
+    return RedisNetwork(REDIS_URL)
 
 
 async def next_item(subscription: Subscription, *, within: float = WITHIN) -> Message | Gap:

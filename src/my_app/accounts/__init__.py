@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from my_app import emails, jobs, pubsub, repo
 from my_app.accounts import user_token
+from my_app.accounts.scope import Identity
 from my_app.accounts.user import (
     AdminUserCreate,
     AdminUserUpdate,
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUDO_MODE_WINDOW",
+    "Identity",
     "Role",
     "Session",
     "User",

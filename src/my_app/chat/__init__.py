@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from my_app import repo
+from my_app.accounts.scope import Identity
 from my_app.accounts.user import Role, User
 from my_app.changeset import cast
 from my_app.chat.room import LOBBY, Room, RoomCreate, RoomMembership
@@ -62,7 +63,7 @@ async def member(room: Room, user: User) -> bool:
         return bool(found)
 
 
-async def can_join(user: User, slug: str) -> bool:
+async def can_join(user: User | Identity, slug: str) -> bool:
     """May `user` join `room:<slug>`? The lobby: yes. Another room: if it exists and they are a
     member or an admin (one query)."""
     if slug == LOBBY:

@@ -125,6 +125,9 @@ def routes() -> None:
         handler = route.endpoint
         name = f"{handler.__module__}.{handler.__qualname__}" if handler else (route.name or "")
         table.add_row(methods, route.path or "", name)
+    for path, socket in getattr(web_app, "sockets", {}).items():
+        handler_class = type(socket.handler)
+        table.add_row("WS", path, f"{handler_class.__module__}.{handler_class.__qualname__}")
     console.print(table)
 
 

@@ -14,13 +14,18 @@ from my_app.cli.db import prepare, target
 from my_app.config import get_settings
 
 APP_FACTORY = "my_app_web.endpoint:create_app"
+# The largest WebSocket message uvicorn reads (its default is 16 MiB). The socket transport refuses
+# frames over 64 KB with its own close reason; this only bounds what it must read to say so.
+WEBSOCKET_MAX_BYTES = 1 << 20
 
 
 def server(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: BIND_HOST).")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default: PORT, 4000).")] = None,
     reload: Annotated[bool, typer.Option("--reload", help="Restart when code changes (dev).")] = False,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: WEB_CONCURRENCY, 1); each is a PubSub node.")
+    ] = None,
     setup: Annotated[
         bool, typer.Option("--setup", help="First create and migrate the database, and seed it in dev.")
     ] = False,
@@ -35,6 +40,8 @@ def server(
 
       PORT=4001 myapp server --workers 2
     """
+    # Each worker is a process of its own: a node for PubSub and Presence (they meet through
+    # PostgreSQL or Redis), with its own open-files limit for sockets.
     settings = get_settings()
     # Resolving starts the embedded PostgreSQL if needed; this process holds it until exit, and
     # the worker processes uvicorn spawns inherit its address through the environment.
@@ -56,10 +63,16 @@ def server(
         host=bind_host,
         port=bind_port,
         reload=reload,
-        workers=None if reload else workers,
+        workers=None if reload else (workers or settings.web_concurrency),
         log_config=None,
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        # Compression costs ~37 KB of zlib state per socket that asks for it (every browser does).
+        ws_per_message_deflate=settings.socket_compress,
+        # Phoenix clients send their own heartbeat every 30 s and the socket closes after 60 s of
+        # silence: uvicorn's pings would add a timer per socket and 1,000 pings/s at 20,000 sockets.
+        ws_ping_interval=None,
+        ws_max_size=WEBSOCKET_MAX_BYTES,
     )
 
 

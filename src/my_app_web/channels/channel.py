@@ -19,9 +19,8 @@ exception in a callback crashes only this channel: the client gets `phx_error` a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from my_app import pubsub
 
@@ -50,30 +49,32 @@ class Reply:
         return cls("error", response or {})
 
 
+class ChannelProcess(Protocol):
+    """What runs a joined channel (the transport's ChannelServer): where pushes and info go."""
+
+    async def push(self, event: str, payload: dict[str, Any]) -> None: ...
+
+    def send_info(self, message: Any) -> None: ...
+
+
 class ChannelSocket:
     """What a channel sees of its connection: the topic, assigns, and ways to talk back."""
 
+    __slots__ = ("_process", "assigns", "join_ref", "owner", "topic")
+
     def __init__(
-        self,
-        *,
-        topic: str,
-        join_ref: str | None,
-        assigns: dict[str, Any],
-        owner: str,
-        push: Callable[[str, dict[str, Any]], Awaitable[None]],
-        send_info: Callable[[Any], None],
+        self, *, topic: str, join_ref: str | None, assigns: dict[str, Any], owner: str, process: ChannelProcess
     ) -> None:
         self.topic = topic
         self.join_ref = join_ref
         # Copied from the connection's assigns at join; the channel may add its own.
         self.assigns = assigns
         self.owner = owner  # the subscription owner id: broadcast_from skips it
-        self._push = push
-        self._send_info = send_info
+        self._process = process
 
     async def push(self, event: str, payload: dict[str, Any]) -> None:
         """Send a message to this client only."""
-        await self._push(event, payload)
+        await self._process.push(event, payload)
 
     async def broadcast(self, event: str, payload: dict[str, Any]) -> None:
         """Send to every subscriber of the topic, on every node, this client included."""
@@ -85,7 +86,7 @@ class ChannelSocket:
 
     def send_info(self, message: Any) -> None:
         """Queue `message` for this channel's `handle_info` (Phoenix's `send(self(), msg)`)."""
-        self._send_info(message)
+        self._process.send_info(message)
 
 
 class Channel:

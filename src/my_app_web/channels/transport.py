@@ -1,9 +1,16 @@
 """The `/socket/websocket` endpoint: Phoenix Channels over a WebSocket (Phoenix.Socket + Channel.Server).
 
-One `Connection` per WebSocket. It authenticates the handshake through the socket module
-(`SocketHandler.connect`; a refusal is HTTP 403 before the upgrade, as Phoenix does), answers
-heartbeats on the `phoenix` topic, routes `phx_join` to the channel class whose pattern matches
-the topic, and runs each joined channel as its own task that handles one message at a time.
+`SocketEndpoint(handler)` is the ASGI app; `my_app_web.endpoint.Endpoint.socket()` serves it
+before the router and the middleware, as Phoenix's endpoint does with `socket/3`. One
+`Connection` per WebSocket. It authenticates the handshake through the socket module
+(`SocketHandler.connect`; a refusal is HTTP 403 before the upgrade, as Phoenix does; a crash in
+it, such as the database being down, is HTTP 500), answers heartbeats on the `phoenix` topic,
+routes `phx_join` to the channel class whose pattern matches the topic, and runs each joined
+channel as a `ChannelServer` that handles one message at a time.
+
+Built to hold tens of thousands of idle sockets per process: an idle socket has one task (the
+ASGI one, reading), its channels and PubSub subscriptions none (callbacks instead), frames are
+written without a task unless the client is slow, and every object here has `__slots__`.
 
 Limits, so one misbehaving client never affects the others:
 - frames over `MAX_FRAME_BYTES` close the socket with 1009; binary frames with 1003;
@@ -24,16 +31,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextlib
 import fnmatch
 import logging
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Coroutine, Sequence
+from typing import Any
+from urllib.parse import parse_qsl
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
 
 from my_app import pubsub
 from my_app_web.channels.channel import Channel, ChannelSocket, Refuse, Reply
@@ -44,10 +52,8 @@ logger = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024
 MAX_CHANNELS = 100
 HEARTBEAT_TIMEOUT = 60.0
-SEND_QUEUE_SIZE = 1024
-# Messages waiting in a channel's inbox before its pubsub pump stops feeding it: later broadcasts
-# wait in the subscription's bounded queue, whose overflow crashes the channel.
-INBOX_BACKLOG = 16
+SEND_QUEUE_SIZE = 1024  # frames waiting behind a write the client is slow to take: then 1013
+CHANNEL_BACKLOG = 1024  # items waiting for a busy channel: then it crashes (phx_error)
 RATE_PER_SECOND = 50.0
 RATE_BURST = 100.0
 FLOOD_CLOSE_AFTER = 200  # refused messages before the socket is closed
@@ -61,6 +67,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN = 1013
 
 AUTH_TOKEN_PREFIX = "base64url.bearer.phx."  # noqa: S105 - a protocol prefix, not a secret
@@ -88,17 +95,16 @@ class SocketHandler:
         return None
 
 
-@dataclass
 class _Bucket:
     """A token bucket: `rate` messages a second, bursts up to `burst`."""
 
-    rate: float
-    burst: float
-    tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
-    def __post_init__(self) -> None:
-        self.tokens = self.burst
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
 
     def take(self) -> bool:
         now = time.monotonic()
@@ -110,66 +116,37 @@ class _Bucket:
         return True
 
 
-T = TypeVar("T")
+def start_eagerly(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
+    """Run `coro` at once, up to its first real wait; only a coroutine that has to wait gets a task.
 
-
-class Mailbox(Generic[T]):
-    """`asyncio.Queue`'s `put_nowait`/`get` and friends, in a fraction of its memory.
-
-    An idle asyncio.Queue holds three deques (about 3.3 KB); every socket has an outbox and every
-    joined channel an inbox, so at 20,000 sockets that was some 130 MB. This one holds a list and,
-    while a reader waits, a future. FIFO; `put_nowait` raises `asyncio.QueueFull` beyond `maxsize`.
+    Python 3.12's eager tasks, for 3.11. Writing a frame almost never waits (uvicorn hands it to
+    the transport there and then), so a broadcast to N sockets is N plain calls rather than N task
+    wake-ups, and nothing outlives the call for the garbage collector to scan later. Exceptions
+    raised before the first wait propagate to the caller.
     """
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_resume(coro, waiting_on), name=name)
 
-    __slots__ = ("_items", "_waiters", "maxsize")
 
-    def __init__(self, maxsize: int = 0) -> None:
-        self.maxsize = maxsize
-        self._items: list[T] = []
-        self._waiters: list[asyncio.Future[None]] | None = None
-
-    def qsize(self) -> int:
-        return len(self._items)
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def full(self) -> bool:
-        return 0 < self.maxsize <= len(self._items)
-
-    def put_nowait(self, item: T) -> None:
-        if self.full():
-            raise asyncio.QueueFull
-        self._items.append(item)
-        self._wake_one()
-
-    def _wake_one(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.pop(0)
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def get_nowait(self) -> T:
-        if not self._items:
-            raise asyncio.QueueEmpty
-        return self._items.pop(0)
-
-    async def get(self) -> T:
-        while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                elif self._items:  # woken and cancelled at once: pass the wake-up on
-                    self._wake_one()
-                raise
-        return self._items.pop(0)
+async def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Go on with `coro` in a task, from where `start_eagerly` left it: waiting on a future (or a bare yield)."""
+    while True:
+        if waiting_on is None:
+            await asyncio.sleep(0)
+        else:
+            # What a Task does with a future its coroutine yields: clear the flag the future set
+            # when it was yielded, then wait for it. Its outcome is the coroutine's to see (resumed,
+            # it reads it from the future); cancelling this task cancels the future, so that too.
+            waiting_on._asyncio_future_blocking = False
+            with contextlib.suppress(BaseException):
+                await waiting_on
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
 
 
 # The last broadcast each serializer encoded: every subscriber of a topic gets the same Message
@@ -189,33 +166,50 @@ def _encode_broadcast(serializer: Serializer, topic: str, message: pubsub.Messag
 
 
 class ChannelServer:
-    """One joined topic: its channel instance, its pubsub subscription and its inbox."""
+    """One joined topic (a channel process): its channel instance, its subscription, its inbox.
+
+    It has no task while idle. Whatever the channel must handle (pushes from the client, info,
+    broadcasts it intercepts) goes into its inbox, and a task runs while the inbox has items, one
+    at a time, as a channel process does. Broadcasts the channel does not intercept go straight
+    to the socket when nothing waits in the inbox (Phoenix's fastlane), from the PubSub callback.
+    """
+
+    __slots__ = (
+        "channel",
+        "connection",
+        "inbox",
+        "intercepts",
+        "join_ref",
+        "overflowed",
+        "owner",
+        "runner",
+        "socket",
+        "stopped",
+        "subscription",
+        "topic",
+    )
 
     def __init__(self, connection: Connection, channel: Channel, topic: str, join_ref: str | None) -> None:
         self.connection = connection
         self.channel = channel
         self.topic = topic
         self.join_ref = join_ref
-        self.owner = f"{connection.id}:{uuid.uuid4().hex}"
-        self.inbox: Mailbox[tuple[str, Any]] = Mailbox()
-        # Broadcasts skip the inbox when the channel keeps Channel.handle_out and is idle (Phoenix's fastlane).
+        self.owner = connection.next_owner()
+        self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.intercepts = type(channel).handle_out is not Channel.handle_out
-        self.busy = False  # _run is handling an item
-        self.drained = asyncio.Event()  # set whenever the channel has emptied its inbox
+        self.runner: asyncio.Task[None] | None = None
+        self.overflowed = False
         self.socket = ChannelSocket(
-            topic=topic,
-            join_ref=join_ref,
-            assigns=dict(connection.assigns),
-            owner=self.owner,
-            push=self.push,
-            send_info=lambda message: self.inbox.put_nowait(("info", message)),
+            topic=topic, join_ref=join_ref, assigns=dict(connection.assigns), owner=self.owner, process=self
         )
         self.subscription: pubsub.Subscription | None = None
-        self.tasks: list[asyncio.Task[None]] = []
         self.stopped = False
 
     async def push(self, event: str, payload: dict[str, Any]) -> None:
         self.connection.send(Frame(self.join_ref, None, self.topic, event, payload))
+
+    def send_info(self, message: Any) -> None:
+        self._mail("info", message)
 
     async def join(self, payload: dict[str, Any], ref: str | None) -> bool:
         try:
@@ -227,67 +221,67 @@ class ChannelServer:
             logger.exception("join of %s crashed", self.topic)
             self.connection.reply(self.join_ref, ref, self.topic, Reply.error({"reason": "join crashed"}))
             return False
-        self.subscription = pubsub.subscribe(self.topic, owner=self.owner)
+        self.subscription = pubsub.subscribe(self.topic, owner=self.owner, on_message=self.deliver)
         self.connection.reply(self.join_ref, ref, self.topic, Reply.ok(response or {}))
-        self.tasks = [
-            asyncio.create_task(self._run(), name=f"channel {self.topic}"),
-            asyncio.create_task(self._pump(self.subscription), name=f"channel {self.topic} pubsub"),
-        ]
-        self.inbox.put_nowait(("after_join", None))
+        if type(self.channel).after_join is not Channel.after_join:
+            self._mail("after_join", None)
         return True
 
-    async def _pump(self, subscription: pubsub.Subscription) -> None:
-        try:
-            while True:
-                item = await subscription.get()
-                if self._fastlane(item):
-                    continue
-                self.inbox.put_nowait(("out", item))
-                if self.inbox.qsize() >= INBOX_BACKLOG:
-                    self.drained.clear()
-                    await self.drained.wait()
-        except pubsub.SubscriptionClosed:
-            if subscription.close_reason == "overflow":
-                self.inbox.put_nowait(("crash", "broadcasts piled up faster than the client read them"))
+    def handle_in(self, ref: str | None, event: str, payload: dict[str, Any]) -> None:
+        self._mail("in", (ref, event, payload))
 
-    def _fastlane(self, item: pubsub.Message | pubsub.Gap) -> bool:
-        """Send a broadcast straight to the socket when that is what `_run` would do next; True if handled.
+    def deliver(self, item: pubsub.Message | pubsub.Gap) -> None:
+        """A broadcast or a Gap on the topic, from PubSub (a callback: it must not wait)."""
+        if self.stopped or self.overflowed:
+            return
+        if self.runner is None and not self.intercepts and isinstance(item, pubsub.Message):
+            if item.sender != self.owner:
+                self.connection.send_broadcast(self.topic, item)
+            return
+        if len(self.inbox) >= CHANNEL_BACKLOG:
+            # Broadcasts pile up faster than the channel handles them: crash it once what is queued
+            # is done; the client rejoins and starts from a fresh state.
+            self.overflowed = True
+            self._mail("crash", "broadcasts piled up faster than the channel handled them")
+            return
+        self._mail("out", item)
 
-        Only when nothing waits in the inbox and `_run` is idle (so frames keep their order), and
-        the channel does not override `handle_out`: one task switch less per socket and broadcast.
-        """
-        if self.busy or self.intercepts or not self.inbox.empty() or not isinstance(item, pubsub.Message):
-            return False
-        if item.sender != self.owner:
-            self.connection.send_broadcast(self.topic, item)
-        return True
+    def _mail(self, kind: str, item: Any) -> None:
+        if self.stopped:
+            return
+        self.inbox.append((kind, item))
+        if self.runner is None:
+            self.runner = asyncio.get_running_loop().create_task(self._run(), name=f"channel {self.topic}")
 
     async def _run(self) -> None:
-        while True:
-            self.busy = False
-            if self.inbox.empty():
-                self.drained.set()
-            kind, item = await self.inbox.get()
-            self.busy = True
-            try:
-                if kind == "in":
-                    ref, event, payload = item
-                    reply = await self.channel.handle_in(event, payload, self.socket)
-                    if reply is not None and ref is not None:
-                        self.connection.reply(self.join_ref, ref, self.topic, reply)
-                elif kind == "out":
-                    await self._handle_out(item)
-                elif kind == "info":
-                    await self.channel.handle_info(item, self.socket)
-                elif kind == "after_join":
-                    await self.channel.after_join(self.socket)
-                elif kind == "crash":
-                    raise RuntimeError(item)
-            except Exception:
-                logger.exception("channel %s crashed", self.topic)
-                self.connection.send(Frame(self.join_ref, self.join_ref, self.topic, "phx_error", {}))
-                await self.connection.remove_channel(self, reason="crashed", notify=False)
-                return
+        inbox = self.inbox
+        try:
+            while inbox:
+                kind, item = inbox.popleft()
+                try:
+                    await self._handle(kind, item)
+                except Exception:
+                    logger.exception("channel %s crashed", self.topic)
+                    self.connection.send(Frame(self.join_ref, self.join_ref, self.topic, "phx_error", {}))
+                    await self.connection.remove_channel(self, reason="crashed", notify=False)
+                    return
+        finally:
+            self.runner = None
+
+    async def _handle(self, kind: str, item: Any) -> None:
+        if kind == "in":
+            ref, event, payload = item
+            reply = await self.channel.handle_in(event, payload, self.socket)
+            if reply is not None and ref is not None:
+                self.connection.reply(self.join_ref, ref, self.topic, reply)
+        elif kind == "out":
+            await self._handle_out(item)
+        elif kind == "info":
+            await self.channel.handle_info(item, self.socket)
+        elif kind == "after_join":
+            await self.channel.after_join(self.socket)
+        elif kind == "crash":
+            raise RuntimeError(item)
 
     async def _handle_out(self, item: pubsub.Message | pubsub.Gap) -> None:
         if isinstance(item, pubsub.Gap):
@@ -307,10 +301,12 @@ class ChannelServer:
         if self.stopped:
             return
         self.stopped = True
+        self.inbox.clear()
         if self.subscription is not None:
             pubsub.unsubscribe(self.subscription)
-        current = asyncio.current_task()
-        await _cancel([task for task in self.tasks if task is not current])
+        runner = self.runner
+        if runner is not None and runner is not asyncio.current_task():
+            await _cancel([runner])
         try:
             await self.channel.terminate(reason, self.socket)
         except Exception:
@@ -318,98 +314,135 @@ class ChannelServer:
 
 
 class Connection:
-    """One WebSocket speaking the Phoenix protocol."""
+    """One WebSocket speaking the Phoenix protocol, on the ASGI connection it was given.
 
-    def __init__(self, websocket: WebSocket, handler: SocketHandler) -> None:
-        self.websocket = websocket
+    At rest a connection has one task, the ASGI one, waiting for the client's next frame; its
+    channels and its PubSub subscriptions have none. Frames to the client are written at once
+    (`start_eagerly`); only while a write waits on a slow client do later frames queue, up to
+    `SEND_QUEUE_SIZE`, in `outbox`.
+    """
+
+    __slots__ = (
+        "_channel_count",
+        "_receive",
+        "_send",
+        "assigns",
+        "bucket",
+        "channels",
+        "closing",
+        "handler",
+        "id",
+        "id_subscription",
+        "outbox",
+        "refused",
+        "scope",
+        "serializer",
+        "writer",
+        "writing",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, handler: SocketHandler) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._send = send
         self.handler = handler
         self.id = uuid.uuid4().hex
         self.assigns: dict[str, Any] = {}
         self.channels: dict[str, ChannelServer] = {}
         self.serializer: Serializer | None = None
-        self.outbox: Mailbox[str | None] = Mailbox(maxsize=SEND_QUEUE_SIZE)
+        self.outbox: collections.deque[str | None] = collections.deque()
+        self.writing = False
+        self.writer: asyncio.Task[None] | None = None
         self.bucket = _Bucket(RATE_PER_SECOND, RATE_BURST)
         self.refused = 0
         self.closing: tuple[int, str] | None = None
+        self.id_subscription: pubsub.Subscription | None = None
+        self._channel_count = 0
+
+    def next_owner(self) -> str:
+        """A PubSub owner id for the next channel: unique on every node (the connection id is a uuid)."""
+        self._channel_count += 1
+        return f"{self.id}:{self._channel_count}"
 
     # --- Handshake ---
 
     async def serve(self) -> None:
-        params = dict(self.websocket.query_params)
-        requested = [
-            p.strip() for p in self.websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
-        ]
-        auth_token = _auth_token(requested)
+        if (await self._receive())["type"] != "websocket.connect":
+            return
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        requested: list[str] = list(self.scope.get("subprotocols") or ())
         self.serializer = for_version(params.get("vsn"))
-        connect_info = {"auth_token": auth_token, "peer": self.websocket.client}
-        assigns = await self._connect(params, connect_info) if self.serializer else None
+        connect_info = {"auth_token": _auth_token(requested), "peer": self.scope.get("client")}
+        try:
+            assigns = await self.handler.connect(params, connect_info) if self.serializer else None
+        except Exception:
+            # The socket module could not decide (the database is down...): a server error, not a refusal.
+            logger.exception("socket connect crashed")
+            await self._answer_server_error()
+            return
         if assigns is None:
-            # Closing before accepting answers the upgrade with HTTP 403.
-            await self.websocket.close()
+            # Closing before accepting answers the upgrade with HTTP 403, as Phoenix does.
+            await self._send({"type": "websocket.close", "code": CLOSE_POLICY})
             return
         self.assigns = assigns
-        await self.websocket.accept(subprotocol="phoenix" if "phoenix" in requested else None)
-        writer = asyncio.create_task(self._write(), name=f"socket {self.id} writer")
-        watcher = self._watch_id()
+        try:
+            await self._send({"type": "websocket.accept", "subprotocol": "phoenix" if "phoenix" in requested else None})
+        except Exception:  # gone before the answer
+            return
+        socket_id = self.handler.id(self.assigns)
+        if socket_id is not None:
+            self.id_subscription = pubsub.subscribe(socket_id, owner=self.id, on_message=self._on_socket_id_message)
         try:
             await self._read()
         finally:
+            if self.id_subscription is not None:
+                pubsub.unsubscribe(self.id_subscription)
             for server in list(self.channels.values()):
                 await self.remove_channel(server, reason="closed", notify=False)
-            if watcher is not None:
-                watcher.cancel()
-            self.outbox.put_nowait(None) if not self.outbox.full() else None
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(writer, timeout=1)
-            writer.cancel()
+            writer = self.writer
+            if writer is not None:  # let what is queued (a close) go out, briefly
+                await asyncio.wait({writer}, timeout=1)
+                writer.cancel()
 
-    async def _connect(self, params: dict[str, str], connect_info: dict[str, Any]) -> dict[str, Any] | None:
-        try:
-            return await self.handler.connect(params, connect_info)
-        except Exception:
-            logger.exception("socket connect crashed")
-            return None
+    async def _answer_server_error(self) -> None:
+        if "websocket.http.response" not in (self.scope.get("extensions") or {}):
+            await self._send({"type": "websocket.close", "code": CLOSE_INTERNAL_ERROR})  # the server says 403
+            return
+        await self._send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            }
+        )
+        await self._send({"type": "websocket.http.response.body", "body": b"Internal Server Error"})
 
-    def _watch_id(self) -> asyncio.Task[None] | None:
-        socket_id = self.handler.id(self.assigns)
-        if socket_id is None:
-            return None
-        subscription = pubsub.subscribe(socket_id, owner=self.id)
-
-        async def watch() -> None:
-            try:
-                while True:
-                    item = await subscription.get()
-                    if isinstance(item, pubsub.Message) and item.event == "disconnect":
-                        self.close(CLOSE_NORMAL, "disconnected")
-                        return
-            except pubsub.SubscriptionClosed:
-                return
-            finally:
-                pubsub.unsubscribe(subscription)
-
-        return asyncio.create_task(watch(), name=f"socket {self.id} id watcher")
+    def _on_socket_id_message(self, item: pubsub.Message | pubsub.Gap) -> None:
+        if isinstance(item, pubsub.Message) and item.event == "disconnect":
+            self.close(CLOSE_NORMAL, "disconnected")
 
     # --- Reading ---
 
     async def _read(self) -> None:
+        receive = self._receive
         while self.closing is None:
             try:
                 # Not wait_for: on Python 3.11 it wraps every receive in a task of its own.
                 async with asyncio.timeout(HEARTBEAT_TIMEOUT):
-                    message = await self.websocket.receive()
+                    message = await receive()
             except TimeoutError:
                 self.close(CLOSE_GOING_AWAY, "heartbeat timeout")
                 return
-            except (WebSocketDisconnect, RuntimeError):
+            except Exception:  # the server lost the client
                 return
-            if message["type"] == "websocket.disconnect":
-                return
+            if message["type"] != "websocket.receive":
+                return  # websocket.disconnect
             text = message.get("text")
             if text is None:
                 self.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
                 return
-            if len(text.encode()) > MAX_FRAME_BYTES:
+            if len(text) > MAX_FRAME_BYTES // 4 and len(text.encode()) > MAX_FRAME_BYTES:
                 self.close(CLOSE_TOO_BIG, f"frames are limited to {MAX_FRAME_BYTES} bytes")
                 return
             await self._dispatch(text)
@@ -438,7 +471,7 @@ class Connection:
             if server is None or (frame.join_ref is not None and frame.join_ref != server.join_ref):
                 self.reply(frame.join_ref, frame.ref, frame.topic, Reply.error({"reason": "unmatched topic"}))
                 return
-            server.inbox.put_nowait(("in", (frame.ref, frame.event, frame.payload)))
+            server.handle_in(frame.ref, frame.event, frame.payload)
 
     def _within_rate(self, join_ref: str | None, ref: str | None, topic: str) -> bool:
         """Take a token for a message; without one, refuse it (or close a socket that keeps flooding)."""
@@ -502,38 +535,42 @@ class Connection:
             return
         self._enqueue(_encode_broadcast(self.serializer, topic, message))
 
-    def _enqueue(self, text: str) -> None:
-        try:
-            self.outbox.put_nowait(text)
-        except asyncio.QueueFull:
+    def _enqueue(self, text: str | None) -> None:
+        """Write `text` now, or queue it behind a write that waits on the client (None: close)."""
+        if not self.writing:
+            self.writing = True
+            self.writer = start_eagerly(self._write(text), f"socket {self.id} writer")
+        elif text is None or len(self.outbox) < SEND_QUEUE_SIZE:
+            self.outbox.append(text)
+        else:
+            # The client does not read: drop what waits for it and close once the stuck write is done.
+            self.outbox.clear()
             self.close(CLOSE_TRY_AGAIN, "the client is not reading fast enough")
 
+    async def _write(self, text: str | None) -> None:
+        send = self._send
+        try:
+            while True:
+                if text is None:
+                    code, reason = self.closing or (CLOSE_GOING_AWAY, "")
+                    await send({"type": "websocket.close", "code": code, "reason": reason})
+                    return
+                await send({"type": "websocket.send", "text": text})
+                if not self.outbox:
+                    return
+                text = self.outbox.popleft()
+        except Exception:  # the client went away: the reader sees the disconnect
+            self.outbox.clear()
+        finally:
+            self.writing = False
+            self.writer = None
+
     def close(self, code: int, reason: str) -> None:
+        """Close the socket with `code`, after the frames queued before it."""
         if self.closing is None:
             self.closing = (code, reason)
             logger.info("closing socket %s: %s (%d)", self.id, reason, code)
-            try:
-                self.outbox.put_nowait(None)  # the writer sends what is queued, then closes
-            except asyncio.QueueFull:
-                # The writer is stuck behind a full queue: close from here.
-                asyncio.get_running_loop().create_task(self._close_now())
-
-    async def _close_now(self) -> None:
-        code, reason = self.closing or (CLOSE_GOING_AWAY, "")
-        with contextlib.suppress(Exception):
-            await self.websocket.close(code, reason)
-
-    async def _write(self) -> None:
-        try:
-            while True:
-                text = await self.outbox.get()
-                if text is None:
-                    break
-                await self.websocket.send_text(text)
-        except Exception:  # the client went away: the reader sees the disconnect
-            return
-        if self.closing is not None:
-            await self._close_now()
+            self._enqueue(None)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
@@ -566,7 +603,13 @@ def _auth_token(protocols: list[str]) -> str | None:
     return None
 
 
-async def serve(websocket: WebSocket, handler: SocketHandler) -> None:
-    """Run one connection to its end."""
-    connection = Connection(websocket, handler)
-    await connection.serve()
+class SocketEndpoint:
+    """The ASGI app of one socket module (Phoenix's `socket "/socket", UserSocket`): a Connection per WebSocket."""
+
+    def __init__(self, handler: SocketHandler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError(f"a socket endpoint serves WebSockets, not {scope['type']!r}")
+        await Connection(scope, receive, send, self.handler).serve()

@@ -26,7 +26,8 @@ class UserSocket(SocketHandler):
         user = await accounts.get_user(claims.user_id)
         if user is None:
             return None
-        return {"user": user, "user_id": str(user.id), "socket_id": claims.socket_id}
+        # The user as it was at connect (an Identity, not the ORM User: it stays for the socket's life).
+        return {"user": accounts.Identity.of(user), "user_id": str(user.id), "socket_id": claims.socket_id}
 
     def id(self, assigns: dict[str, Any]) -> str | None:
         socket_id = assigns.get("socket_id")

@@ -26,13 +26,13 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 import websockets
-from fastapi import FastAPI, WebSocket
 
 from my_app import application, chat, pubsub
 from my_app.config import Settings
 from my_app_web.channels import transport
 from my_app_web.channels.channel import Channel, ChannelSocket, Reply
 from my_app_web.channels.serializer import Frame, V2Serializer
+from my_app_web.endpoint import Endpoint
 from tests.support.channel_case import RECEIVE_TIMEOUT, PhoenixClient, connect, serving, token_for
 from tests.support.fixtures.accounts import user_fixture
 
@@ -158,9 +158,13 @@ class ProbeChannel(Channel):
 
 
 class ProbeSocket(transport.SocketHandler):
+    """Anyone connects, except with `crash=1` (the socket module fails, as when the database is down)."""
+
     channels = (("probe:*", ProbeChannel),)
 
     async def connect(self, params: dict[str, str], connect_info: dict[str, Any]) -> dict[str, Any] | None:
+        if params.get("crash"):
+            raise RuntimeError("connect crashed on purpose")
         return {}
 
 
@@ -169,12 +173,8 @@ async def probe_url(started_app: application.Application, monkeypatch: pytest.Mo
     monkeypatch.setattr(ProbeChannel, "gate", asyncio.Event())
     monkeypatch.setattr(ProbeChannel, "waiting", asyncio.Event())
     monkeypatch.setattr(ProbeChannel, "terminated", asyncio.Queue())
-    app = FastAPI()
-
-    @app.websocket("/socket/websocket")
-    async def endpoint(websocket: WebSocket) -> None:
-        await transport.serve(websocket, ProbeSocket())
-
+    app = Endpoint()
+    app.socket("/socket", ProbeSocket())
     async with serving(app) as url:
         yield url
 
@@ -246,6 +246,18 @@ async def test_an_unknown_vsn_is_refused_at_the_handshake(live_url: str, token: 
             pass
     assert refused.value.response.status_code == 403
     await assert_serving(live_url, token)
+
+
+async def test_a_socket_module_that_fails_at_connect_answers_500_not_403(
+    probe_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(websockets.InvalidStatus) as failed:
+        async with websockets.connect(f"{probe_url}/socket/websocket?vsn=2.0.0&crash=1"):
+            pass
+    assert failed.value.response.status_code == 500
+    assert failed.value.response.body == b"Internal Server Error"  # no traceback leaks
+    assert "connect crashed on purpose" in caplog.text  # it is logged instead
+    await assert_serving(probe_url, None, "probe:a")
 
 
 # --- Malformed frames ---
@@ -591,33 +603,32 @@ async def test_a_join_that_raises_gets_join_crashed(probe_url: str) -> None:
 # --- Slow subscribers and slow clients ---
 
 
-async def test_a_channel_whose_subscription_overflows_gets_phx_error_and_can_rejoin(
+async def test_a_burst_of_broadcasts_reaches_an_idle_channel_whole_and_in_order(
     live_url: str, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with bystander(live_url, token) as other:  # subscribed with the default queue size
-        monkeypatch.setattr(pubsub, "DEFAULT_MAXSIZE", 4)
-        async with connect(live_url, token) as client:
-            join_ref = (await client.join(LOBBY))[0]
-            await client.next_event("presence_state")
-            await other.next_where(lambda m: m[3] == "presence_diff")
-            # More broadcasts than its queue holds, before its channel can take any.
-            for n in range(10):
-                pubsub.local_broadcast(LOBBY, "burst", {"n": n})
-            assert await client.next_event("phx_error") == [join_ref, join_ref, LOBBY, "phx_error", {}]
-            # The others got everything.
-            for n in range(10):
-                assert (await other.next_event("burst"))[4] == {"n": n}
-            assert (await client.join(LOBBY))[4] == OK_EMPTY
-            assert (await ping(client))["status"] == "ok"
-            pubsub.local_broadcast(LOBBY, "after", {"n": 1})
-            assert (await client.next_event("after"))[4] == {"n": 1}
+    # Smaller bounds than the burst: an idle channel's broadcasts go straight to its socket (the
+    # fastlane), so neither a PubSub queue nor the channel's backlog can overflow.
+    monkeypatch.setattr(pubsub, "DEFAULT_MAXSIZE", 4)
+    monkeypatch.setattr(transport, "CHANNEL_BACKLOG", 4)
+    async with connect(live_url, token, max_queue=None) as client, connect(live_url, token) as other:
+        await client.join(LOBBY)
+        await client.next_event("presence_state")
+        await other.join(LOBBY)
+        await client.next_where(lambda m: m[3] == "presence_diff")
+        for n in range(500):  # all at once: no socket gets to run in between
+            pubsub.local_broadcast(LOBBY, "burst", {"n": n})
+        for n in range(500):
+            assert (await client.next_event("burst"))[4] == {"n": n}
+        for n in range(500):
+            assert (await other.next_event("burst"))[4] == {"n": n}
+        assert (await ping(client))["status"] == "ok"
     await assert_serving(live_url, token)
 
 
 async def test_a_channel_too_busy_for_its_broadcasts_gets_phx_error(
     probe_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pubsub, "DEFAULT_MAXSIZE", 4)
+    monkeypatch.setattr(transport, "CHANNEL_BACKLOG", 4)
     sent = 200
     async with connect(probe_url) as client:
         join_ref = (await client.join("probe:busy"))[0]
@@ -694,59 +705,135 @@ async def test_a_client_that_does_not_read_is_closed_with_1013(
     await assert_serving(live_url, token)
 
 
-class _FakeWebSocket:
-    """What Connection's writing side uses of a WebSocket."""
+class _SlowClient:
+    """The ASGI `send` of a client that takes nothing until `reading` is set (as uvicorn's waits
+    while the transport's buffer is full); records what it was sent."""
 
     def __init__(self) -> None:
-        self.sent: list[str] = []
+        self.reading = asyncio.Event()
+        self.sent: list[Any] = []
         self.closed: tuple[int, str] | None = None
 
-    async def send_text(self, text: str) -> None:
-        self.sent.append(text)
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.reading.wait()
+        if message["type"] == "websocket.close":
+            self.closed = (message["code"], message["reason"])
+        else:
+            self.sent.append(orjson.loads(message["text"])[4])
 
-    async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        self.closed = (code, reason or "")
 
-
-def _connection(monkeypatch: pytest.MonkeyPatch, queue_size: int) -> tuple[transport.Connection, _FakeWebSocket]:
+def _connection(monkeypatch: pytest.MonkeyPatch, queue_size: int) -> tuple[transport.Connection, _SlowClient]:
     monkeypatch.setattr(transport, "SEND_QUEUE_SIZE", queue_size)
-    websocket = _FakeWebSocket()
-    connection = transport.Connection(websocket, transport.SocketHandler())  # type: ignore[arg-type]
+    client = _SlowClient()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.disconnect"}
+
+    connection = transport.Connection({"type": "websocket"}, receive, client.send, transport.SocketHandler())  # type: ignore[arg-type]
     connection.serializer = V2Serializer()
-    return connection, websocket
+    return connection, client
 
 
 def _frame(n: int) -> Frame:
     return Frame(None, None, LOBBY, "tick", {"n": n})
 
 
-async def test_a_full_send_queue_closes_with_1013_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    connection, websocket = _connection(monkeypatch, 3)
-    for n in range(3):
+async def test_start_eagerly_runs_a_coroutine_that_never_waits_without_a_task() -> None:
+    done: list[str] = []
+
+    async def quick() -> None:
+        done.append("ran")
+
+    assert transport.start_eagerly(quick(), "quick") is None
+    assert done == ["ran"]
+
+
+async def test_start_eagerly_hands_a_waiting_coroutine_to_a_task_that_finishes_it() -> None:
+    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    seen: list[str] = []
+
+    async def slow() -> None:
+        seen.append("before")
+        seen.append(await gate)
+        await asyncio.sleep(0)  # a bare yield as well
+        seen.append("after")
+
+    task = transport.start_eagerly(slow(), "slow")
+    assert task is not None
+    assert seen == ["before"]  # ran up to its first wait, within the call
+    gate.set_result("resumed")
+    await asyncio.wait_for(task, RECEIVE_TIMEOUT)
+    assert seen == ["before", "resumed", "after"]
+
+
+async def test_start_eagerly_passes_failures_and_cancellation_to_the_coroutine() -> None:
+    loop = asyncio.get_running_loop()
+    failing: asyncio.Future[None] = loop.create_future()
+    outcomes: list[str] = []
+
+    async def waits_on(future: asyncio.Future[None]) -> None:
+        try:
+            await future
+        except ValueError as error:
+            outcomes.append(f"raised {error}")
+        except asyncio.CancelledError:
+            outcomes.append("cancelled")
+            raise
+
+    task = transport.start_eagerly(waits_on(failing), "failing")
+    assert task is not None
+    failing.set_exception(ValueError("boom"))
+    await asyncio.wait_for(task, RECEIVE_TIMEOUT)
+    cancelled = transport.start_eagerly(waits_on(loop.create_future()), "cancelled")
+    assert cancelled is not None
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert outcomes == ["raised boom", "cancelled"]
+
+
+async def test_frames_are_written_at_once_to_a_client_that_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    connection, client = _connection(monkeypatch, 3)
+    client.reading.set()
+    for n in range(10):
         connection.send(_frame(n))
+    # Written within the calls: no task, nothing queued.
+    assert client.sent == [{"n": n} for n in range(10)]
+    assert connection.writer is None
+    assert not connection.outbox
+
+
+async def test_a_full_send_queue_closes_with_1013(monkeypatch: pytest.MonkeyPatch) -> None:
+    connection, client = _connection(monkeypatch, 3)
+    connection.send(_frame(0))  # the client does not read: this write waits
+    for n in range(1, 4):
+        connection.send(_frame(n))  # queued behind it
     assert connection.closing is None
-    connection.send(_frame(3))
+    connection.send(_frame(4))  # one too many
     assert connection.closing == (1013, "the client is not reading fast enough")
-    connection.send(_frame(4))  # dropped: the socket is closing
-    assert connection.outbox.qsize() == 3
-    # The writer is stuck behind the full queue, so the close does not wait for it.
-    for _ in range(3):
-        await asyncio.sleep(0)
-    assert websocket.closed == (1013, "the client is not reading fast enough")
+    connection.send(_frame(5))  # dropped: the socket is closing
+    client.reading.set()
+    assert connection.writer is not None
+    await asyncio.wait_for(connection.writer, RECEIVE_TIMEOUT)
+    # The write under way finishes; what waited behind it is dropped for the close.
+    assert client.sent == [{"n": 0}]
+    assert client.closed == (1013, "the client is not reading fast enough")
 
 
 async def test_a_close_goes_out_after_what_was_queued_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Room for exactly the close marker: the close must still wait for the writer.
-    connection, websocket = _connection(monkeypatch, 3)
+    connection, client = _connection(monkeypatch, 3)
     connection.send(_frame(1))
     connection.send(_frame(2))
     connection.close(1001, "going away")
     for _ in range(3):
         await asyncio.sleep(0)
-    assert websocket.closed is None
-    await asyncio.wait_for(connection._write(), RECEIVE_TIMEOUT)
-    assert [orjson.loads(text)[4] for text in websocket.sent] == [{"n": 1}, {"n": 2}]
-    assert websocket.closed == (1001, "going away")
+    assert client.closed is None
+    client.reading.set()
+    assert connection.writer is not None
+    await asyncio.wait_for(connection.writer, RECEIVE_TIMEOUT)
+    assert client.sent == [{"n": 1}, {"n": 2}]
+    assert client.closed == (1001, "going away")
 
 
 # --- After all of it ---

@@ -1,0 +1,92 @@
+"""`myapp server`'s socket settings, seen from clients: worker processes and compression.
+
+WEB_CONCURRENCY=2 runs two worker processes on one port, each a PubSub/Presence node of its own:
+sockets on either worker see each other's messages and presences. SOCKET_COMPRESS decides whether
+the socket accepts permessage-deflate (off by default, as Phoenix's `compress: false`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from my_app.config import Settings
+from tests.my_app_web.channels.test_cluster import SEE_WITHIN, Member
+from tests.support.channel_case import connect, token_for
+from tests.support.fixtures.accounts import user_fixture
+from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+MAX_SOCKETS = 40  # connected until both workers hold one (the kernel picks a worker per connection)
+
+
+def sockets_per_worker(server: ServerProcess) -> list[int]:
+    """Established connections on the server's port, per worker process."""
+    assert server.process is not None
+    # uvicorn spawns its workers with multiprocessing (beside which runs its resource tracker).
+    workers = [p for p in psutil.Process(server.process.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+    return [
+        sum(1 for c in worker.net_connections() if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == server.port)
+        for worker in workers
+    ]
+
+
+async def test_two_workers_are_two_nodes_whose_sockets_see_each_other(
+    committed_chat: None, settings: Settings, tmp_path: Path
+) -> None:
+    server = ServerProcess(port=free_port(), log=tmp_path / "server.log", env={"WEB_CONCURRENCY": "2"})
+    try:
+        await asyncio.to_thread(server.start)
+        assert len(sockets_per_worker(server)) == 2
+        async with AsyncExitStack() as stack:
+            members: list[Member] = []
+            users: list[str] = []
+            deadline = time.monotonic() + SEE_WITHIN
+            while len(members) < 2 or min(sockets_per_worker(server)) == 0:
+                assert len(members) < MAX_SOCKETS, f"every socket went to one worker: {sockets_per_worker(server)}"
+                assert time.monotonic() < deadline, "sockets were not seen established on the workers"
+                user = await user_fixture(name=f"User {len(members)}")
+                client = await stack.enter_async_context(connect(server.ws_url, token_for(settings, user)))
+                assert (await client.join("room:lobby"))[4] == {"status": "ok", "response": {}}
+                members.append(Member(client, "room:lobby"))
+                users.append(str(user.id))
+            everyone = set(users)
+            for member in members:
+                await member.until(
+                    lambda _, m=member: m.synced and m.users() == everyone, within=SEE_WITHIN, what="everyone listed"
+                )
+            ref = await members[0].client.push("room:lobby", "new_msg", {"body": "to both workers"})
+            assert (await members[0].client.reply(ref))[4]["status"] == "ok"
+            for member in members:
+                message = await member.expect("new_msg")
+                assert message[4] == {"body": "to both workers", "user": {"id": users[0], "name": "User 0"}}
+    finally:
+        await asyncio.to_thread(server.stop)
+        await forget_nodes("room:lobby")
+
+
+@pytest.mark.parametrize(("compress", "extensions"), [(None, None), ("true", "permessage-deflate")])
+async def test_socket_compression_is_off_unless_socket_compress_is_set(
+    committed_chat: None, settings: Settings, tmp_path: Path, compress: str | None, extensions: str | None
+) -> None:
+    server = ServerProcess(port=free_port(), log=tmp_path / "server.log", env={"SOCKET_COMPRESS": compress})
+    try:
+        await asyncio.to_thread(server.start)
+        user = await user_fixture()
+        # The client offers permessage-deflate, as browsers do.
+        async with connect(server.ws_url, token_for(settings, user), compression="deflate") as client:
+            headers: Any = client.connection.response.headers
+            accepted = headers.get("Sec-WebSocket-Extensions")
+            assert (accepted or "").split(";")[0] == (extensions or "")
+            assert (await client.join("room:lobby"))[4]["status"] == "ok"
+    finally:
+        await asyncio.to_thread(server.stop)
+        await forget_nodes("room:lobby")

@@ -145,6 +145,8 @@ class Tracker:
         self._seq = 0  # counts recorded joins, to tell which ones a list() has shown
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        # topic -> its list, encoded: what every socket joining before the topic's next flush is sent.
+        self._encoded_lists: dict[str, orjson.Fragment] = {}
         # Replication messages are made and sent holding this lock, so they leave in clock order (a
         # heartbeat never overtakes the change it counts), whatever the adapter does with
         # concurrent publishes.
@@ -196,6 +198,7 @@ class Tracker:
         with contextlib.suppress(Exception):
             await self._send("down")
         self.local, self.owners, self.remotes = {}, {}, {}
+        self._encoded_lists = {}
         self._pending, self._outgoing_joins, self._outgoing_leaves = {}, {}, {}
 
     # --- Tracking ---
@@ -238,6 +241,19 @@ class Tracker:
             elif not outgoing:
                 del self._outgoing_joins[topic]
             self._record_leave(topic, key, ref, meta)
+
+    def encoded_list(self, topic: str) -> orjson.Fragment:
+        """`list(topic)` as JSON, made once and shared until the topic's next flush (presence_state).
+
+        Made once per period rather than per join: N sockets joining a topic of N presences would
+        otherwise build and encode N lists of N entries. What a shared copy lacks (changes made
+        since) is in the topic's pending diff, which every subscriber gets at the flush; a socket
+        subscribes to the topic before it asks for the state, so it gets that diff too.
+        """
+        encoded = self._encoded_lists.get(topic)
+        if encoded is None:
+            encoded = self._encoded_lists[topic] = orjson.Fragment(orjson.dumps(self.list(topic)))
+        return encoded
 
     def list(self, topic: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
         """Everyone in `topic`, on every live node: `{key: {"metas": [...]}}`."""
@@ -303,6 +319,8 @@ class Tracker:
     def _announce_pending(self) -> None:
         """Broadcast each pending topic's diff to its local subscribers."""
         pending, self._pending = self._pending, {}
+        for topic in pending:
+            self._encoded_lists.pop(topic, None)
         diffs = _diff(
             {topic: diff.joins for topic, diff in pending.items()},
             {topic: diff.leaves for topic, diff in pending.items()},
@@ -458,6 +476,11 @@ async def untrack_owner(owner: str) -> None:
 def list_presences(topic: str) -> dict[str, dict[str, Any]]:
     """Presence.list/1: everyone in `topic` on every node."""
     return tracker.list(topic)
+
+
+def encoded_presences(topic: str) -> orjson.Fragment:
+    """`list_presences(topic)` encoded, shared by the joins of one flush period: presence_state's payload."""
+    return tracker.encoded_list(topic)
 
 
 def topics() -> Iterable[str]:

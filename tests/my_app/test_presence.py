@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 
 from my_app import application, database, presence, pubsub
@@ -178,6 +179,31 @@ async def test_a_presence_listed_before_it_left_within_the_period_is_sent_as_a_l
         # ...so it must hear that it left, or it would list user-1 for good.
         assert await next_diff(diffs) == {"joins": {}, "leaves": {"user-1": {"metas": [{"phx_ref": ref}]}}}
         await assert_quiet(diffs)
+
+
+@pytest.mark.usefixtures("started_app")
+async def test_the_encoded_state_is_shared_within_a_period_and_the_next_diff_completes_it() -> None:
+    topic = unique_topic("room")
+    with pubsub.subscribe(topic) as diffs:
+        first = await presence.track(topic, "user-1", {}, owner="s1")
+        state = presence.encoded_presences(topic)
+        assert orjson.loads(orjson.dumps(state)) == presence.list_presences(topic)
+        # Later joins in the same period share that state: what it lacks, the period's diff brings.
+        second = await presence.track(topic, "user-2", {}, owner="s2")
+        assert presence.encoded_presences(topic) is state
+        diff = await next_diff(diffs)
+        assert diff == {
+            "joins": {"user-1": {"metas": [{"phx_ref": first}]}, "user-2": {"metas": [{"phx_ref": second}]}},
+            "leaves": {},
+        }
+        # After the flush, a fresh one with everyone.
+        fresh = presence.encoded_presences(topic)
+        assert fresh is not state
+        assert set(orjson.loads(orjson.dumps(fresh))) == {"user-1", "user-2"}
+        # A leave of someone in a shared state is announced even within its period.
+        await presence.untrack_owner("s2")
+        assert await next_diff(diffs) == {"joins": {}, "leaves": {"user-2": {"metas": [{"phx_ref": second}]}}}
+        await presence.untrack_owner("s1")
 
 
 @pytest.mark.usefixtures("started_app")

@@ -22,7 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import orjson
+
 from my_app import pubsub
+
+# What a channel pushes to its client: a JSON object, or one already encoded (shared by many pushes).
+PushPayload = dict[str, Any] | orjson.Fragment
 
 
 class Refuse(Exception):  # noqa: N818 - Phoenix's {:error, reply} from join
@@ -52,7 +57,7 @@ class Reply:
 class ChannelProcess(Protocol):
     """What runs a joined channel (the transport's ChannelServer): where pushes and info go."""
 
-    async def push(self, event: str, payload: dict[str, Any]) -> None: ...
+    async def push(self, event: str, payload: PushPayload) -> None: ...
 
     def send_info(self, message: Any) -> None: ...
 
@@ -72,8 +77,8 @@ class ChannelSocket:
         self.owner = owner  # the subscription owner id: broadcast_from skips it
         self._process = process
 
-    async def push(self, event: str, payload: dict[str, Any]) -> None:
-        """Send a message to this client only."""
+    async def push(self, event: str, payload: PushPayload) -> None:
+        """Send a message to this client only (`payload`: an object, or an `orjson.Fragment` of one)."""
         await self._process.push(event, payload)
 
     async def broadcast(self, event: str, payload: dict[str, Any]) -> None:

@@ -30,7 +30,8 @@ class RoomChannel(Channel):
             {"online_at": datetime.now(UTC).isoformat(), "name": user.name},
             owner=socket.owner,
         )
-        await socket.push("presence_state", presence.list_presences(socket.topic))
+        # Encoded once for every socket joining before the topic's next presence flush.
+        await socket.push("presence_state", presence.encoded_presences(socket.topic))
 
     async def handle_in(self, event: str, payload: dict[str, Any], socket: ChannelSocket) -> Reply | None:
         if event == "ping":

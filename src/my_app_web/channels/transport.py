@@ -32,7 +32,6 @@ import asyncio
 import base64
 import binascii
 import collections
-import contextlib
 import fnmatch
 import logging
 import time
@@ -44,7 +43,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from my_app import pubsub
-from my_app_web.channels.channel import Channel, ChannelSocket, Refuse, Reply
+from my_app_web.channels.channel import Channel, ChannelSocket, PushPayload, Refuse, Reply
 from my_app_web.channels.serializer import Frame, MalformedFrameError, Serializer, for_version
 
 logger = logging.getLogger(__name__)
@@ -139,10 +138,21 @@ async def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
         else:
             # What a Task does with a future its coroutine yields: clear the flag the future set
             # when it was yielded, then wait for it. Its outcome is the coroutine's to see (resumed,
-            # it reads it from the future); cancelling this task cancels the future, so that too.
+            # it reads it from the future); cancelling this task while it waits cancels the future,
+            # so the coroutine sees that too.
             waiting_on._asyncio_future_blocking = False
-            with contextlib.suppress(BaseException):
+            try:
                 await waiting_on
+            except asyncio.CancelledError as cancelled:
+                if not waiting_on.cancelled():
+                    # This task was cancelled after the future was done: pass that on.
+                    try:
+                        waiting_on = coro.throw(cancelled)
+                    except StopIteration:
+                        return
+                    continue
+            except BaseException:  # noqa: S110 - the future's failure: the coroutine reads it from the future
+                pass
         try:
             waiting_on = coro.send(None)
         except StopIteration:
@@ -205,7 +215,7 @@ class ChannelServer:
         self.subscription: pubsub.Subscription | None = None
         self.stopped = False
 
-    async def push(self, event: str, payload: dict[str, Any]) -> None:
+    async def push(self, event: str, payload: PushPayload) -> None:
         self.connection.send(Frame(self.join_ref, None, self.topic, event, payload))
 
     def send_info(self, message: Any) -> None:

@@ -793,6 +793,29 @@ async def test_start_eagerly_passes_failures_and_cancellation_to_the_coroutine()
     assert outcomes == ["raised boom", "cancelled"]
 
 
+async def test_start_eagerly_passes_on_a_cancellation_that_comes_after_the_future_is_done() -> None:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    outcomes: list[str] = []
+
+    async def waits() -> None:
+        try:
+            await future
+            outcomes.append("went on")
+        except asyncio.CancelledError:
+            outcomes.append("cancelled")
+            raise
+
+    task = transport.start_eagerly(waits(), "late cancel")
+    assert task is not None
+    await asyncio.sleep(0)
+    future.set_result(None)  # the task is due to resume...
+    task.cancel()  # ...and is cancelled first: the coroutine must see it
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert outcomes == ["cancelled"]
+
+
 async def test_frames_are_written_at_once_to_a_client_that_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     connection, client = _connection(monkeypatch, 3)
     client.reading.set()

@@ -110,7 +110,7 @@ class Options:
     profile: bool
     tracemalloc: bool
     workers: int
-    gc_threshold: str | None
+    gc_threshold: int | None
     gc_freeze: bool
     deflate: bool
     logs: Path | None
@@ -286,8 +286,6 @@ class ServerProcess:
             command.append("--plain-channel")
         if self.options.tracemalloc:
             command.append("--tracemalloc")
-        if self.options.gc_threshold:
-            command += ["--gc-threshold", self.options.gc_threshold]
         return [*command, "--workers", str(self.options.workers)]
 
     def spawn(self) -> subprocess.Popen[bytes]:
@@ -700,11 +698,12 @@ def report_setup(options: Options, where: str, results: list[Result]) -> None:
         "on its own "
         f"database; MYAPP_ENV=dev, JOBS_IN_SERVER=false, LOG_LEVEL=WARNING, PubSub on PostgreSQL; {where}",
     )
-    gc_setup = "Python's defaults (thresholds 700, 10, 10)"
-    if options.gc_threshold or options.gc_freeze:
-        changes = [f"gc.set_threshold({options.gc_threshold})"] if options.gc_threshold else []
-        changes += ["gc.freeze() after the warm-up"] if options.gc_freeze else []
-        gc_setup = "[yellow]experiment: " + ", ".join(changes) + "[/yellow]"
+    threshold = options.gc_threshold if options.gc_threshold is not None else Settings().gc_threshold
+    gc_setup = f"GC_THRESHOLD={threshold} (young collections every {threshold or 700:,} allocations)"
+    if options.gc_threshold is not None:
+        gc_setup = f"[yellow]experiment: {gc_setup}[/yellow]"
+    if options.gc_freeze:
+        gc_setup += "; [yellow]experiment: gc.freeze() after the warm-up[/yellow]"
     table.add_row("app server GC", gc_setup)
     table.add_row(
         "tokens",
@@ -876,8 +875,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--tracemalloc", action="store_true", help="debug: trace the app server's allocations")
     parser.add_argument(
         "--gc-threshold",
+        type=int,
         default=None,
-        help="experiment: the app server calls gc.set_threshold(A, B, C) before serving (e.g. 100000,20,100)",
+        help="experiment: the app server's GC_THRESHOLD (default: the app's, 50000; 0 = Python's 700)",
     )
     parser.add_argument(
         "--gc-freeze", action="store_true", help="experiment: the app server calls gc.freeze() after the warm-up"
@@ -965,6 +965,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _workdir(options.logs) as workdir:
             env = server_env(settings, bench_db)
+            if options.gc_threshold is not None:
+                env["GC_THRESHOLD"] = str(options.gc_threshold)
             for key in options.scenarios:
                 result = asyncio.run(run_scenario(options, SCENARIOS[key], tokens, env, workdir, "127.0.0.1"))
                 results.append(result)

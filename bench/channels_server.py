@@ -13,8 +13,7 @@ factory, the environment's settings), with bench-only additions:
 - with `--plain-channel`, UserSocket also routes `bench:*` to `PlainChannel`: RoomChannel's
   `new_msg` without Presence, to tell the transport's cost from Presence's. `room:*` is unchanged.
 
-Experiments, off unless asked for (each measures a proposed change before anyone makes it):
-`--gc-threshold A,B,C` (and `/_bench/freeze`).
+Experiment, off unless asked for: `/_bench/freeze` (`gc.freeze()`, called by the controller).
 """
 
 from __future__ import annotations
@@ -89,8 +88,6 @@ def _configure_process() -> None:
     _state["configured"] = True
     raise_open_files_limit()
     gc.callbacks.append(_gc_callback)
-    if threshold := os.environ.get("BENCH_GC_THRESHOLD"):
-        gc.set_threshold(*(int(value) for value in threshold.split(",")))
     if os.environ.get("BENCH_PLAIN_CHANNEL"):
         routes: tuple[tuple[str, type[Channel]], ...] = (*UserSocket.channels, ("bench:*", PlainChannel))
         UserSocket.channels = routes  # type: ignore[assignment]  # the class declares room:* only
@@ -172,15 +169,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--plain-channel", action="store_true", help="also route bench:* to PlainChannel")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (debug runs only: slow)")
-    parser.add_argument(
-        "--gc-threshold", default=None, help="gc.set_threshold(a, b, c) before serving, e.g. 100000,20,100 (experiment)"
-    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (myapp server --workers)")
     args = parser.parse_args()
     raise_open_files_limit()  # inherited by the workers
     os.environ["BENCH_PLAIN_CHANNEL"] = "1" if args.plain_channel else ""
     os.environ["BENCH_TRACEMALLOC"] = "1" if args.tracemalloc else ""
-    os.environ["BENCH_GC_THRESHOLD"] = args.gc_threshold or ""
     # `myapp server` imports the factory by name: point it at this module's (same app + /_bench).
     server_command.APP_FACTORY = "bench.channels_server:create_app"
     server_command.server(host=args.host, port=args.port, workers=args.workers)

@@ -7,6 +7,7 @@ it too. Children start in the order listed and stop in reverse.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -156,10 +157,25 @@ class Application:
                 logger.exception("stopping %s failed", child.name)
 
 
+def tune_garbage_collector(settings: Settings) -> None:
+    """Collect the youngest generation every GC_THRESHOLD allocations instead of Python's 700.
+
+    A server keeps a large live heap (each open socket, each presence). At 700, short-lived objects
+    that happen to be alive at a collection (a query's rows, a list being built) are promoted and
+    soon trigger full collections that scan the whole heap: while 15,000 sockets joined a room,
+    those took 70 of 157 seconds, in pauses of up to 0.6 s. At 50,000 they took 2 s.
+    """
+    if settings.gc_threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(settings.gc_threshold, older, oldest)
+
+
 @asynccontextmanager
 async def lifespan(settings: Settings | None = None, *, run_jobs: bool | None = None) -> AsyncIterator[Application]:
     """The app, started for the duration of the block."""
-    app = Application.build(settings or get_settings(), run_jobs=run_jobs)
+    settings = settings or get_settings()
+    tune_garbage_collector(settings)
+    app = Application.build(settings, run_jobs=run_jobs)
     try:
         await app.start()
         yield app

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     shutdown_timeout: int = Field(default=30, ge=1)  # seconds in-flight requests get on SIGTERM
     web_concurrency: int = Field(default=1, ge=1)  # `myapp server` worker processes (one per core to use them all)
     socket_compress: bool = False  # permessage-deflate on /socket (Phoenix's `compress: false` default)
+    gc_threshold: int = Field(default=50_000, ge=0)  # allocations between young collections (0: Python's 700)
     url_scheme: Literal["http", "https"] | None = None
 
     # --- Health ---

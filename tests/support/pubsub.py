@@ -11,6 +11,7 @@ import asyncio
 import functools
 import os
 import sys
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -43,6 +44,15 @@ def redis_answers(url: str) -> bool:
             return bool(client.ping())
     except redis.RedisError:
         return False
+
+
+async def eventually(condition: Callable[[], bool], what: str, *, within: float = WITHIN) -> None:
+    """Wait until `condition()` holds; fail with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 def needs_redis() -> pytest.MarkDecorator:

@@ -9,7 +9,6 @@ LISTEN/NOTIFY (the default) or, when Redis answers, over Redis pub/sub (REDIS_UR
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from my_app import presence
 from my_app.config import Settings
@@ -25,21 +23,13 @@ from tests.support.channel_case import PhoenixClient, connect, token_for
 from tests.support.fixtures.accounts import user_fixture
 from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
 from tests.support.processes import free_port
+from tests.support.pubsub import REDIS_URL, needs_redis
 
 pytestmark = pytest.mark.integration
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 SEE_WITHIN = 15.0  # seconds for a join or a message to cross to the other node
 # A dead node is noticed NODE_TIMEOUT after its last heartbeat, at the next check (every HEARTBEAT_INTERVAL).
 LEAVE_WITHIN = presence.NODE_TIMEOUT + 2 * presence.HEARTBEAT_INTERVAL  # 10 s
-
-
-def redis_answers(url: str) -> bool:
-    try:
-        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
-            return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture(
@@ -48,7 +38,7 @@ def redis_answers(url: str) -> bool:
         pytest.param(
             {"REDIS_URL": REDIS_URL},
             id="redis",
-            marks=pytest.mark.skipif(not redis_answers(REDIS_URL), reason=f"Redis does not answer at {REDIS_URL}"),
+            marks=needs_redis(),
         ),
     ]
 )

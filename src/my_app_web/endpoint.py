@@ -45,7 +45,8 @@ class Endpoint(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            socket = self.sockets.get(scope["path"])
+            path, root = scope["path"], scope.get("root_path", "")
+            socket = self.sockets.get(path[len(root) :] if root and path.startswith(root) else path)
             if socket is not None:
                 await socket(scope, receive, send)
                 return

@@ -18,8 +18,10 @@ Limits, so one misbehaving client never affects the others:
 - more than `MAX_CHANNELS` joined topics: the join is refused with `{"reason": "too many channels"}`;
 - messages beyond the per-socket rate get `{"reason": "rate limited"}`; a client that keeps
   flooding is closed with 1008;
-- a client that cannot read fast enough (its send queue is full) is closed with 1013, and a channel
-  whose broadcasts pile up is crashed (`phx_error`): the client rejoins and gets a fresh state;
+- a client that cannot read fast enough (its send queue is full) is closed with 1013 (the close
+  frame goes out behind what its transport still holds; a client that never reads again is
+  dropped at the heartbeat timeout), and a channel whose broadcasts pile up is crashed
+  (`phx_error`): the client rejoins and gets a fresh state;
 - no frame for `HEARTBEAT_TIMEOUT` seconds (the JS client sends a heartbeat every 30 s): 1001.
 
 Close codes that ask clients to come back are 1001/1012/1013 (never 1000, after which some client
@@ -32,7 +34,9 @@ import asyncio
 import base64
 import binascii
 import collections
+import contextvars
 import fnmatch
+import inspect
 import logging
 import time
 import uuid
@@ -115,26 +119,52 @@ class _Bucket:
         return True
 
 
-def start_eagerly(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
+def start_eagerly(
+    coro: Coroutine[Any, Any, None], name: str, *, context: contextvars.Context | None = None
+) -> asyncio.Task[None] | None:
     """Run `coro` at once, up to its first real wait; only a coroutine that has to wait gets a task.
 
-    Python 3.12's eager tasks, for 3.11. Writing a frame almost never waits (uvicorn hands it to
-    the transport there and then), so a broadcast to N sockets is N plain calls rather than N task
-    wake-ups, and nothing outlives the call for the garbage collector to scan later. Exceptions
-    raised before the first wait propagate to the caller.
+    Like Python 3.12's eager tasks, for 3.11, with a difference that matters: the eager part runs
+    in the caller's task and context (`current_task()` is the caller's, so `asyncio.timeout()`
+    there would cancel the caller). Keep it to coroutines that only write, as `Connection._write`.
+    Writing a frame almost never waits (uvicorn hands it to the transport there and then), so a
+    broadcast to N sockets is N plain calls rather than N task wake-ups, and nothing outlives the
+    call for the garbage collector to scan later. Exceptions raised before the first wait
+    propagate to the caller; the rest runs in a task (in `context`, if given).
     """
     try:
         waiting_on = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_resume(coro, waiting_on), name=name)
+    task = asyncio.get_running_loop().create_task(_resume(coro, waiting_on), name=name, context=context)
+    task.add_done_callback(lambda done: _cancel_left_behind(coro) if done.cancelled() else None)
+    return task
+
+
+def _cancel_left_behind(coro: Coroutine[Any, Any, None]) -> None:
+    """A task cancelled before its first step never ran `_resume`: cancel `coro` itself (its
+    `except`/`finally` blocks run), and close it if it would rather wait again."""
+    if inspect.getcoroutinestate(coro) != inspect.CORO_SUSPENDED:
+        return
+    try:
+        coro.throw(asyncio.CancelledError())
+    except BaseException:  # finished, as it should: cancelled (or it returned)
+        return
+    coro.close()
 
 
 async def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
     """Go on with `coro` in a task, from where `start_eagerly` left it: waiting on a future (or a bare yield)."""
     while True:
         if waiting_on is None:
-            await asyncio.sleep(0)
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError as cancelled:  # this task was cancelled: pass it on
+                try:
+                    waiting_on = coro.throw(cancelled)
+                except StopIteration:
+                    return
+                continue
         else:
             # What a Task does with a future its coroutine yields: clear the flag the future set
             # when it was yielded, then wait for it. Its outcome is the coroutine's to see (resumed,
@@ -180,8 +210,9 @@ class ChannelServer:
 
     It has no task while idle. Whatever the channel must handle (pushes from the client, info,
     broadcasts it intercepts) goes into its inbox, and a task runs while the inbox has items, one
-    at a time, as a channel process does. Broadcasts the channel does not intercept go straight
-    to the socket when nothing waits in the inbox (Phoenix's fastlane), from the PubSub callback.
+    at a time, as a channel process does; none runs before `join` has returned. Broadcasts the
+    channel does not intercept go straight to the socket when nothing waits in the inbox and
+    nothing is being handled (Phoenix's fastlane), from the PubSub callback.
     """
 
     __slots__ = (
@@ -190,6 +221,7 @@ class ChannelServer:
         "inbox",
         "intercepts",
         "join_ref",
+        "joined",
         "overflowed",
         "owner",
         "runner",
@@ -208,6 +240,7 @@ class ChannelServer:
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.intercepts = type(channel).handle_out is not Channel.handle_out
         self.runner: asyncio.Task[None] | None = None
+        self.joined = False  # until join() succeeds, what the channel is sent waits in its inbox
         self.overflowed = False
         self.socket = ChannelSocket(
             topic=topic, join_ref=join_ref, assigns=dict(connection.assigns), owner=self.owner, process=self
@@ -225,17 +258,31 @@ class ChannelServer:
         try:
             response = await self.channel.join(self.topic, payload, self.socket)
         except Refuse as refused:
+            self._abandon()
             self.connection.reply(self.join_ref, ref, self.topic, Reply.error(refused.response))
             return False
         except Exception:
             logger.exception("join of %s crashed", self.topic)
+            self._abandon()
             self.connection.reply(self.join_ref, ref, self.topic, Reply.error({"reason": "join crashed"}))
+            return False
+        if self.stopped:  # replaced or closed while joining
             return False
         self.subscription = pubsub.subscribe(self.topic, owner=self.owner, on_message=self.deliver)
         self.connection.reply(self.join_ref, ref, self.topic, Reply.ok(response or {}))
+        # What join sent itself (`send_info`) is handled now, after the reply, as a channel process
+        # reads its mailbox once `join/3` has returned; `after_join` comes after it.
+        self.joined = True
         if type(self.channel).after_join is not Channel.after_join:
             self._mail("after_join", None)
+        elif self.inbox:
+            self._start_runner()
         return True
+
+    def _abandon(self) -> None:
+        """A join that failed: the channel never ran, so nothing it queued for itself will."""
+        self.stopped = True
+        self.inbox.clear()
 
     def handle_in(self, ref: str | None, event: str, payload: dict[str, Any]) -> None:
         self._mail("in", (ref, event, payload))
@@ -244,9 +291,13 @@ class ChannelServer:
         """A broadcast or a Gap on the topic, from PubSub (a callback: it must not wait)."""
         if self.stopped or self.overflowed:
             return
-        if self.runner is None and not self.intercepts and isinstance(item, pubsub.Message):
+        if self.runner is None and not self.inbox and not self.intercepts and isinstance(item, pubsub.Message):
             if item.sender != self.owner:
-                self.connection.send_broadcast(self.topic, item)
+                try:
+                    self.connection.send_broadcast(self.topic, item)
+                except Exception:  # a payload that cannot be encoded: as if handle_out had raised
+                    logger.exception("broadcast %r on %s could not be sent", item.event, self.topic)
+                    self._mail("crash", "a broadcast could not be encoded")
             return
         if len(self.inbox) >= CHANNEL_BACKLOG:
             # Broadcasts pile up faster than the channel handles them: crash it once what is queued
@@ -260,8 +311,13 @@ class ChannelServer:
         if self.stopped:
             return
         self.inbox.append((kind, item))
-        if self.runner is None:
-            self.runner = asyncio.get_running_loop().create_task(self._run(), name=f"channel {self.topic}")
+        if self.runner is None and self.joined:
+            self._start_runner()
+
+    def _start_runner(self) -> None:
+        self.runner = asyncio.get_running_loop().create_task(
+            self._run(), name=f"channel {self.topic}", context=self.connection.context
+        )
 
     async def _run(self) -> None:
         inbox = self.inbox
@@ -270,13 +326,22 @@ class ChannelServer:
                 kind, item = inbox.popleft()
                 try:
                     await self._handle(kind, item)
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():  # type: ignore[union-attr]  # in a task
+                        raise  # stopped
+                    # Channel code awaited something that someone else cancelled: a crash.
+                    await self._crash()
+                    return
                 except Exception:
-                    logger.exception("channel %s crashed", self.topic)
-                    self.connection.send(Frame(self.join_ref, self.join_ref, self.topic, "phx_error", {}))
-                    await self.connection.remove_channel(self, reason="crashed", notify=False)
+                    await self._crash()
                     return
         finally:
             self.runner = None
+
+    async def _crash(self) -> None:
+        logger.exception("channel %s crashed", self.topic)
+        self.connection.send(Frame(self.join_ref, self.join_ref, self.topic, "phx_error", {}))
+        await self.connection.remove_channel(self, reason="crashed", notify=False)
 
     async def _handle(self, kind: str, item: Any) -> None:
         if kind == "in":
@@ -340,6 +405,7 @@ class Connection:
         "bucket",
         "channels",
         "closing",
+        "context",
         "handler",
         "id",
         "id_subscription",
@@ -368,6 +434,9 @@ class Connection:
         self.closing: tuple[int, str] | None = None
         self.id_subscription: pubsub.Subscription | None = None
         self._channel_count = 0
+        # The context this socket's tasks run in: the socket's own, never that of whoever (an HTTP
+        # request, another socket) caused a frame to be written or an item to be queued.
+        self.context = contextvars.copy_context()
 
     def next_owner(self) -> str:
         """A PubSub owner id for the next channel: unique on every node (the connection id is a uuid)."""
@@ -416,6 +485,8 @@ class Connection:
                 writer.cancel()
 
     async def _answer_server_error(self) -> None:
+        # uvicorn (0.54, websockets-sansio) then also logs "ASGI callable returned without completing
+        # handshake": it does not count an HTTP answer as one. Our own log line above says why.
         if "websocket.http.response" not in (self.scope.get("extensions") or {}):
             await self._send({"type": "websocket.close", "code": CLOSE_INTERNAL_ERROR})  # the server says 403
             return
@@ -549,7 +620,7 @@ class Connection:
         """Write `text` now, or queue it behind a write that waits on the client (None: close)."""
         if not self.writing:
             self.writing = True
-            self.writer = start_eagerly(self._write(text), f"socket {self.id} writer")
+            self.writer = start_eagerly(self._write(text), f"socket {self.id} writer", context=self.context)
         elif text is None or len(self.outbox) < SEND_QUEUE_SIZE:
             self.outbox.append(text)
         else:

@@ -30,7 +30,7 @@ import websockets
 from my_app import application, chat, pubsub
 from my_app.config import Settings
 from my_app_web.channels import transport
-from my_app_web.channels.channel import Channel, ChannelSocket, Reply
+from my_app_web.channels.channel import Channel, ChannelSocket, Refuse, Reply
 from my_app_web.channels.serializer import Frame, V2Serializer
 from my_app_web.endpoint import Endpoint
 from tests.support.channel_case import RECEIVE_TIMEOUT, PhoenixClient, connect, serving, token_for
@@ -129,11 +129,19 @@ class ProbeChannel(Channel):
             raise RuntimeError("join crashed on purpose")
         if payload.get("crash_after_join"):
             socket.send_info("crash")
+        if payload.get("info_then_wait"):
+            socket.send_info("hello")
+            await asyncio.sleep(0.05)  # a query, say: the info must still wait for the join's end
+        if payload.get("info_then_refuse"):
+            socket.send_info("hello")
+            raise Refuse({"reason": "refused after sending itself a message"})
         return {"joined": topic}
 
     async def handle_info(self, message: Any, socket: ChannelSocket) -> None:
         if message == "crash":
             raise RuntimeError("handle_info crashed on purpose")
+        if message == "hello":
+            await socket.push("hello", {"from": "handle_info"})
 
     async def handle_in(self, event: str, payload: dict[str, Any], socket: ChannelSocket) -> Reply | None:
         if event == "boom":
@@ -148,6 +156,10 @@ class ProbeChannel(Channel):
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
             return None
+        if event == "stray_cancel":
+            cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            cancelled.cancel()  # cancelled by someone else: not this channel being stopped
+            await cancelled
         if event == "ping":
             return Reply.ok({"pong": True, "n": payload.get("n")})
         return Reply.error({"reason": "unknown event"})
@@ -568,6 +580,53 @@ async def test_a_crash_in_handle_in_sends_phx_error_and_the_socket_stays_usable(
     await assert_serving(probe_url, None, "probe:c")
 
 
+async def test_what_join_sends_itself_is_handled_after_the_join_reply(probe_url: str) -> None:
+    async with connect(probe_url) as client:
+        await client.send("1", "1", "probe:a", "phx_join", {"info_then_wait": True})
+        first, second = await client.receive(), await client.receive()
+        assert first == ["1", "1", "probe:a", "phx_reply", {"status": "ok", "response": {"joined": "probe:a"}}]
+        assert second == ["1", None, "probe:a", "hello", {"from": "handle_info"}]
+        assert (await ping(client, "probe:a"))["status"] == "ok"
+
+
+async def test_what_a_refused_join_sent_itself_is_never_handled(probe_url: str) -> None:
+    async with connect(probe_url) as client:
+        await client.send("1", "1", "probe:a", "phx_join", {"info_then_refuse": True})
+        assert await client.receive() == [
+            "1",
+            "1",
+            "probe:a",
+            "phx_reply",
+            {"status": "error", "response": {"reason": "refused after sending itself a message"}},
+        ]
+        assert (await ping(client, "probe:a"))["response"] == {"reason": "unmatched topic"}
+        assert pubsub.subscriber_count("probe:a") == 0
+        with pytest.raises(TimeoutError):  # no "hello" ever comes
+            await client.next_event("hello", within=0.3)
+
+
+async def test_a_cancellation_inside_channel_code_crashes_the_channel_and_nothing_waits_behind_it(
+    probe_url: str,
+) -> None:
+    async with connect(probe_url) as client:
+        join_ref = (await client.join("probe:a"))[0]
+        await client.push("probe:a", "stray_cancel")
+        assert await client.next_event("phx_error") == [join_ref, join_ref, "probe:a", "phx_error", {}]
+        assert pubsub.subscriber_count("probe:a") == 0
+        assert (await client.join("probe:a"))[4]["status"] == "ok"
+        assert (await ping(client, "probe:a"))["status"] == "ok"
+
+
+async def test_a_broadcast_that_cannot_be_encoded_crashes_the_idle_channels_that_get_it(probe_url: str) -> None:
+    async with connect(probe_url) as client:
+        join_ref = (await client.join("probe:a"))[0]
+        pubsub.local_broadcast("probe:a", "odd", {"not json": {1, 2}})  # local: never checked as JSON
+        assert await client.next_event("phx_error") == [join_ref, join_ref, "probe:a", "phx_error", {}]
+        assert (await client.join("probe:a"))[4]["status"] == "ok"
+        pubsub.local_broadcast("probe:a", "fine", {"n": 1})
+        assert (await client.next_event("fine"))[4] == {"n": 1}
+
+
 async def test_a_crash_after_join_sends_phx_error(probe_url: str) -> None:
     async with connect(probe_url) as client:
         joined = await client.join("probe:a", {"crash_after_join": True})
@@ -791,6 +850,27 @@ async def test_start_eagerly_passes_failures_and_cancellation_to_the_coroutine()
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert outcomes == ["raised boom", "cancelled"]
+
+
+async def test_start_eagerly_passes_on_a_cancellation_at_a_bare_yield() -> None:
+    outcomes: list[str] = []
+
+    async def yields() -> None:
+        try:
+            await asyncio.sleep(0)  # a bare yield, then a long wait
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            outcomes.append("cancelled")
+            raise
+        finally:
+            outcomes.append("cleaned up")
+
+    task = transport.start_eagerly(yields(), "bare yield")
+    assert task is not None
+    task.cancel()  # before it ran again: at the bare yield
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert outcomes == ["cancelled", "cleaned up"]
 
 
 async def test_start_eagerly_passes_on_a_cancellation_that_comes_after_the_future_is_done() -> None:

@@ -266,8 +266,6 @@ class ChannelServer:
             self._abandon()
             self.connection.reply(self.join_ref, ref, self.topic, Reply.error({"reason": "join crashed"}))
             return False
-        if self.stopped:  # replaced or closed while joining
-            return False
         self.subscription = pubsub.subscribe(self.topic, owner=self.owner, on_message=self.deliver)
         self.connection.reply(self.join_ref, ref, self.topic, Reply.ok(response or {}))
         # What join sent itself (`send_info`) is handled now, after the reply, as a channel process

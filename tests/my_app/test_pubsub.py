@@ -27,13 +27,13 @@ from tests.support.pubsub import (
     Network,
     StartNode,
     adapters_fixture,  # noqa: F401 - fixture
+    assert_broadcasts_reach_a_node_process,
     events,
     eventually,
     messages_until,
     next_item,
     next_message,
     start_node_fixture,  # noqa: F401 - fixture
-    start_node_process,
     unique_topic,
 )
 
@@ -753,24 +753,4 @@ def test_redis_url_picks_the_redis_adapter_on_a_channel_named_after_the_database
 @pytest.mark.integration
 async def test_messages_cross_processes_through_postgresql(start_node: StartNode, database_url: str) -> None:
     here = await start_node(PostgresAdapter(database_url))
-    topic = unique_topic()
-    acks = here.subscribe(f"{topic}:ack")
-    child = await start_node_process(topic, env={"REDIS_URL": None})
-    try:
-        child_id = await child.ready()
-        big = {"blob": "y" * 20_000}
-
-        await here.broadcast(topic, "hello", {"n": 1})
-        await here.broadcast_from("socket-9", topic, "big", big)
-        await here.broadcast(topic, "stop", {})
-
-        received = [(await next_message(acks)).payload for _ in range(3)]
-        assert received == [
-            {"event": "hello", "payload": {"n": 1}, "sender": None, "node": child_id},
-            {"event": "big", "payload": big, "sender": "socket-9", "node": child_id},
-            {"event": "stop", "payload": {}, "sender": None, "node": child_id},
-        ]
-        assert await child.exit_code() == 0
-        assert child_id != here.node_id
-    finally:
-        await child.stop()
+    await assert_broadcasts_reach_a_node_process(here, env={"REDIS_URL": None})

@@ -18,10 +18,10 @@ from my_app.pubsub import Message, PubSub, RedisAdapter
 from tests.support.pubsub import (
     REDIS_URL,
     StartNode,
+    assert_broadcasts_reach_a_node_process,
     needs_redis,
     next_message,
     start_node_fixture,  # noqa: F401 - fixture
-    start_node_process,
     unique_topic,
 )
 
@@ -48,26 +48,7 @@ async def test_messages_cross_processes_through_redis(start_node: StartNode, set
     # The channel the child picks for itself: named after the (shared) test database.
     redis_settings = settings.model_copy(update={"redis_url": REDIS_URL})
     here = await start_node(pubsub.adapter_for(redis_settings, database.resolve(settings).url))
-    topic = unique_topic()
-    acks = here.subscribe(f"{topic}:ack")
-    child = await start_node_process(topic, env={"REDIS_URL": REDIS_URL})
-    try:
-        child_id = await child.ready()
-        big = {"blob": "y" * 20_000}
-
-        await here.broadcast(topic, "hello", {"n": 1})
-        await here.broadcast_from("socket-9", topic, "big", big)
-        await here.broadcast(topic, "stop", {})
-
-        received = [(await next_message(acks)).payload for _ in range(3)]
-        assert received == [
-            {"event": "hello", "payload": {"n": 1}, "sender": None, "node": child_id},
-            {"event": "big", "payload": big, "sender": "socket-9", "node": child_id},
-            {"event": "stop", "payload": {}, "sender": None, "node": child_id},
-        ]
-        assert await child.exit_code() == 0
-    finally:
-        await child.stop()
+    await assert_broadcasts_reach_a_node_process(here, env={"REDIS_URL": REDIS_URL})
 
 
 async def test_a_node_starts_while_redis_is_down_and_broadcasts_without_raising(

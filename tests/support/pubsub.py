@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 from my_app import database
 from my_app.config import Settings
 from my_app.pubsub import Adapter, Gap, Message, PostgresAdapter, PubSub, RedisAdapter, Subscription
+from tests.support.processes import child_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WITHIN = 15.0  # seconds any one expected message (or reconnection) may take
@@ -235,12 +236,7 @@ async def start_node_process(topic: str, *, env: Mapping[str, str | None]) -> No
     database as the test; `env` adds variables (None removes one, e.g. REDIS_URL).
     """
     python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    environment = {**os.environ, "MYAPP_ENV": "test", "PYTHONPATH": python_path, "NO_COLOR": "1"}
-    for name, value in env.items():
-        if value is None:
-            environment.pop(name, None)
-        else:
-            environment[name] = value
+    environment = child_env({"MYAPP_ENV": "test", "PYTHONPATH": python_path, **env})
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -253,3 +249,29 @@ async def start_node_process(topic: str, *, env: Mapping[str, str | None]) -> No
         stderr=asyncio.subprocess.STDOUT,
     )
     return NodeProcess(process)
+
+
+async def assert_broadcasts_reach_a_node_process(here: PubSub, *, env: Mapping[str, str | None]) -> None:
+    """A node in a child process (started with `env`) hears `here`'s broadcasts once each, in order:
+    a small one, a 20 KB one through `broadcast_from` (its sender kept), and the one that stops it."""
+    topic = unique_topic()
+    acks = here.subscribe(f"{topic}:ack")
+    child = await start_node_process(topic, env=env)
+    try:
+        child_id = await child.ready()
+        big = {"blob": "y" * 20_000}
+
+        await here.broadcast(topic, "hello", {"n": 1})
+        await here.broadcast_from("socket-9", topic, "big", big)
+        await here.broadcast(topic, "stop", {})
+
+        received = [(await next_message(acks)).payload for _ in range(3)]
+        assert received == [
+            {"event": "hello", "payload": {"n": 1}, "sender": None, "node": child_id},
+            {"event": "big", "payload": big, "sender": "socket-9", "node": child_id},
+            {"event": "stop", "payload": {}, "sender": None, "node": child_id},
+        ], received
+        assert await child.exit_code() == 0
+        assert child_id != here.node_id, "the child is a node of its own"
+    finally:
+        await child.stop()

@@ -16,8 +16,7 @@ import psutil
 import pytest
 
 from my_app.config import Settings
-from tests.my_app_web.channels.test_cluster import SEE_WITHIN, Member
-from tests.support.channel_case import connect, token_for
+from tests.support.channel_case import SEE_WITHIN, Member, connect, token_for
 from tests.support.fixtures.accounts import user_fixture
 from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
 from tests.support.processes import free_port

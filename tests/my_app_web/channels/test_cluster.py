@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from my_app import presence
 from my_app.config import Settings
-from tests.support.channel_case import PhoenixClient, connect, token_for
+from tests.support.channel_case import SEE_WITHIN, Member, connect, token_for
 from tests.support.fixtures.accounts import user_fixture
 from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
 from tests.support.processes import free_port
@@ -27,7 +26,6 @@ from tests.support.pubsub import REDIS_URL, needs_redis
 
 pytestmark = pytest.mark.integration
 
-SEE_WITHIN = 15.0  # seconds for a join or a message to cross to the other node
 # A dead node is noticed NODE_TIMEOUT after its last heartbeat, at the next check (every HEARTBEAT_INTERVAL).
 LEAVE_WITHIN = presence.NODE_TIMEOUT + 2 * presence.HEARTBEAT_INTERVAL  # 10 s
 
@@ -65,80 +63,6 @@ async def nodes(
         for server in servers:
             await asyncio.to_thread(server.stop)
         await forget_nodes("room:lobby")
-
-
-class Member:
-    """A client in one topic, with the Presence state it was sent (as the JS client's syncState/syncDiff)."""
-
-    def __init__(self, client: PhoenixClient, topic: str) -> None:
-        self.client = client
-        self.topic = topic
-        self.state: dict[str, dict[str, dict[str, Any]]] = {}  # key -> phx_ref -> meta
-        self.synced = False  # no diff applies before the presence_state (the JS client buffers them)
-        self.pending_diffs: list[dict[str, Any]] = []
-        self.others: list[list[Any]] = []  # messages that are not about presence, for `expect`
-
-    def users(self) -> set[str]:
-        return {key for key, metas in self.state.items() if metas}
-
-    async def until(self, condition: Callable[[list[Any] | None], bool], *, within: float, what: str) -> float:
-        """Read messages until `condition(message)` holds; the seconds it took."""
-        started = time.monotonic()
-        deadline = started + within
-        if condition(None):
-            return 0.0
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"timed out after {within}s waiting for {what}; presence {self.state}, other messages {self.others}"
-                )
-            try:
-                message = await self.client.receive(remaining)
-            except TimeoutError:
-                continue
-            self._apply(message)
-            if condition(message):
-                return time.monotonic() - started
-
-    async def expect(self, event: str, *, within: float = SEE_WITHIN) -> list[Any]:
-        """The next `event` on the topic (messages already read first)."""
-        for message in self.others:
-            if message[3] == event:
-                self.others.remove(message)
-                return message
-
-        def arrived(message: list[Any] | None) -> bool:
-            return message is not None and message[2] == self.topic and message[3] == event
-
-        await self.until(arrived, within=within, what=event)
-        message = next(m for m in self.others if m[3] == event)
-        self.others.remove(message)
-        return message
-
-    def _apply(self, message: list[Any]) -> None:
-        _join_ref, _ref, topic, event, payload = message
-        if topic != self.topic or event not in ("presence_state", "presence_diff"):
-            self.others.append(message)
-        elif event == "presence_state":
-            self.state = {key: {m["phx_ref"]: m for m in entry["metas"]} for key, entry in payload.items()}
-            self.synced = True
-            for diff in self.pending_diffs:
-                self._diff(diff)
-            self.pending_diffs = []
-        elif self.synced:
-            self._diff(payload)
-        else:
-            self.pending_diffs.append(payload)
-
-    def _diff(self, diff: dict[str, Any]) -> None:
-        for key, entry in diff["joins"].items():
-            self.state.setdefault(key, {}).update({m["phx_ref"]: m for m in entry["metas"]})
-        for key, entry in diff["leaves"].items():
-            for meta in entry["metas"]:
-                self.state.get(key, {}).pop(meta["phx_ref"], None)
-            if not self.state.get(key):
-                self.state.pop(key, None)
 
 
 @pytest.fixture

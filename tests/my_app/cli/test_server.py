@@ -8,6 +8,8 @@ the socket accepts permessage-deflate (off by default, as Phoenix's `compress: f
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -23,19 +25,37 @@ from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 
-MAX_SOCKETS = 60  # connected until both workers hold one (the kernel picks a worker per connection)
-ROUND = 10
+
+def workers_of(server: ServerProcess) -> list[psutil.Process]:
+    """The server's worker processes (uvicorn spawns them with multiprocessing, beside its resource tracker)."""
+    assert server.process is not None
+    return [p for p in psutil.Process(server.process.pid).children() if "spawn_main" in " ".join(p.cmdline())]
 
 
 def sockets_per_worker(server: ServerProcess) -> list[int]:
     """Established connections on the server's port, per worker process."""
-    assert server.process is not None
-    # uvicorn spawns its workers with multiprocessing (beside which runs its resource tracker).
-    workers = [p for p in psutil.Process(server.process.pid).children() if "spawn_main" in " ".join(p.cmdline())]
     return [
         sum(1 for c in worker.net_connections() if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == server.port)
-        for worker in workers
+        for worker in workers_of(server)
     ]
+
+
+@contextlib.contextmanager
+def only_accepting(chosen: psutil.Process, workers: list[psutil.Process]) -> Iterator[None]:
+    """The other workers paused (SIGSTOP), so that `chosen` accepts the next connections.
+
+    The workers share one listening socket and the kernel hands a connection to whichever accepts
+    first: pausing the others is the only way to say which. Keep the block short (a paused node
+    misses its Presence heartbeats after a few seconds).
+    """
+    others = [worker for worker in workers if worker.pid != chosen.pid]
+    for worker in others:
+        worker.suspend()
+    try:
+        yield
+    finally:
+        for worker in others:
+            worker.resume()
 
 
 async def test_two_workers_are_two_nodes_whose_sockets_see_each_other(
@@ -44,23 +64,19 @@ async def test_two_workers_are_two_nodes_whose_sockets_see_each_other(
     server = ServerProcess(port=free_port(), log=tmp_path / "server.log", env={"WEB_CONCURRENCY": "2"})
     try:
         await asyncio.to_thread(server.start)
-        assert len(sockets_per_worker(server)) == 2
+        workers = workers_of(server)
+        assert len(workers) == 2
         async with AsyncExitStack() as stack:
             members: list[Member] = []
             users: list[str] = []
-            # Connections arriving together keep one worker busy while the other accepts: rounds of
-            # ROUND at once until both workers hold some (the kernel, not us, picks the worker).
-            while min(sockets_per_worker(server)) == 0:
-                assert len(members) < MAX_SOCKETS, f"every socket went to one worker: {sockets_per_worker(server)}"
-                batch = [await user_fixture(name=f"User {len(members) + n}") for n in range(ROUND)]
-                clients = await asyncio.gather(
-                    *(stack.enter_async_context(connect(server.ws_url, token_for(settings, u))) for u in batch)
-                )
-                for user, client in zip(batch, clients, strict=True):
+            for number, worker in enumerate(workers):
+                user = await user_fixture(name=f"User {number}")
+                with only_accepting(worker, workers):
+                    client = await stack.enter_async_context(connect(server.ws_url, token_for(settings, user)))
                     assert (await client.join("room:lobby"))[4] == {"status": "ok", "response": {}}
-                    members.append(Member(client, "room:lobby"))
-                    users.append(str(user.id))
-                await asyncio.sleep(0.2)  # established as the workers see it
+                members.append(Member(client, "room:lobby"))
+                users.append(str(user.id))
+            assert sockets_per_worker(server) == [1, 1]
             everyone = set(users)
             for member in members:
                 await member.until(

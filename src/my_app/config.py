@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     socket_compress: bool = False  # permessage-deflate on /socket (Phoenix's `compress: false` default)
     gc_threshold: int = Field(default=50_000, ge=0)  # allocations between young collections (0: Python's 700)
     url_scheme: Literal["http", "https"] | None = None
+    # Forwarded headers (X-Forwarded-For/-Proto) are believed only from these addresses or networks
+    # (comma-separated IPs or CIDRs, e.g. your nginx/Caddy/load balancer); empty: from nobody.
+    trusted_proxies: str = ""
+    # Host headers answered (comma-separated; `*.example.com` allowed); default: APP_HOST in prod, any elsewhere.
+    trusted_hosts: str | None = None
+    # WebSocket origins accepted (Phoenix's check_origin): `false`, `true` (APP_HOST), or a comma-separated
+    # list of origins (`https://example.com`, `//*.example.com`); default: `true` in prod, `false` elsewhere.
+    check_origin: str | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1)  # larger request bodies are refused with 413
+    api_docs: bool | None = None  # /api/docs and /api/openapi.json (default: on, off in prod)
 
     # --- Health ---
     ready_timeout: float = Field(default=2.0, gt=0)
@@ -73,6 +83,7 @@ class Settings(BaseSettings):
 
     rate_limit_login: str = "5/5 minutes"  # failed log-ins, per email and per IP address
     rate_limit_email_requests: str = "5/5 minutes"  # reset-password and magic-link requests, likewise
+    rate_limit_registration: str = "10/hour"  # sign-ups per client IP address
     session_cookie: str = "_my_app_key"
     remember_me_cookie: str = "_my_app_web_user_remember_me"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from procrastinate.worker import Worker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from my_app import repo
+from my_app import backoff, repo
 from my_app.config import Settings, get_settings
 from my_app.errors import NotFoundError, ValidationError
 
@@ -81,8 +80,7 @@ def backoff_seconds(attempt: int, *, base: float, maximum: float) -> float:
 
     The jitter spreads retries of jobs that failed together (a mail server outage) over time.
     """
-    delay = min(maximum, base * 2 ** (attempt - 1))
-    return float(delay + random.uniform(0, delay / 10))  # noqa: S311 - jitter, not cryptography
+    return backoff.backoff_seconds(attempt, base=base, maximum=maximum, spread=(1.0, 1.1))
 
 
 @dataclass(frozen=True)

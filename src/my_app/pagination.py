@@ -6,8 +6,6 @@ page holds rows strictly after it, so a concurrent insert never shifts or repeat
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +16,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from my_app.encoding import b64url_decode, b64url_encode
 from my_app.errors import ValidationError
 
 T = TypeVar("T")
@@ -34,15 +33,18 @@ class Page(Generic[T]):
 
 def encode_cursor(inserted_at: datetime, row_id: uuid.UUID) -> str:
     payload = orjson.dumps([inserted_at.isoformat(), str(row_id)])
-    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    return b64url_encode(payload)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The sort key inside a cursor; ValidationError for anything we did not hand out."""
     try:
-        inserted_at, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        decoded = b64url_decode(cursor)
+        if decoded is None:
+            raise ValueError(cursor)
+        inserted_at, row_id = orjson.loads(decoded)
         return datetime.fromisoformat(inserted_at), uuid.UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+    except (ValueError, TypeError, orjson.JSONDecodeError):
         raise ValidationError({"cursor": ["is invalid"]}) from None
 
 

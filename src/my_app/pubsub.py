@@ -60,7 +60,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import random
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -79,6 +78,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from my_app import backoff
 from my_app.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -133,8 +133,7 @@ def backoff_seconds(attempt: int, *, base: float = RECONNECT_BASE, maximum: floa
     The wait is between half and all of that, so nodes that lost the server together do not all
     come back at the same instant.
     """
-    delay = min(maximum, base * 2 ** min(attempt - 1, 32))
-    return float(delay / 2 + random.uniform(0, delay / 2))  # noqa: S311 - jitter, not cryptography
+    return backoff.backoff_seconds(attempt, base=base, maximum=maximum, spread=(0.5, 1.0))
 
 
 # --- Subscriptions ---

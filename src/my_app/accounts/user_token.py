@@ -6,8 +6,6 @@ SHA-256 hash, so a leaked `user_tokens` table lets nobody log in or reset a pass
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import secrets
 import uuid
@@ -16,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from my_app.encoding import b64url_decode, b64url_encode
 from my_app.schema import Base
 
 TOKEN_BYTES = 32
@@ -67,18 +66,15 @@ class UserToken(Base):
 def build_token(user_id: uuid.UUID, context: str, *, sent_to: str | None = None) -> tuple[str, UserToken]:
     """A new random token: the url-safe string to hand out and the row that stores its hash."""
     raw = secrets.token_bytes(TOKEN_BYTES)
-    encoded = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    encoded = b64url_encode(raw)
     row = UserToken(token=hash_token(raw), context=context, sent_to=sent_to, user_id=user_id)
     return encoded, row
 
 
 def decode_token(encoded: str) -> bytes | None:
     """The raw bytes of a handed-out token, or None when it is not a token we could have made."""
-    try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    return raw if len(raw) == TOKEN_BYTES else None
+    raw = b64url_decode(encoded)
+    return raw if raw is not None and len(raw) == TOKEN_BYTES else None
 
 
 def hash_token(raw: bytes) -> bytes:

@@ -31,8 +31,6 @@ versions do not reconnect); 1000 is used only for a deliberate disconnect (log-o
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import contextvars
 import fnmatch
@@ -47,6 +45,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from my_app import pubsub
+from my_app.encoding import b64url_decode
 from my_app_web.channels.channel import Channel, ChannelSocket, PushPayload, Refuse, Reply
 from my_app_web.channels.serializer import Frame, MalformedFrameError, Serializer, for_version
 
@@ -675,9 +674,10 @@ def _auth_token(protocols: list[str]) -> str | None:
     for protocol in protocols:
         if protocol.startswith(AUTH_TOKEN_PREFIX):
             encoded = protocol[len(AUTH_TOKEN_PREFIX) :]
+            raw = b64url_decode(encoded)
             try:
-                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-            except (binascii.Error, UnicodeDecodeError):
+                return raw.decode() if raw is not None else None
+            except UnicodeDecodeError:
                 return None
     return None
 

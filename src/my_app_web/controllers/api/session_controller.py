@@ -10,6 +10,7 @@ from my_app.errors import UnauthorizedError
 from my_app_web.controllers.api import errors, user_json
 from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import BearerToken
+from my_app_web.plugs.client_ip import client_ip
 from my_app_web.plugs.rate_limit import Limiter
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], responses=errors.SERVER_ERROR)
@@ -42,7 +43,7 @@ def session_response(user: accounts.User, token: str) -> SessionResponse:
 )
 async def create(credentials: Credentials, request: Request) -> SessionResponse:
     limiter: Limiter = request.app.state.limiter
-    keys = (f"login:email:{credentials.email.lower()}", f"login:ip:{request.client.host if request.client else '-'}")
+    keys = (f"login:email:{credentials.email.lower()}", f"login:ip:{client_ip(request)}")
     await limiter.ensure_allowed(limiter.login, *keys)
     user = await accounts.get_user_by_email_and_password(credentials.email, credentials.password)
     if user is None:

@@ -19,6 +19,7 @@ from my_app_web.controllers.api import errors, user_json
 from my_app_web.controllers.api.params import Text
 from my_app_web.controllers.api.session_controller import SessionResponse, session_response
 from my_app_web.plugs.auth import AdminScope, ApiScope
+from my_app_web.plugs.client_ip import client_ip
 from my_app_web.plugs.rate_limit import Limiter
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors.SERVER_ERROR)
@@ -80,10 +81,6 @@ def _limiter(request: Request) -> Limiter:
     return limiter
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def _check_current_password(scope: Scope, password: str) -> None:
     """Sensitive changes over the API ask for the current password (sudo mode for bearer tokens)."""
     if await accounts.get_user_by_email_and_password(scope.user.email, password) is None:
@@ -94,7 +91,7 @@ async def _count_email_request(request: Request, kind: str, email: str) -> None:
     """Rate-limit requests that send an email, per address and per client IP (429 past the limit)."""
     limiter = _limiter(request)
     await limiter.hit_or_refuse(
-        limiter.email_requests, f"{kind}:ip:{_client_ip(request)}", f"{kind}:email:{email.lower()}"
+        limiter.email_requests, f"{kind}:ip:{client_ip(request)}", f"{kind}:email:{email.lower()}"
     )
 
 

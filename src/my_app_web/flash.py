@@ -11,7 +11,9 @@ FlashKind = Literal["info", "error"]
 
 
 def put_flash(request: Request, kind: FlashKind, message: str) -> None:
-    request.session.setdefault(FLASH_KEY, {})[kind] = message
+    # A new dict, not the stored one changed in place: the session saves only what it sees assigned.
+    flash = request.session.get(FLASH_KEY)
+    request.session[FLASH_KEY] = {**(flash if isinstance(flash, dict) else {}), kind: message}
 
 
 def pop_flash(request: Request) -> dict[str, str]:

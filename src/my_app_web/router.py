@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from my_app_web.controllers import health, page
+from my_app_web.controllers import (
+    health,
+    page,
+    user_confirmation_controller,
+    user_reset_password_controller,
+    user_session_controller,
+    user_settings_controller,
+)
 from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
 
 # pipeline :browser
 browser = APIRouter()
 browser.include_router(page.router)
+browser.include_router(user_session_controller.router)
+browser.include_router(user_confirmation_controller.router)
+browser.include_router(user_reset_password_controller.router)
+browser.include_router(user_settings_controller.router)
 
 # pipeline :api
 api = APIRouter(prefix="/api")

@@ -39,4 +39,3 @@ async def test_the_header_carries_the_token_for_scripts(client: httpx.AsyncClien
     response = await client.post("/users/log-out", headers={"x-csrf-token": token})
 
     assert response.status_code == 303
-

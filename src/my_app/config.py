@@ -185,7 +185,6 @@ class Settings(BaseSettings):
             return f"{self.url_scheme}://{self.app_host}"
         return f"{self.url_scheme}://{self.app_host}:{self.port}"
 
-
     @property
     def trusted_proxy_list(self) -> list[str]:
         """TRUSTED_PROXIES as a list of IPs and CIDRs (`["*"]`: every peer); empty: trust no one."""

@@ -79,4 +79,3 @@ def with_script_hashes(response: HTMLResponse) -> HTMLResponse:
     )
     response.headers["content-security-policy"] = DOCS_POLICY.format(hashes=hashes)
     return response
-

@@ -32,7 +32,7 @@ class ForwardedHeaders:
         self._rewrite = self.wrap(_done)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        return cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=self.trusted_proxies))
+        return cast("ASGIApp", ProxyHeadersMiddleware(cast("Any", app), trusted_hosts=self.trusted_proxies))
 
     async def gate(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Rewrite `scope` and return, keeping no frame for as long as an open socket lives."""

@@ -141,7 +141,7 @@ async def upgrade(app: Endpoint, host: str, *, extensions: dict[str, Any] | None
 
 def with_socket(app: Endpoint) -> RecordingSocket:
     socket = RecordingSocket()
-    app.sockets["/test-socket/websocket"] = cast(Any, socket)
+    app.sockets["/test-socket/websocket"] = cast("Any", socket)
     return socket
 
 

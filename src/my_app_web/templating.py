@@ -16,6 +16,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.requests import Request
 
+from my_app.config import Settings
+
 TEMPLATES_PATH = Path(__file__).parent / "templates"
 STATIC_PATH = Path(__file__).parent / "static"
 
@@ -28,7 +30,8 @@ def path_for(request: Request, name: str, /, **path_params: Any) -> str:
         path_for(request, "no_such_route")              # raises starlette.routing.NoMatchFound
     """
     router = request.scope.get("router") or request.scope["app"]
-    return request.scope.get("root_path", "").rstrip("/") + str(router.url_path_for(name, **path_params))
+    root_path: str = request.scope.get("root_path", "")
+    return root_path.rstrip("/") + str(router.url_path_for(name, **path_params))
 
 
 def absolute_url_for(request: Request, name: str, /, **path_params: Any) -> str:
@@ -37,7 +40,8 @@ def absolute_url_for(request: Request, name: str, /, **path_params: Any) -> str:
     Examples:
         absolute_url_for(request, "home")    # "https://example.com/" in prod (APP_HOST=example.com)
     """
-    return request.app.state.settings.base_url + path_for(request, name, **path_params)
+    settings: Settings = request.app.state.settings
+    return settings.base_url + path_for(request, name, **path_params)
 
 
 @pass_context

@@ -8,6 +8,7 @@ naming the variable that is missing.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,9 @@ MIN_SECRET_KEY_BYTES = 64
 # never uses these (a missing SECRET_KEY_BASE stops start-up there).
 _DEV_SECRET_KEY_BASE = "dev-only-secret-key-base-" + "d" * 64
 _TEST_SECRET_KEY_BASE = "test-only-secret-key-base-" + "t" * 64
+# Secrets anyone can read in this repository: a prod server refuses to sign with them (with the
+# dev secret, anyone could sign a socket token for any user).
+PUBLIC_SECRET_KEY_BASES = frozenset({_DEV_SECRET_KEY_BASE, _TEST_SECRET_KEY_BASE})
 
 
 class ConfigError(Exception):
@@ -122,12 +126,19 @@ class Settings(BaseSettings):
             self._require("database_url", "DATABASE_URL")
             self._require("secret_key_base", "SECRET_KEY_BASE")
             self._require("app_host", "APP_HOST")
+            if self.secret_key_base in PUBLIC_SECRET_KEY_BASES:
+                raise ConfigError(
+                    "SECRET_KEY_BASE is the public dev/test value and cannot be used in prod "
+                    "(generate one with: myapp gen secret)"
+                )
             self.database_ssl = self.database_ssl or "verify-full"
             self.log_format = self.log_format or "json"
             self.url_scheme = self.url_scheme or "https"
             # Every interface: in prod the app runs in a container whose port is published.
             self.bind_host = self.bind_host or "0.0.0.0"  # noqa: S104  # nosec B104
             self.mailer_adapter = self.mailer_adapter or "smtp"
+            self.trusted_hosts = self.trusted_hosts or self.app_host
+            self.api_docs = bool(self.api_docs)
         else:
             default_secret = _DEV_SECRET_KEY_BASE if self.env == "dev" else _TEST_SECRET_KEY_BASE
             self.secret_key_base = self.secret_key_base or default_secret
@@ -136,6 +147,8 @@ class Settings(BaseSettings):
             self.url_scheme = self.url_scheme or "http"
             self.bind_host = self.bind_host or "127.0.0.1"
             self.mailer_adapter = self.mailer_adapter or ("local" if self.env == "dev" else "test")
+            self.trusted_hosts = self.trusted_hosts or "*"
+            self.api_docs = True if self.api_docs is None else self.api_docs
         if self.bcrypt_rounds is None:
             self.bcrypt_rounds = 4 if self.env == "test" else 12
         if self.jobs_in_server is None:
@@ -146,6 +159,8 @@ class Settings(BaseSettings):
                 f"SECRET_KEY_BASE must be at least {MIN_SECRET_KEY_BYTES} bytes long "
                 "(generate one with: myapp gen secret)"
             )
+        _check_trusted_proxies(self.trusted_proxy_list)
+        _check_trusted_hosts(self.trusted_host_list)
         return self
 
     def _require(self, field: str, variable: str) -> None:
@@ -169,6 +184,40 @@ class Settings(BaseSettings):
         if self.env == "prod" or self.port == default_port:
             return f"{self.url_scheme}://{self.app_host}"
         return f"{self.url_scheme}://{self.app_host}:{self.port}"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """TRUSTED_PROXIES as a list of IPs and CIDRs (`["*"]`: every peer); empty: trust no one."""
+        return _comma_list(self.trusted_proxies)
+
+    @property
+    def trusted_host_list(self) -> list[str]:
+        """TRUSTED_HOSTS, lower-cased: host names, `*.example.com` wildcards, or `["*"]` (any host)."""
+        return [host.lower() for host in _comma_list(self.trusted_hosts or "*")]
+
+
+def _comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _check_trusted_proxies(proxies: list[str]) -> None:
+    # uvicorn reads an entry that is not an IP or a network (strictly: no host bits set) as a
+    # literal name, which no peer address ever equals: refuse it here instead of trusting no one.
+    if proxies == ["*"]:
+        return
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy) if "/" in proxy else ipaddress.ip_address(proxy)
+        except ValueError as exc:
+            raise ConfigError(f"environment variable TRUSTED_PROXIES is invalid: {exc}") from None
+
+
+def _check_trusted_hosts(hosts: list[str]) -> None:
+    for host in hosts:
+        if host != "*" and (host.count("*") > 1 or ("*" in host and not host.startswith("*."))):
+            raise ConfigError(
+                f"environment variable TRUSTED_HOSTS is invalid: {host!r} (a wildcard looks like *.example.com)"
+            )
 
 
 @lru_cache(maxsize=1)

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from my_app import application, log
 from my_app.config import Settings, get_settings
 from my_app_web.channels.transport import SocketEndpoint, SocketHandler
 from my_app_web.channels.user_socket import UserSocket
+from my_app_web.controllers.api_docs import docs_options, mount_api_docs
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.controllers.fallback import register_exception_handlers
+from my_app_web.plugs.body_limit import BodyLimitMiddleware
+from my_app_web.plugs.forwarded import ForwardedHeaders
 from my_app_web.plugs.rate_limit import Limiter
 from my_app_web.plugs.request_id import RequestIdMiddleware
+from my_app_web.plugs.security_headers import SecurityHeadersMiddleware
+from my_app_web.plugs.trusted_host import TrustedHostMiddleware, TrustedHosts
 from my_app_web.router import router
 from my_app_web.templating import STATIC_PATH
+
+# Runs before a socket is handed its connection: True to go on, False once it has answered itself.
+SocketGate = Callable[[Scope, Receive, Send], Awaitable[bool]]
 
 
 class Endpoint(FastAPI):
@@ -38,6 +47,11 @@ class Endpoint(FastAPI):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.sockets: dict[str, SocketEndpoint] = {}
+        # Middleware around Starlette's own error handler (outermost first): what even its 500 passes.
+        self.edge_middleware: list[Middleware] = []
+        # What a socket passes first (forwarded headers, the host check). Each runs and returns,
+        # so an open socket keeps none of their frames alive.
+        self.socket_gates: list[SocketGate] = []
 
     def socket(self, path: str, handler: SocketHandler) -> None:
         """Serve `handler`'s socket at `<path>/websocket` (the path the Phoenix JS client connects to)."""
@@ -48,9 +62,18 @@ class Endpoint(FastAPI):
             path, root = scope["path"], scope.get("root_path", "")
             socket = self.sockets.get(path[len(root) :] if root and path.startswith(root) else path)
             if socket is not None:
+                for gate in self.socket_gates:
+                    if not await gate(scope, receive, send):
+                        return
                 await socket(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for cls, args, kwargs in reversed(self.edge_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(settings: Settings | None = None, *, start_application: bool = True) -> Endpoint:
@@ -73,17 +96,15 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
         title="MyApp",
         version="0.1.0",
         lifespan=lifespan,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
-        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
-        redoc_url=None,
+        **docs_options(settings),  # /api/openapi.json, unless API_DOCS is off
         debug=False,  # never render tracebacks, whatever the environment
     )
     app.state.settings = settings
     app.state.limiter = Limiter.from_settings(settings)
     log.configure(settings)
     register_exception_handlers(app)
-    # Added last = runs first: every response, errors included, carries the request id.
+    add_edges(app, settings)
+    # Added last = runs first (inside the edges): the body limit comes before anything reads a body.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key_base or "",
@@ -92,9 +113,34 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
         same_site="lax",
         https_only=settings.env == "prod",
     )
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    mount_api_docs(app, settings)  # /api/docs, unless API_DOCS is off
     app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
     app.include_router(router)
     app.socket("/socket", UserSocket(settings))
     mount_dev_routes(app, settings)  # /dev/mailbox, in dev only
     return app
+
+
+def add_edges(app: Endpoint, settings: Settings) -> None:
+    """The edges every request passes, outermost first.
+
+    1. Forwarded headers, from TRUSTED_PROXIES only (sockets too): the client address that rate
+       limits and logs see.
+    2. The request id: on every response, the edges' own refusals and Starlette's 500 included.
+    3. Security headers, on every response too.
+    4. The Host check (TRUSTED_HOSTS; sockets too): 400 for other hosts.
+    Then, inside Starlette's error handler: the body limit, the session, the routes.
+    """
+    hosts = TrustedHosts(settings.trusted_host_list)
+    if settings.trusted_proxy_list:
+        forwarded = ForwardedHeaders(settings.trusted_proxy_list)
+        app.edge_middleware.append(Middleware(forwarded.wrap))
+        app.socket_gates.append(forwarded.gate)
+    app.edge_middleware += [
+        Middleware(RequestIdMiddleware),
+        Middleware(SecurityHeadersMiddleware, hsts=settings.env == "prod"),
+    ]
+    if not hosts.allow_any:
+        app.edge_middleware.append(Middleware(TrustedHostMiddleware, hosts))
+        app.socket_gates.append(hosts.gate)

@@ -1,12 +1,60 @@
-"""The Jinja2 environment that pages and components render with."""
+"""The Jinja2 environment that pages and components render with.
+
+Links within pages are paths (`url_for('static', path='app.css')` is `/static/app.css`): a page
+never builds a URL from the request's Host header, which the client chooses. Where an absolute URL
+is truly needed (a link that leaves the page: an email, a share link, `og:url`), `absolute_url_for`
+builds it on APP_HOST (`settings.base_url`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from starlette.requests import Request
+
+from my_app.config import Settings
 
 TEMPLATES_PATH = Path(__file__).parent / "templates"
 STATIC_PATH = Path(__file__).parent / "static"
 
+
+def path_for(request: Request, name: str, /, **path_params: Any) -> str:
+    """The path of the route called `name`, under the app's root path; never a host.
+
+    Examples:
+        path_for(request, "static", path="app.css")     # "/static/app.css"
+        path_for(request, "no_such_route")              # raises starlette.routing.NoMatchFound
+    """
+    router = request.scope.get("router") or request.scope["app"]
+    root_path: str = request.scope.get("root_path", "")
+    return root_path.rstrip("/") + str(router.url_path_for(name, **path_params))
+
+
+def absolute_url_for(request: Request, name: str, /, **path_params: Any) -> str:
+    """The route's absolute URL on APP_HOST (`settings.base_url`), whatever Host the request named.
+
+    Examples:
+        absolute_url_for(request, "home")    # "https://example.com/" in prod (APP_HOST=example.com)
+    """
+    settings: Settings = request.app.state.settings
+    return settings.base_url + path_for(request, name, **path_params)
+
+
+@pass_context
+def _url_for(context: Context, name: str, /, **path_params: Any) -> str:
+    return path_for(context["request"], name, **path_params)
+
+
+@pass_context
+def _absolute_url_for(context: Context, name: str, /, **path_params: Any) -> str:
+    return absolute_url_for(context["request"], name, **path_params)
+
+
 templates = Jinja2Templates(directory=TEMPLATES_PATH)
+# Replaces Starlette's `url_for`, which builds absolute URLs on the request's Host header.
+templates.env.globals["url_for"] = _url_for
+templates.env.globals["absolute_url_for"] = _absolute_url_for

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from my_app.config import ConfigError, Settings, get_settings
+from my_app.config import PUBLIC_SECRET_KEY_BASES, ConfigError, Settings, get_settings
 from tests.support.processes import myapp, output_lines
 
 PROD_ENV = {
@@ -92,6 +92,88 @@ def test_the_secret_key_base_length_is_counted_in_bytes(clean_env: pytest.Monkey
     clean_env.setenv("SECRET_KEY_BASE", "é" * 31 + "a")
     with pytest.raises(ConfigError, match="SECRET_KEY_BASE"):
         settings_from_env()
+
+
+@pytest.mark.parametrize("env", ["dev", "test"])
+def test_prod_refuses_the_public_dev_and_test_secret_key_base(clean_env: pytest.MonkeyPatch, env: str) -> None:
+    public = Settings(_env_file=None, env=env).secret_key_base  # type: ignore[call-arg]
+    assert public in PUBLIC_SECRET_KEY_BASES
+    set_env(clean_env, {**PROD_ENV, "SECRET_KEY_BASE": public or ""})
+
+    with pytest.raises(ConfigError) as raised:
+        settings_from_env()
+
+    message = str(raised.value)
+    assert "SECRET_KEY_BASE" in message
+    assert "myapp gen secret" in message
+    assert "\n" not in message
+
+
+def test_dev_and_test_run_on_their_public_secret_key_base(clean_env: pytest.MonkeyPatch) -> None:
+    for env in ["dev", "test"]:
+        clean_env.setenv("MYAPP_ENV", env)
+        assert settings_from_env().secret_key_base in PUBLIC_SECRET_KEY_BASES
+
+
+# --- the edges: TRUSTED_PROXIES, TRUSTED_HOSTS, API_DOCS ---
+
+
+def test_no_proxy_is_trusted_by_default(clean_env: pytest.MonkeyPatch) -> None:
+    assert settings_from_env().trusted_proxy_list == []
+    set_env(clean_env, PROD_ENV)
+    assert settings_from_env().trusted_proxy_list == []
+
+
+def test_trusted_proxies_are_ips_and_networks(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("TRUSTED_PROXIES", " 10.0.0.0/8, 192.168.1.7 ,fd00::/8,")
+
+    assert settings_from_env().trusted_proxy_list == ["10.0.0.0/8", "192.168.1.7", "fd00::/8"]
+
+
+@pytest.mark.parametrize("value", ["nginx", "10.0.0.1/8", "10.0.0.0/8,1.2.3", "*, 10.0.0.1"])
+def test_a_trusted_proxy_that_is_no_ip_or_network_is_refused(clean_env: pytest.MonkeyPatch, value: str) -> None:
+    # uvicorn would take it for a name no peer ever has, and silently trust no one.
+    clean_env.setenv("TRUSTED_PROXIES", value)
+
+    with pytest.raises(ConfigError) as raised:
+        settings_from_env()
+
+    assert "TRUSTED_PROXIES" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_trusted_hosts_default_to_app_host_in_prod_and_any_host_elsewhere(clean_env: pytest.MonkeyPatch) -> None:
+    assert settings_from_env().trusted_host_list == ["*"]
+    set_env(clean_env, PROD_ENV)
+    assert settings_from_env().trusted_host_list == ["example.com"]
+
+
+def test_trusted_hosts_come_from_the_environment(clean_env: pytest.MonkeyPatch) -> None:
+    set_env(clean_env, {**PROD_ENV, "TRUSTED_HOSTS": "Example.com, *.example.com,localhost"})
+
+    assert settings_from_env().trusted_host_list == ["example.com", "*.example.com", "localhost"]
+
+
+@pytest.mark.parametrize("value", ["*example.com", "api.*.example.com", "*.*.example.com", "example.*"])
+def test_a_malformed_host_wildcard_is_refused(clean_env: pytest.MonkeyPatch, value: str) -> None:
+    clean_env.setenv("TRUSTED_HOSTS", value)
+
+    with pytest.raises(ConfigError, match="TRUSTED_HOSTS"):
+        settings_from_env()
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [("dev", None, True), ("test", None, True), ("prod", None, False), ("prod", "true", True), ("dev", "false", False)],
+)
+def test_api_docs_are_off_in_prod_unless_asked_for(
+    clean_env: pytest.MonkeyPatch, env: str, value: str | None, expected: bool
+) -> None:
+    set_env(clean_env, {**PROD_ENV, "MYAPP_ENV": env})
+    if value is not None:
+        clean_env.setenv("API_DOCS", value)
+
+    assert settings_from_env().api_docs is expected
 
 
 def test_database_ssl_verifies_the_server_certificate_by_default_in_prod(clean_env: pytest.MonkeyPatch) -> None:

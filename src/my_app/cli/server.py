@@ -65,7 +65,9 @@ def server(
         reload=reload,
         workers=None if reload else (workers or settings.web_concurrency),
         log_config=None,
-        proxy_headers=True,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default): any local client could
+        # pick its own address. The app trusts forwarded headers itself, from TRUSTED_PROXIES only.
+        proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
         # Compression costs ~37 KB of zlib state per socket that asks for it (every browser does).
         ws_per_message_deflate=settings.socket_compress,

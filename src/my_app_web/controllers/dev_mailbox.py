@@ -18,9 +18,10 @@ from my_app_web.templating import templates
 router = APIRouter(prefix="/dev/mailbox", tags=["dev"], include_in_schema=False)
 
 # No scripts, no requests to other origins, no forms, no same-origin access; inline styles and
-# embedded or https images are what emails use.
+# embedded or https images are what emails use. Framed by the mailbox's own page only.
 _HTML_PART_POLICY = (
-    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; font-src data: https:"
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; font-src data: https:;"
+    " frame-ancestors 'self'"
 )
 
 
@@ -47,7 +48,7 @@ async def index(request: Request) -> Response:
 async def clear(request: Request) -> RedirectResponse:
     mailer.local_mailbox.clear()
     # 303: the browser follows with a GET, so a reload does not empty the mailbox again.
-    return RedirectResponse(request.url_for("dev_mailbox"), status_code=303)
+    return RedirectResponse(request.app.url_path_for("dev_mailbox"), status_code=303)
 
 
 @router.get("/{message_id}", response_class=HTMLResponse, name="dev_mailbox_message")
@@ -67,7 +68,11 @@ async def html_part(message_id: str) -> HTMLResponse:
         raise NotFoundError("HTML part", message_id)
     return HTMLResponse(
         stored.email.html_body,
-        headers={"Content-Security-Policy": _HTML_PART_POLICY, "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Content-Security-Policy": _HTML_PART_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "SAMEORIGIN",
+        },
     )
 
 

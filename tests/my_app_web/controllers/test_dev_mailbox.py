@@ -97,7 +97,7 @@ async def test_message_page_shows_headers_html_frame_and_text(
     frame = re.search(r"<iframe[^>]*>", page)
     assert frame is not None
     assert " sandbox " in frame.group(0)
-    assert f'src="http://localhost:4000/dev/mailbox/{message_id}/html"' in frame.group(0)
+    assert f'src="/dev/mailbox/{message_id}/html"' in frame.group(0)
 
 
 async def test_html_part_is_served_sandboxed(browser: httpx.AsyncClient, local_settings: Settings) -> None:
@@ -110,6 +110,10 @@ async def test_html_part_is_served_sandboxed(browser: httpx.AsyncClient, local_s
     policy = response.headers["content-security-policy"]
     assert policy.startswith("sandbox;")
     assert "default-src 'none'" in policy
+    # Its own policy, not the pages' one beside it: the mailbox page (same origin) may frame it.
+    assert response.headers.get_list("content-security-policy") == [policy]
+    assert "frame-ancestors 'self'" in policy
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
 
 
 async def test_message_without_html_shows_text_only(browser: httpx.AsyncClient, local_settings: Settings) -> None:
@@ -153,7 +157,7 @@ async def test_clear_empties_the_mailbox_and_goes_back_to_it(
     response = await browser.post("/dev/mailbox/clear", headers=HTML)
 
     assert response.status_code == 303
-    assert response.headers["location"] == "http://localhost:4000/dev/mailbox"
+    assert response.headers["location"] == "/dev/mailbox"
     assert "No messages yet" in (await browser.get("/dev/mailbox", headers=HTML)).text
     assert (await browser.get(f"/dev/mailbox/{message_id}", headers=HTML)).status_code == 404
 

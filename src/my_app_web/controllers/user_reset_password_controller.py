@@ -12,6 +12,7 @@ from my_app.errors import NotFoundError, ValidationError
 from my_app_web.controllers.html import render
 from my_app_web.flash import put_flash
 from my_app_web.plugs.csrf import verify_csrf
+from my_app_web.templating import path_for
 
 router = APIRouter(prefix="/users/reset-password", tags=["pages"], include_in_schema=False)
 
@@ -22,7 +23,7 @@ INVALID_LINK = "Reset password link is invalid or it has expired."
 async def edit(request: Request, token: str) -> Response:
     if await accounts.get_user_by_reset_password_token(token) is None:
         put_flash(request, "error", INVALID_LINK)
-        return RedirectResponse(request.url_for("user_log_in").path, status_code=303)
+        return RedirectResponse(path_for(request, "user_log_in"), status_code=303)
     return render(request, "users/reset_password.html", page_title="Reset password", token=token, errors={})
 
 
@@ -43,7 +44,7 @@ async def update(
         return _form_with_errors(request, token, exc.errors)
     else:
         put_flash(request, "info", "Password reset successfully.")
-    return RedirectResponse(request.url_for("user_log_in").path, status_code=303)
+    return RedirectResponse(path_for(request, "user_log_in"), status_code=303)
 
 
 def _form_with_errors(request: Request, token: str, errors: dict[str, list[str]]) -> Response:

@@ -25,6 +25,7 @@ from my_app_web.plugs.auth import (
 from my_app_web.plugs.client_ip import client_ip
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.plugs.rate_limit import Limiter
+from my_app_web.templating import path_for
 
 router = APIRouter(prefix="/users", tags=["pages"], include_in_schema=False)
 
@@ -62,7 +63,7 @@ async def create(
         )
         await accounts.request_login_link(email)
         put_flash(request, "info", MAGIC_LINK_SENT)
-        return RedirectResponse(request.url_for("user_log_in").path, status_code=303)
+        return RedirectResponse(path_for(request, "user_log_in"), status_code=303)
     await limiter.hit_or_refuse(limiter.login, f"login:email:{email.lower()}", f"login:ip:{client_ip(request)}")
     user = await accounts.get_user_by_email_and_password(email, password)
     if user is None:
@@ -86,7 +87,7 @@ async def magic_link_create(
     user = await accounts.login_user_by_magic_link(token)
     if user is None:
         put_flash(request, "error", INVALID_LINK)
-        return RedirectResponse(request.url_for("user_log_in").path, status_code=303)
+        return RedirectResponse(path_for(request, "user_log_in"), status_code=303)
     return await _logged_in(request, user, remember_me=remember_me)
 
 

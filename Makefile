@@ -16,7 +16,7 @@ run: install ## Start PostgreSQL, migrate, seed, serve on http://localhost:$${PO
 test: install $(JS_DEPS) ## Run the whole test suite (the JS client tests need Node 20+ and npm)
 	$(BIN)/myapp test
 
-check: install ## ruff, ruff format --check, mypy, bandit
+check: install ## ruff, ruff format --check, mypy, bandit, import-linter (the layering contracts in pyproject.toml)
 	$(BIN)/myapp check
 
 format: install

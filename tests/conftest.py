@@ -8,7 +8,15 @@ import pytest
 
 os.environ["MYAPP_ENV"] = "test"
 
-pytest_plugins = ["tests.support.data_case", "tests.support.conn_case", "tests.support.channel_case"]
+pytest_plugins = [
+    "tests.support.data_case",
+    "tests.support.conn_case",
+    "tests.support.channel_case",
+    # Redis tests skip without Redis, and fail without it when CI=true.
+    "tests.support.services",
+    # Runs a pytest session inside a test (tests/support/test_services.py).
+    "pytester",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,10 +3,12 @@ from __future__ import annotations
 import re
 import string
 import subprocess
+import tomllib
 
 import pytest
 
 from my_app import migrations
+from my_app.cli import dev
 from my_app.config import MIN_SECRET_KEY_BYTES
 from tests.support.processes import (
     MYAPP,
@@ -85,6 +87,18 @@ def test_routes_lists_the_app_s_routes() -> None:
     rows = {tuple(line.split()[:2]) for line in output_lines(result.stdout)}
     assert {("GET", "/health"), ("GET", "/ready"), ("GET", "/")} <= rows
     assert "my_app_web.controllers.health.health" in result.stdout
+
+
+def test_check_runs_import_linter_on_every_layering_contract() -> None:
+    contracts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    [args] = [args for name, args in dev.check_steps() if name.startswith("import-linter")]
+
+    result = subprocess.run(args, cwd=PROJECT_ROOT, env=child_env(), capture_output=True, text=True, timeout=120)
+
+    verdicts = dict(re.findall(r"^(.+) (KEPT|BROKEN)$", plain(result.stdout), re.MULTILINE))
+    assert set(verdicts) == {contract["name"] for contract in contracts}, result.stdout + result.stderr
+    # The step fails `myapp check` exactly when a contract is broken.
+    assert (result.returncode == 0) == ("BROKEN" not in verdicts.values()), result.stdout
 
 
 def test_gen_secret_prints_a_fresh_secret_key_base_each_time() -> None:

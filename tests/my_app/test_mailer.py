@@ -19,7 +19,7 @@ from my_app.config import ConfigError, Settings
 from my_app.mailer import DeliveryError, Email
 
 # --- A real SMTP server (aiosmtpd, in its own thread) ---
-from tests.support.smtp import FreePortController, Inbox
+from tests.support.smtp import Certificates, FreePortController, Inbox, issue_certificates, server_tls_context
 
 
 @dataclass
@@ -57,6 +57,32 @@ def auth_smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     try:
         yield SmtpServer(controller.port, inbox, logins)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A test CA and server certificates it signed, made once per worker."""
+    return issue_certificates(tmp_path_factory.mktemp("smtp-tls"))
+
+
+@pytest.fixture
+def tls_smtp_server(request: pytest.FixtureRequest, certificates: Certificates) -> Iterator[SmtpServer]:
+    """An SMTP server offering STARTTLS with the test CA's certificate for 127.0.0.1 (or, as the
+    parameter "other_host", for mail.example.com only).
+
+    It takes mail in clear text too: a client that fell back to plain text would deliver, and the
+    test would see the message arrive without TLS.
+    """
+    certificate = certificates.other_host if getattr(request, "param", None) == "other_host" else certificates.localhost
+    inbox = Inbox()
+    controller = FreePortController(
+        inbox, hostname="127.0.0.1", port=0, tls_context=server_tls_context(certificate), require_starttls=False
+    )
+    controller.start()
+    try:
+        yield SmtpServer(controller.port, inbox, logins=[])
     finally:
         controller.stop()
 
@@ -311,6 +337,51 @@ async def test_smtp_requiring_starttls_never_sends_in_clear_text(settings: Setti
         await mailer.deliver(an_email(), settings=configured)
 
     assert smtp_server.inbox.received == []
+
+
+async def test_smtp_starttls_delivers_over_tls_to_a_server_the_client_trusts(
+    settings: Settings, tls_smtp_server: SmtpServer, certificates: Certificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mailer verifies with the default trust store (aiosmtplib's default context); OpenSSL reads
+    # SSL_CERT_FILE when a context loads it, as it would for a relay with a private CA.
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca))
+    configured = smtp_settings(settings, tls_smtp_server.port, smtp_security="starttls")
+
+    result = await mailer.deliver(an_email(), settings=configured)
+
+    [received] = tls_smtp_server.inbox.received
+    assert received.tls_version in {"TLSv1.2", "TLSv1.3"}, "the message came in before STARTTLS"
+    assert received.message["Message-ID"] == result.message_id
+    assert received.rcpt_tos == ["ada@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("tls_smtp_server", "trust_the_ca", "reason"),
+    [
+        pytest.param("localhost", False, "unable to get local issuer certificate", id="self-signed-ca-not-trusted"),
+        pytest.param("other_host", True, "IP address mismatch", id="certificate-for-another-host"),
+    ],
+    indirect=["tls_smtp_server"],
+)
+async def test_smtp_starttls_refuses_a_certificate_it_cannot_verify_and_never_falls_back_to_clear_text(
+    settings: Settings,
+    tls_smtp_server: SmtpServer,
+    certificates: Certificates,
+    monkeypatch: pytest.MonkeyPatch,
+    trust_the_ca: bool,
+    reason: str,
+) -> None:
+    if trust_the_ca:
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca))
+    else:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # the system's CAs, which never signed this one
+    configured = smtp_settings(settings, tls_smtp_server.port, smtp_security="starttls")
+
+    with pytest.raises(DeliveryError, match="certificate verify failed") as raised:
+        await mailer.deliver(an_email(), settings=configured)
+
+    assert reason in raised.value.reason
+    assert tls_smtp_server.inbox.received == []
 
 
 async def test_smtp_refused_connection_is_a_retryable_delivery_error(settings: Settings, closed_port: int) -> None:

@@ -8,7 +8,6 @@ never comes fails the test with what did come instead.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import sys
 import time
@@ -22,29 +21,18 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from my_app import database
 from my_app.config import Settings
 from my_app.pubsub import Adapter, Gap, Message, PostgresAdapter, PubSub, RedisAdapter, Subscription
 from tests.support.processes import child_env
+from tests.support.services import REDIS_URL, needs_redis
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WITHIN = 15.0  # seconds any one expected message (or reconnection) may take
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
 StartNode = Callable[[Adapter], Awaitable[PubSub]]
-
-
-@functools.cache
-def redis_answers(url: str) -> bool:
-    try:
-        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
-            return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 async def eventually(condition: Callable[[], bool], what: str, *, within: float = WITHIN) -> None:
@@ -54,11 +42,6 @@ async def eventually(condition: Callable[[], bool], what: str, *, within: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.01)
-
-
-def needs_redis() -> pytest.MarkDecorator:
-    """Skip (a test, a module, a parameter) when nothing answers on REDIS_URL (CI starts Redis there)."""
-    return pytest.mark.skipif(not redis_answers(REDIS_URL), reason=f"Redis does not answer at {REDIS_URL}")
 
 
 def unique_topic(prefix: str = "test") -> str:

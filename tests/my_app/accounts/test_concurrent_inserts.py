@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts, application, repo
 from my_app.errors import ValidationError
 from tests.support.data_case import errors_on
 from tests.support.fixtures.accounts import unique_user_email, valid_user_attributes
+from tests.support.jobs import eventually
 
 TAKEN = {"email": ["has already been taken"]}
 
@@ -39,6 +41,24 @@ async def emails(started_app: application.Application) -> AsyncIterator[list[str
             await connection.execute(
                 text("DELETE FROM procrastinate_jobs WHERE args->>'user_id' = ANY(:ids)"), {"ids": list(ids)}
             )
+
+
+async def backend_pid(connection: AsyncConnection) -> int:
+    return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def wait_until_blocked_by(pid: int) -> None:
+    """Until some other backend waits on a lock that backend `pid` holds (the second insert, on the index)."""
+
+    async def blocked() -> bool:
+        async with repo.engine().connect() as connection:
+            result = await connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE CAST(:pid AS integer) = ANY(pg_blocking_pids(pid))"),
+                {"pid": pid},
+            )
+            return int(result.scalar_one()) > 0
+
+    await eventually(blocked, within=10, message=f"an insert waiting on the transaction of backend {pid}")
 
 
 async def count_users(email: str) -> int:
@@ -100,13 +120,14 @@ async def test_an_insert_waiting_on_an_uncommitted_duplicate_is_refused_once_it_
 
     async with repo.engine().connect() as other_request:
         transaction = await other_request.begin()
+        first = await backend_pid(other_request)
         await other_request.execute(
             text("INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), :email, 'First')"),
             {"email": email},
         )
         # The unique index makes the second insert wait for the first transaction to end.
         second = asyncio.create_task(accounts.create_user(valid_user_attributes(email=email.upper())))
-        await asyncio.sleep(0.3)
+        await wait_until_blocked_by(first)
         assert not second.done(), "the second insert should wait for the first transaction"
         await transaction.commit()
 
@@ -123,12 +144,13 @@ async def test_an_insert_waiting_on_a_duplicate_that_rolls_back_succeeds(emails:
 
     async with repo.engine().connect() as other_request:
         transaction = await other_request.begin()
+        first = await backend_pid(other_request)
         await other_request.execute(
             text("INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), :email, 'First')"),
             {"email": email},
         )
         second = asyncio.create_task(accounts.create_user(valid_user_attributes(email=email.upper())))
-        await asyncio.sleep(0.3)
+        await wait_until_blocked_by(first)
         await transaction.rollback()
 
     user = await second

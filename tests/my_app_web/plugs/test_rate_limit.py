@@ -6,11 +6,10 @@ import pytest
 
 from my_app.config import Settings
 from my_app_web.plugs.rate_limit import Limiter, TooManyRequests
+from tests.support.services import REDIS_URL, needs_redis
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
-
-@pytest.mark.parametrize("redis_url", [None, REDIS_URL], ids=["memory", "redis"])
+@pytest.mark.parametrize("redis_url", [None, pytest.param(REDIS_URL, marks=needs_redis())], ids=["memory", "redis"])
 async def test_the_sixth_attempt_within_the_window_is_refused_with_retry_after(
     settings: Settings, redis_url: str | None
 ) -> None:

@@ -13,7 +13,9 @@ from starlette.types import Receive, Scope, Send
 
 from my_app import application, log
 from my_app.config import Settings, get_settings
-from my_app_web.channels.transport import SocketEndpoint, SocketHandler
+from my_app_web.channels.origin_check import OriginCheck
+from my_app_web.channels.socket_endpoint import SocketEndpoint
+from my_app_web.channels.socket_handler import SocketHandler
 from my_app_web.channels.user_socket import UserSocket
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.controllers.fallback import register_exception_handlers
@@ -39,9 +41,13 @@ class Endpoint(FastAPI):
         super().__init__(**options)
         self.sockets: dict[str, SocketEndpoint] = {}
 
-    def socket(self, path: str, handler: SocketHandler) -> None:
-        """Serve `handler`'s socket at `<path>/websocket` (the path the Phoenix JS client connects to)."""
-        self.sockets[f"{path.rstrip('/')}/websocket"] = SocketEndpoint(handler)
+    def socket(self, path: str, handler: SocketHandler, *, check_origin: OriginCheck | None = None) -> None:
+        """Serve `handler`'s socket at `<path>/websocket` (the path the Phoenix JS client connects to).
+
+        `check_origin` (Phoenix's socket option of that name) refuses upgrades from other origins
+        with 403; None accepts every origin.
+        """
+        self.sockets[f"{path.rstrip('/')}/websocket"] = SocketEndpoint(handler, check_origin=check_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -95,6 +101,6 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
     app.include_router(router)
-    app.socket("/socket", UserSocket(settings))
+    app.socket("/socket", UserSocket(settings), check_origin=OriginCheck.from_settings(settings))
     mount_dev_routes(app, settings)  # /dev/mailbox, in dev only
     return app

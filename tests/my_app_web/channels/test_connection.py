@@ -86,7 +86,7 @@ async def test_a_close_goes_out_after_what_was_queued_before_it(monkeypatch: pyt
     socket.send(_frame(1))
     socket.send(_frame(2))
     socket.close(1001, "going away")
-    for _ in range(3):
+    for _ in range(3):  # the writer gets its chances to run: it must still wait for the client
         await asyncio.sleep(0)
     assert client.closed is None
     client.reading.set()

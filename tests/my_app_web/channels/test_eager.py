@@ -59,7 +59,7 @@ async def test_start_eagerly_passes_failures_and_cancellation_to_the_coroutine()
     await asyncio.wait_for(task, WITHIN)
     cancelled = start_eagerly(waits_on(loop.create_future()), "cancelled")
     assert cancelled is not None
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn, not a wait for time: the task starts waiting on the future
     cancelled.cancel()
     with pytest.raises(asyncio.CancelledError):
         await cancelled
@@ -102,7 +102,7 @@ async def test_start_eagerly_passes_on_a_cancellation_that_comes_after_the_futur
 
     task = start_eagerly(waits(), "late cancel")
     assert task is not None
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn: the task waits on the future
     future.set_result(None)  # the task is due to resume...
     task.cancel()  # ...and is cancelled first: the coroutine must see it
     with pytest.raises(asyncio.CancelledError):

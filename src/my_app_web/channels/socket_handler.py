@@ -1,13 +1,14 @@
 """The socket module's API (Phoenix.Socket's callbacks): who may connect, and which channel serves a topic.
 
-class UserSocket(SocketHandler):
-    channels = (("room:*", RoomChannel),)            # channel "room:*", RoomChannel
+Examples:
+    class UserSocket(SocketHandler):
+        channels = (("room:*", RoomChannel),)            # channel "room:*", RoomChannel
 
-    async def connect(self, params, connect_info):   # connect/3
-        return {"user_id": ...} or None              # {:ok, socket} / :error (HTTP 403)
+        async def connect(self, params, connect_info):   # connect/3
+            return {"user_id": ...} or None              # {:ok, socket} / :error (HTTP 403)
 
-    def id(self, assigns):                           # id/1
-        return f"users_socket:{assigns['user_id']}"
+        def id(self, assigns):                           # id/1
+            return f"users_socket:{assigns['user_id']}"
 """
 
 from __future__ import annotations

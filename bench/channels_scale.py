@@ -64,7 +64,7 @@ from bench.channels_client import raise_open_files_limit
 from bench.support import describe_database, scratch_database
 from my_app import database
 from my_app.config import Settings
-from my_app_web.channels import socket_token, transport
+from my_app_web.channels import connection, socket_token
 
 BENCH_DATABASE = "my_app_bench_channels"
 PER_CLIENT = 10_000  # sockets per load-client process (each process has its own open-files limit)
@@ -718,7 +718,7 @@ def report_setup(options: Options, where: str, results: list[Result]) -> None:
     )
     table.add_row(
         "server limits",
-        f"heartbeat timeout {transport.HEARTBEAT_TIMEOUT:.0f} s, send queue {transport.SEND_QUEUE_SIZE} frames",
+        f"heartbeat timeout {connection.HEARTBEAT_TIMEOUT:.0f} s, send queue {connection.SEND_QUEUE_SIZE} frames",
     )
     console.print(table)
 

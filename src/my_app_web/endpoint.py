@@ -14,7 +14,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from my_app import application, log
 from my_app.config import Settings, get_settings
-from my_app_web.channels.transport import SocketEndpoint, SocketHandler
+from my_app_web.channels.origin_check import OriginCheck
+from my_app_web.channels.socket_endpoint import SocketEndpoint
+from my_app_web.channels.socket_handler import SocketHandler
 from my_app_web.channels.user_socket import UserSocket
 from my_app_web.controllers.api_docs import docs_options, mount_api_docs
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
@@ -53,9 +55,13 @@ class Endpoint(FastAPI):
         # so an open socket keeps none of their frames alive.
         self.socket_gates: list[SocketGate] = []
 
-    def socket(self, path: str, handler: SocketHandler) -> None:
-        """Serve `handler`'s socket at `<path>/websocket` (the path the Phoenix JS client connects to)."""
-        self.sockets[f"{path.rstrip('/')}/websocket"] = SocketEndpoint(handler)
+    def socket(self, path: str, handler: SocketHandler, *, check_origin: OriginCheck | None = None) -> None:
+        """Serve `handler`'s socket at `<path>/websocket` (the path the Phoenix JS client connects to).
+
+        `check_origin` (Phoenix's socket option of that name) refuses upgrades from other origins
+        with 403; None accepts every origin.
+        """
+        self.sockets[f"{path.rstrip('/')}/websocket"] = SocketEndpoint(handler, check_origin=check_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -117,7 +123,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     mount_api_docs(app, settings)  # /api/docs, unless API_DOCS is off
     app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
     app.include_router(router)
-    app.socket("/socket", UserSocket(settings))
+    app.socket("/socket", UserSocket(settings), check_origin=OriginCheck.from_settings(settings))
     mount_dev_routes(app, settings)  # /dev/mailbox, in dev only
     return app
 

@@ -29,7 +29,9 @@ from tests.support.pubsub import (
     unique_topic,
 )
 
-QUIET = 4 * BROADCAST_PERIOD  # long enough that a flush, had there been one, would have been heard
+# Long enough that a flush, had there been one, would have been heard. The tests that sleep QUIET
+# assert that something did NOT happen (no second change, no flush after stop): only time shows it.
+QUIET = 4 * BROADCAST_PERIOD
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +69,7 @@ async def test_replication_recovers_after_its_subscription_is_dropped_for_fallin
     assert dropped is not None
 
     dropped.close("overflow")  # what PubSub does to a subscriber that falls behind
-    for _ in range(100):
-        if tracker._subscription is not dropped:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: tracker._subscription is not dropped, "the tracker to subscribe again")
 
     replacement = tracker._subscription
     assert replacement is not None
@@ -311,7 +310,7 @@ async def test_a_burst_of_changes_crosses_to_the_other_node_as_one_change_messag
         diff = await next_diff(diffs_there)  # and there's own subscribers got it as one diff
         assert set(diff["joins"]) == expected
         assert diff["leaves"] == {}
-        await asyncio.sleep(QUIET)
+        await asyncio.sleep(QUIET)  # what must not come: a second change for the same burst
 
         changes = [message for message in await sent_by(replication, here) if message.event == "change"]
         assert len(changes) == 1, changes
@@ -325,7 +324,7 @@ async def test_a_burst_of_changes_crosses_to_the_other_node_as_one_change_messag
         for n in range(20):
             await here.tracker.untrack_owner(f"s{n}")
         await eventually(lambda: there.users(lobby) == set(), "there to see the lobby empty")
-        await asyncio.sleep(QUIET)
+        await asyncio.sleep(QUIET)  # what must not come: more than one change for the leaves
         changes = [message for message in await sent_by(replication, here) if message.event == "change"]
         assert [message.payload["clock"] for message in changes] == [clock + 2]
         assert set(changes[0].payload["leaves"][lobby]) == expected
@@ -344,7 +343,7 @@ async def test_a_lost_change_is_made_up_when_the_next_one_shows_the_gap(nodes: t
     lossy.lose = 1
     await here.tracker.track(topic, "lost", {}, owner="s2")
     await eventually(lambda: lossy.lose == 0, "the change to be lost")
-    await asyncio.sleep(QUIET)
+    await asyncio.sleep(QUIET)  # what must not happen: `there` learning of the lost change by itself
     assert there.users(topic) == {"first"}
 
     await here.tracker.track(topic, "next", {}, owner="s3")
@@ -371,7 +370,7 @@ async def test_stopping_flushes_what_is_pending_then_says_goodbye(nodes: tuple[N
         events = [message.event for message in await sent_by(replication, here)]
         assert events[-2:] == ["change", "down"]
 
-        # Nothing is flushed after stop().
+        # Nothing is flushed after stop(): only waiting shows it.
         await asyncio.sleep(QUIET)
         assert await sent_by(replication, here) == []
         assert diffs_here.qsize() == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,11 @@ import pytest
 from my_app import database, embedded_postgres, pubsub
 from my_app.config import Settings
 from my_app.pubsub import Gap, Message, PostgresAdapter, PubSub, SubscriptionClosed
+from my_app.pubsub.adapter import CHANNEL
+from my_app.pubsub.postgres import NOTIFY_MAX_BYTES
+from my_app.pubsub.redis import RedisAdapter
 from tests.support.embedded import fresh_data_dir
+from tests.support.processes import PROJECT_ROOT, child_env
 from tests.support.pubsub import (
     WITHIN,
     Network,
@@ -84,7 +89,7 @@ async def fake_node(*, failures: int = 0) -> PubSub:
 async def notify(url: str, payload: str) -> None:
     """NOTIFY the PubSub channel by hand, as a foreign or broken node would."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await connection.execute("SELECT pg_notify(%s, %s)", (pubsub.CHANNEL, payload))
+        await connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
 
 
 async def payload_rows(url: str) -> int:
@@ -146,7 +151,7 @@ async def test_a_closed_subscription_hands_out_what_it_had_then_raises() -> None
 async def test_closing_wakes_a_waiting_reader() -> None:
     subscription = PubSub().subscribe(unique_topic())
     reader = asyncio.create_task(subscription.get(timeout=WITHIN))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # not a wait for time: the reader's first step runs now, and it waits on the queue
 
     subscription.close()
 
@@ -570,9 +575,9 @@ async def test_envelopes_either_side_of_the_notify_threshold_arrive(
     topic = unique_topic()
     theirs = there.subscribe(topic)
     envelope = {"node": here.node_id, "topic": topic, "event": "edge", "payload": "", "sender": None}
-    padding = pubsub.NOTIFY_MAX_BYTES + margin - len(orjson.dumps(envelope))
+    padding = NOTIFY_MAX_BYTES + margin - len(orjson.dumps(envelope))
     payload = "x" * padding
-    assert len(orjson.dumps({**envelope, "payload": payload})) == pubsub.NOTIFY_MAX_BYTES + margin
+    assert len(orjson.dumps({**envelope, "payload": payload})) == NOTIFY_MAX_BYTES + margin
 
     await here.broadcast(topic, "edge", payload)
 
@@ -738,12 +743,51 @@ async def test_a_second_start_takes_over_until_it_stops(settings: Settings, data
     assert outer_subscription.close_reason == "pubsub stopped"
 
 
+# What a child process prints: the adapter its node started on, and whether redis-py was imported.
+_ADAPTER_AND_REDIS = """
+import asyncio, sys
+from my_app import database, pubsub
+from my_app.config import Settings
+
+async def main():
+    settings = Settings()
+    await pubsub.start(settings, database.resolve(settings).url)
+    try:
+        await pubsub.current().wait_connected(30)
+        await pubsub.broadcast("imports", "checked", {})
+        print(type(pubsub.current().adapter).__name__, "redis" in sys.modules)
+    finally:
+        await pubsub.stop()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.integration
+async def test_a_node_on_postgresql_never_imports_redis() -> None:
+    # A child process: this one has imported redis-py already (the Redis tests and their helpers).
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _ADAPTER_AND_REDIS,
+        cwd=PROJECT_ROOT,
+        env=child_env({"MYAPP_ENV": "test", "REDIS_URL": None}),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text
+    assert text.splitlines()[-1] == "PostgresAdapter False", text
+
+
 def test_redis_url_picks_the_redis_adapter_on_a_channel_named_after_the_database(
     settings: Settings, database_url: str
 ) -> None:
     adapter = pubsub.adapter_for(settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"}), database_url)
 
-    assert isinstance(adapter, pubsub.RedisAdapter)
+    assert isinstance(adapter, RedisAdapter)
     assert adapter.channel == f"my_app_pubsub:{database.resolve(settings).name}"
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from my_app import database, pubsub
 from my_app.config import Settings
-from my_app.pubsub import Message, PubSub, RedisAdapter
+from my_app.pubsub import Message, PubSub
+from my_app.pubsub.redis import RedisAdapter
 from tests.support.pubsub import (
     REDIS_URL,
     StartNode,

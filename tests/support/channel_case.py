@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from my_app import accounts
 from my_app.config import Settings
 from my_app_web.channels import socket_token
+from tests.support.pubsub import eventually
 
 RECEIVE_TIMEOUT = 5.0
 
@@ -33,11 +34,8 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None, ws_max_size=1 << 20)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "the test server did not start"
+    await eventually(lambda: server.started or task.done(), "the test server to start", within=5)
+    assert server.started, f"the test server did not start: {task}"
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"ws://127.0.0.1:{port}"

@@ -25,7 +25,8 @@ import redis.asyncio as aioredis
 
 from my_app import database
 from my_app.config import Settings
-from my_app.pubsub import Adapter, Gap, Message, PostgresAdapter, PubSub, RedisAdapter, Subscription
+from my_app.pubsub import Adapter, Gap, Message, PostgresAdapter, PubSub, Subscription
+from my_app.pubsub.redis import RedisAdapter
 from tests.support.processes import child_env
 from tests.support.services import REDIS_URL, needs_redis
 

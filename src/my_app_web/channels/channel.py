@@ -55,7 +55,7 @@ class Reply:
 
 
 class ChannelProcess(Protocol):
-    """What runs a joined channel (the transport's ChannelServer): where pushes and info go."""
+    """What runs a joined channel (`channel_server.ChannelServer`): where pushes and info go."""
 
     async def push(self, event: str, payload: PushPayload) -> None: ...
 

@@ -8,7 +8,7 @@ from my_app import accounts
 from my_app.config import Settings
 from my_app_web.channels import socket_token
 from my_app_web.channels.room_channel import RoomChannel
-from my_app_web.channels.transport import SocketHandler
+from my_app_web.channels.socket_handler import SocketHandler
 
 
 class UserSocket(SocketHandler):

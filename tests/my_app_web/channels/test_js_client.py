@@ -9,6 +9,7 @@ it fails. The Node dependencies come from tests/js/package-lock.json: `npm ci --
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from my_app_web.channels import socket_token
 from tests.support.fixtures.accounts import user_fixture
 from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
 from tests.support.processes import PROJECT_ROOT, child_env, free_port
+from tests.support.pubsub import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -43,15 +45,21 @@ def node_fixture() -> str:
     return node
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    """`myapp server` on this worker's test database and a free port, stopped after the test."""
-    process = ServerProcess(port=free_port(), log=tmp_path / "server.log")
+@contextlib.asynccontextmanager
+async def running_server(log: Path, env: dict[str, str] | None = None) -> AsyncIterator[ServerProcess]:
+    """`myapp server` on this worker's test database and a free port (with `env`), stopped at the end."""
+    process = ServerProcess(port=free_port(), log=log, env=env or {})
     try:
         yield await asyncio.to_thread(process.start)
     finally:
         await asyncio.to_thread(process.stop)
         await forget_nodes("room:lobby")
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    async with running_server(tmp_path / "server.log") as process:
+        yield process
 
 
 async def users(*names: str) -> dict[str, accounts.User]:
@@ -145,13 +153,13 @@ async def test_the_phoenix_js_client_reconnects_and_rejoins_after_a_server_resta
     }
     run = NodeRun(node, "reconnect.test.mjs", env, tmp_path / "node.log")
     try:
-        deadline = time.monotonic() + NODE_TIMEOUT
-        while not (signals / "restart").exists():
+
+        def asked_for_restart() -> bool:
             if run.process.poll() is not None:
                 raise AssertionError(f"node exited before asking for the restart:\n{run.output()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"node never asked for the restart:\n{run.output()}")
-            await asyncio.sleep(0.05)
+            return (signals / "restart").exists()
+
+        await eventually(asked_for_restart, "node to ask for the restart", within=NODE_TIMEOUT)
         started = time.monotonic()
         await asyncio.to_thread(server.restart)
         restart_seconds = time.monotonic() - started
@@ -159,3 +167,16 @@ async def test_the_phoenix_js_client_reconnects_and_rejoins_after_a_server_resta
     finally:
         run.stop()
     print(f"server restart took {restart_seconds:.2f}s\n{output}")
+
+
+async def test_the_phoenix_js_client_is_refused_from_an_origin_check_origin_does_not_allow(
+    node: str, committed_chat: None, settings: Settings, tmp_path: Path
+) -> None:
+    people = await users("alice")
+    async with running_server(tmp_path / "server.log", {"CHECK_ORIGIN": "//allowed.example"}) as server:
+        env = {"PHX_SOCKET_URL": server.socket_url, "PHX_USERS": users_env(settings, people)}
+        run = NodeRun(node, "origin.test.mjs", env, tmp_path / "node.log")
+        try:
+            await asyncio.to_thread(assert_passed, run, server, tests=3)
+        finally:
+            run.stop()

@@ -1,4 +1,7 @@
-"""The socket transport's protocol rules and limits, as a client sees them on a real server.
+"""The socket transport's protocol rules and limits, as a client sees them on a real server
+(`socket_endpoint.py`, `connection.py`, `channel_server.py`; the limits are set in `connection.py`
+and `channel_server.py`, which the tests patch to make them small). Unit tests of the pieces:
+test_connection.py (writing to a slow client), test_eager.py, test_origin_check.py.
 
 Most tests speak to the app's `/socket/websocket` (UserSocket, RoomChannel) through `live_url`.
 The channel-crash and slow-channel tests need a channel that misbehaves on demand: `probe_url`
@@ -29,9 +32,10 @@ import websockets
 
 from my_app import application, chat, pubsub
 from my_app.config import Settings
-from my_app_web.channels import transport
+from my_app.pubsub import node as pubsub_node
+from my_app_web.channels import channel_server, connection
 from my_app_web.channels.channel import Channel, ChannelSocket, Refuse, Reply
-from my_app_web.channels.serializer import Frame, V2Serializer
+from my_app_web.channels.socket_handler import SocketHandler
 from my_app_web.endpoint import Endpoint
 from tests.support.channel_case import RECEIVE_TIMEOUT, PhoenixClient, connect, serving, token_for
 from tests.support.fixtures.accounts import user_fixture
@@ -61,17 +65,17 @@ async def token(settings: Settings, live_url: str) -> str:
 # --- Helpers ---
 
 
-async def close_of(connection: websockets.ClientConnection, within: float = RECEIVE_TIMEOUT) -> tuple[int, str]:
+async def close_of(ws: websockets.ClientConnection, within: float = RECEIVE_TIMEOUT) -> tuple[int, str]:
     """Read (and drop) whatever is left until the server closes; its close code and reason."""
 
     async def drain() -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
-            async for _ in connection:
+            async for _ in ws:
                 pass
 
     await asyncio.wait_for(drain(), within)
-    assert connection.close_code is not None
-    return connection.close_code, connection.close_reason or ""
+    assert ws.close_code is not None
+    return ws.close_code, ws.close_reason or ""
 
 
 async def ping(client: PhoenixClient, topic: str = LOBBY, n: int = 1) -> dict[str, Any]:
@@ -101,13 +105,13 @@ async def bystander(url: str, token: str | None, topic: str = LOBBY) -> AsyncIte
 def record_closes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
     """Every `Connection.close(code, reason)` the server decides on, in order."""
     closes: list[tuple[int, str]] = []
-    close = transport.Connection.close
+    close = connection.Connection.close
 
-    def recording(self: transport.Connection, code: int, reason: str) -> None:
+    def recording(self: connection.Connection, code: int, reason: str) -> None:
         closes.append((code, reason))
         close(self, code, reason)
 
-    monkeypatch.setattr(transport.Connection, "close", recording)
+    monkeypatch.setattr(connection.Connection, "close", recording)
     return closes
 
 
@@ -131,7 +135,9 @@ class ProbeChannel(Channel):
             socket.send_info("crash")
         if payload.get("info_then_wait"):
             socket.send_info("hello")
-            await asyncio.sleep(0.05)  # a query, say: the info must still wait for the join's end
+            # A join that waits on something (a query, say), as the behaviour under test: the info it
+            # sent itself must still wait for the join's end.
+            await asyncio.sleep(0.05)
         if payload.get("info_then_refuse"):
             socket.send_info("hello")
             raise Refuse({"reason": "refused after sending itself a message"})
@@ -169,7 +175,7 @@ class ProbeChannel(Channel):
         ProbeChannel.terminated.put_nowait(socket.topic)
 
 
-class ProbeSocket(transport.SocketHandler):
+class ProbeSocket(SocketHandler):
     """Anyone connects, except with `crash=1` (the socket module fails, as when the database is down)."""
 
     channels = (("probe:*", ProbeChannel),)
@@ -210,11 +216,11 @@ async def test_vsn_2_speaks_arrays(live_url: str, token: str) -> None:
         ]
 
 
-async def next_object(connection: websockets.ClientConnection, **expected: Any) -> dict[str, Any]:
+async def next_object(ws: websockets.ClientConnection, **expected: Any) -> dict[str, Any]:
     """The next V1 message whose fields include `expected` (others are skipped)."""
     async with asyncio.timeout(RECEIVE_TIMEOUT):
         while True:
-            message = orjson.loads(await connection.recv())
+            message = orjson.loads(await ws.recv())
             assert isinstance(message, dict), message
             if expected.items() <= message.items():
                 return message
@@ -363,22 +369,22 @@ def ping_frame(ref: str, size: int, pad: str = "x") -> str:
 
 
 async def test_a_frame_of_64_kb_is_handled_and_one_byte_more_closes_with_1009(live_url: str, token: str) -> None:
-    assert transport.MAX_FRAME_BYTES == 64 * 1024
+    assert connection.MAX_FRAME_BYTES == 64 * 1024
     async with bystander(live_url, token), connect(live_url, token) as client:
         await client.join(LOBBY)
-        await client.connection.send(ping_frame("1", transport.MAX_FRAME_BYTES - 1))
+        await client.connection.send(ping_frame("1", connection.MAX_FRAME_BYTES - 1))
         assert (await client.reply("1"))[4] == {"status": "ok", "response": {"pong": True, "n": 1}}
-        await client.connection.send(ping_frame("2", transport.MAX_FRAME_BYTES))
+        await client.connection.send(ping_frame("2", connection.MAX_FRAME_BYTES))
         assert (await client.reply("2"))[4] == {"status": "ok", "response": {"pong": True, "n": 1}}
-        await client.connection.send(ping_frame("3", transport.MAX_FRAME_BYTES + 1))
+        await client.connection.send(ping_frame("3", connection.MAX_FRAME_BYTES + 1))
         assert await close_of(client.connection) == (1009, "frames are limited to 65536 bytes")
     await assert_serving(live_url, token)
 
 
 async def test_the_frame_limit_counts_bytes_not_characters(live_url: str, token: str) -> None:
     # 2-byte characters: under 64 K characters, over 64 KB.
-    frame = ping_frame("1", transport.MAX_FRAME_BYTES + 2000, pad="é")
-    assert len(frame) < transport.MAX_FRAME_BYTES
+    frame = ping_frame("1", connection.MAX_FRAME_BYTES + 2000, pad="é")
+    assert len(frame) < connection.MAX_FRAME_BYTES
     async with connect(live_url, token) as client:
         await client.join(LOBBY)
         await client.connection.send(frame)
@@ -452,7 +458,7 @@ async def test_a_leave_with_a_stale_join_ref_does_not_close_the_current_channel(
 async def test_joining_more_than_max_channels_topics_is_refused(
     live_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "MAX_CHANNELS", 3)
+    monkeypatch.setattr(connection, "MAX_CHANNELS", 3)
     user = await user_fixture()
     for slug in ("one", "two", "three"):
         await chat.add_member(await chat.create_room({"slug": slug, "name": slug}), user)
@@ -488,9 +494,9 @@ async def test_joining_more_than_max_channels_topics_is_refused(
 async def test_a_client_over_the_rate_is_refused_then_closed_with_1008(
     live_url: str, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "RATE_PER_SECOND", 0.001)  # no refill within the test
-    monkeypatch.setattr(transport, "RATE_BURST", 5.0)
-    monkeypatch.setattr(transport, "FLOOD_CLOSE_AFTER", 4)
+    monkeypatch.setattr(connection, "RATE_PER_SECOND", 0.001)  # no refill within the test
+    monkeypatch.setattr(connection, "RATE_BURST", 5.0)
+    monkeypatch.setattr(connection, "FLOOD_CLOSE_AFTER", 4)
     async with bystander(live_url, token), connect(live_url, token) as flooder:
         await flooder.join(LOBBY)  # 1 of the burst of 5
         for n in range(4):
@@ -508,14 +514,15 @@ async def test_a_client_over_the_rate_is_refused_then_closed_with_1008(
 
 
 async def test_the_rate_refills_over_time(live_url: str, token: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "RATE_PER_SECOND", 5.0)
-    monkeypatch.setattr(transport, "RATE_BURST", 1.0)
+    monkeypatch.setattr(connection, "RATE_PER_SECOND", 5.0)
+    monkeypatch.setattr(connection, "RATE_BURST", 1.0)
     async with connect(live_url, token) as client:
         await client.join(LOBBY)
         refs = [await client.push(LOBBY, "ping", {"n": n}) for n in range(3)]
         statuses = [(await client.reply(ref))[4] for ref in refs]
         # Three at once against one token a fifth of a second: at most one gets through.
         assert statuses.count(error("rate limited")) >= 2
+        # Waiting out the refill is the behaviour under test: 0.3 s at 5 a second is one token again.
         await asyncio.sleep(0.3)
         assert (await ping(client))["status"] == "ok"
 
@@ -523,9 +530,9 @@ async def test_the_rate_refills_over_time(live_url: str, token: str, monkeypatch
 async def test_malformed_frames_count_against_the_rate(
     live_url: str, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "RATE_PER_SECOND", 0.001)
-    monkeypatch.setattr(transport, "RATE_BURST", 3.0)  # the bystander's join and two pings fit too
-    monkeypatch.setattr(transport, "FLOOD_CLOSE_AFTER", 3)
+    monkeypatch.setattr(connection, "RATE_PER_SECOND", 0.001)
+    monkeypatch.setattr(connection, "RATE_BURST", 3.0)  # the bystander's join and two pings fit too
+    monkeypatch.setattr(connection, "FLOOD_CLOSE_AFTER", 3)
     async with bystander(live_url, token), connect(live_url, token) as flooder:
         replies = []
         for n in range(5):
@@ -543,19 +550,22 @@ async def test_malformed_frames_count_against_the_rate(
 async def test_an_idle_client_is_closed_with_1001_and_a_heartbeating_one_stays(
     live_url: str, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "HEARTBEAT_TIMEOUT", 1.0)
+    monkeypatch.setattr(connection, "HEARTBEAT_TIMEOUT", 1.0)
     async with connect(live_url, token) as idle, connect(live_url, token) as alive:
         await idle.join(LOBBY)
         await alive.join(LOBBY)
         loop = asyncio.get_running_loop()
-        until = loop.time() + 2.5
+        started = loop.time()
         n = 0
-        while loop.time() < until:
+        # `alive` heartbeats every 0.1 s (its cadence is the behaviour under test) until the idle
+        # client has been closed and `alive` has outlived the timeout twice over.
+        while idle.connection.close_code is None or loop.time() - started < 2 * connection.HEARTBEAT_TIMEOUT:
+            assert loop.time() - started < RECEIVE_TIMEOUT, "the idle client was never closed"
             n += 1
             await alive.send(None, f"hb{n}", "phoenix", "heartbeat", {})
             assert (await alive.reply(f"hb{n}"))[4] == OK_EMPTY
             await asyncio.sleep(0.1)
-        assert await close_of(idle.connection, within=1) == (1001, "heartbeat timeout")
+        assert await close_of(idle.connection) == (1001, "heartbeat timeout")
         assert (await ping(alive))["status"] == "ok"
     await assert_serving(live_url, token)
 
@@ -667,8 +677,8 @@ async def test_a_burst_of_broadcasts_reaches_an_idle_channel_whole_and_in_order(
 ) -> None:
     # Smaller bounds than the burst: an idle channel's broadcasts go straight to its socket (the
     # fastlane), so neither a PubSub queue nor the channel's backlog can overflow.
-    monkeypatch.setattr(pubsub, "DEFAULT_MAXSIZE", 4)
-    monkeypatch.setattr(transport, "CHANNEL_BACKLOG", 4)
+    monkeypatch.setattr(pubsub_node, "DEFAULT_MAXSIZE", 4)
+    monkeypatch.setattr(channel_server, "CHANNEL_BACKLOG", 4)
     async with connect(live_url, token, max_queue=None) as client, connect(live_url, token) as other:
         await client.join(LOBBY)
         await client.next_event("presence_state")
@@ -687,7 +697,7 @@ async def test_a_burst_of_broadcasts_reaches_an_idle_channel_whole_and_in_order(
 async def test_a_channel_too_busy_for_its_broadcasts_gets_phx_error(
     probe_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "CHANNEL_BACKLOG", 4)
+    monkeypatch.setattr(channel_server, "CHANNEL_BACKLOG", 4)
     sent = 200
     async with connect(probe_url) as client:
         join_ref = (await client.join("probe:busy"))[0]
@@ -716,7 +726,7 @@ async def test_a_channel_too_busy_for_its_broadcasts_gets_phx_error(
 async def test_a_client_that_does_not_read_is_closed_with_1013(
     live_url: str, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "SEND_QUEUE_SIZE", 16)
+    monkeypatch.setattr(connection, "SEND_QUEUE_SIZE", 16)
     closes = record_closes(monkeypatch)
     # A small receive window and no compression, so that what the idle client leaves unread fills
     # the server's buffers (kernel and asyncio, a few MB) after a few hundred broadcasts.
@@ -750,7 +760,7 @@ async def test_a_client_that_does_not_read_is_closed_with_1013(
                 while not closes and sent < 5000:
                     pubsub.local_broadcast(LOBBY, "big", payload)
                     sent += 1
-                    await asyncio.sleep(0.001)
+                    await asyncio.sleep(0.001)  # a pace, not a wait: the server and the reader run in between
             assert closes == [(1013, "the client is not reading fast enough")]
             pubsub.local_broadcast(LOBBY, "done", {})
             # The reading client got every broadcast, and is still served.
@@ -764,190 +774,18 @@ async def test_a_client_that_does_not_read_is_closed_with_1013(
     await assert_serving(live_url, token)
 
 
-class _SlowClient:
-    """The ASGI `send` of a client that takes nothing until `reading` is set (as uvicorn's waits
-    while the transport's buffer is full); records what it was sent."""
-
-    def __init__(self) -> None:
-        self.reading = asyncio.Event()
-        self.sent: list[Any] = []
-        self.closed: tuple[int, str] | None = None
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.reading.wait()
-        if message["type"] == "websocket.close":
-            self.closed = (message["code"], message["reason"])
-        else:
-            self.sent.append(orjson.loads(message["text"])[4])
-
-
-def _connection(monkeypatch: pytest.MonkeyPatch, queue_size: int) -> tuple[transport.Connection, _SlowClient]:
-    monkeypatch.setattr(transport, "SEND_QUEUE_SIZE", queue_size)
-    client = _SlowClient()
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.disconnect"}
-
-    connection = transport.Connection({"type": "websocket"}, receive, client.send, transport.SocketHandler())  # type: ignore[arg-type]
-    connection.serializer = V2Serializer()
-    return connection, client
-
-
-def _frame(n: int) -> Frame:
-    return Frame(None, None, LOBBY, "tick", {"n": n})
-
-
-async def test_start_eagerly_runs_a_coroutine_that_never_waits_without_a_task() -> None:
-    done: list[str] = []
-
-    async def quick() -> None:
-        done.append("ran")
-
-    assert transport.start_eagerly(quick(), "quick") is None
-    assert done == ["ran"]
-
-
-async def test_start_eagerly_hands_a_waiting_coroutine_to_a_task_that_finishes_it() -> None:
-    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    seen: list[str] = []
-
-    async def slow() -> None:
-        seen.append("before")
-        seen.append(await gate)
-        await asyncio.sleep(0)  # a bare yield as well
-        seen.append("after")
-
-    task = transport.start_eagerly(slow(), "slow")
-    assert task is not None
-    assert seen == ["before"]  # ran up to its first wait, within the call
-    gate.set_result("resumed")
-    await asyncio.wait_for(task, RECEIVE_TIMEOUT)
-    assert seen == ["before", "resumed", "after"]
-
-
-async def test_start_eagerly_passes_failures_and_cancellation_to_the_coroutine() -> None:
-    loop = asyncio.get_running_loop()
-    failing: asyncio.Future[None] = loop.create_future()
-    outcomes: list[str] = []
-
-    async def waits_on(future: asyncio.Future[None]) -> None:
-        try:
-            await future
-        except ValueError as error:
-            outcomes.append(f"raised {error}")
-        except asyncio.CancelledError:
-            outcomes.append("cancelled")
-            raise
-
-    task = transport.start_eagerly(waits_on(failing), "failing")
-    assert task is not None
-    failing.set_exception(ValueError("boom"))
-    await asyncio.wait_for(task, RECEIVE_TIMEOUT)
-    cancelled = transport.start_eagerly(waits_on(loop.create_future()), "cancelled")
-    assert cancelled is not None
-    await asyncio.sleep(0)
-    cancelled.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await cancelled
-    assert outcomes == ["raised boom", "cancelled"]
-
-
-async def test_start_eagerly_passes_on_a_cancellation_at_a_bare_yield() -> None:
-    outcomes: list[str] = []
-
-    async def yields() -> None:
-        try:
-            await asyncio.sleep(0)  # a bare yield, then a long wait
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            outcomes.append("cancelled")
-            raise
-        finally:
-            outcomes.append("cleaned up")
-
-    task = transport.start_eagerly(yields(), "bare yield")
-    assert task is not None
-    task.cancel()  # before it ran again: at the bare yield
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert outcomes == ["cancelled", "cleaned up"]
-
-
-async def test_start_eagerly_passes_on_a_cancellation_that_comes_after_the_future_is_done() -> None:
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[None] = loop.create_future()
-    outcomes: list[str] = []
-
-    async def waits() -> None:
-        try:
-            await future
-            outcomes.append("went on")
-        except asyncio.CancelledError:
-            outcomes.append("cancelled")
-            raise
-
-    task = transport.start_eagerly(waits(), "late cancel")
-    assert task is not None
-    await asyncio.sleep(0)
-    future.set_result(None)  # the task is due to resume...
-    task.cancel()  # ...and is cancelled first: the coroutine must see it
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert outcomes == ["cancelled"]
-
-
-async def test_frames_are_written_at_once_to_a_client_that_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    connection, client = _connection(monkeypatch, 3)
-    client.reading.set()
-    for n in range(10):
-        connection.send(_frame(n))
-    # Written within the calls: no task, nothing queued.
-    assert client.sent == [{"n": n} for n in range(10)]
-    assert connection.writer is None
-    assert not connection.outbox
-
-
-async def test_a_full_send_queue_closes_with_1013(monkeypatch: pytest.MonkeyPatch) -> None:
-    connection, client = _connection(monkeypatch, 3)
-    connection.send(_frame(0))  # the client does not read: this write waits
-    for n in range(1, 4):
-        connection.send(_frame(n))  # queued behind it
-    assert connection.closing is None
-    connection.send(_frame(4))  # one too many
-    assert connection.closing == (1013, "the client is not reading fast enough")
-    connection.send(_frame(5))  # dropped: the socket is closing
-    client.reading.set()
-    assert connection.writer is not None
-    await asyncio.wait_for(connection.writer, RECEIVE_TIMEOUT)
-    # The write under way finishes; what waited behind it is dropped for the close.
-    assert client.sent == [{"n": 0}]
-    assert client.closed == (1013, "the client is not reading fast enough")
-
-
-async def test_a_close_goes_out_after_what_was_queued_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    connection, client = _connection(monkeypatch, 3)
-    connection.send(_frame(1))
-    connection.send(_frame(2))
-    connection.close(1001, "going away")
-    for _ in range(3):
-        await asyncio.sleep(0)
-    assert client.closed is None
-    client.reading.set()
-    assert connection.writer is not None
-    await asyncio.wait_for(connection.writer, RECEIVE_TIMEOUT)
-    assert client.sent == [{"n": 1}, {"n": 2}]
-    assert client.closed == (1001, "going away")
-
-
 # --- After all of it ---
 
 
 async def test_the_server_keeps_serving_after_every_kind_of_abuse(
     live_url: str, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "FLOOD_CLOSE_AFTER", 5)
-    monkeypatch.setattr(transport, "RATE_BURST", 10.0)
-    monkeypatch.setattr(transport, "MAX_CHANNELS", 2)
+    monkeypatch.setattr(connection, "FLOOD_CLOSE_AFTER", 5)
+    # No refill within the test: the joins wait on the database, and at 50 a second the bucket
+    # refilled as fast as a slow run (a loaded machine) handled them, so the flood was never closed.
+    monkeypatch.setattr(connection, "RATE_PER_SECOND", 0.001)
+    monkeypatch.setattr(connection, "RATE_BURST", 10.0)
+    monkeypatch.setattr(connection, "MAX_CHANNELS", 2)
 
     async def abuse(client: PhoenixClient, frames: list[str | bytes]) -> tuple[int, str]:
         for frame in frames:
@@ -963,7 +801,7 @@ async def test_the_server_keeps_serving_after_every_kind_of_abuse(
     abuses: list[list[str | bytes]] = [
         ["not json"],
         [heartbeat, b"\x00binary"],
-        [ping_frame("1", transport.MAX_FRAME_BYTES + 1)],
+        [ping_frame("1", connection.MAX_FRAME_BYTES + 1)],
         ["[1, 2, 3]", heartbeat],
         floods,
         joins,  # a join flood is a message flood too

@@ -1,0 +1,206 @@
+"""PubSub across nodes (Phoenix.PubSub's role): topics, broadcasts, and adapters that carry them.
+
+`subscribe(topic)` returns a `Subscription`, an async iterator of `Message` (and `Gap`, see below).
+`broadcast(topic, event, payload)` reaches every subscriber of the topic on every node;
+`broadcast_from(sender, ...)` skips the subscriptions whose `owner` is `sender` (a socket that
+must not hear its own message); `local_broadcast` stays on this node.
+
+How a message travels:
+
+- Subscribers on the sending node get it directly, once: no round trip through the adapter.
+- The adapter carries it to the other nodes as a JSON envelope `{node, topic, event, payload,
+  sender}` on one channel for all topics. A node drops the envelopes it sent itself (by node id),
+  so nothing is delivered twice.
+- PostgreSQL (the default): one LISTEN connection per node on channel `my_app_pubsub`, publishing
+  with `pg_notify` on a second connection. NOTIFY payloads must stay under 8000 bytes, so a larger
+  envelope is stored in `pubsub_payloads` and the notification carries only `{ref, node, topic}`;
+  receivers read it back. Rows older than `postgres.PAYLOAD_TTL` are deleted by publishers as they go.
+- Redis (when REDIS_URL is set): pub/sub on channel `my_app_pubsub:<database name>`, so apps (or
+  test runs) that share one Redis but not a database never hear each other. No size limit.
+- Every node sees the same payload: the subscribers on the sending node receive the payload as
+  it comes back from JSON, as the other nodes do (a tuple arrives as a list, everywhere).
+  `local_broadcast` never leaves the node, so it delivers the payload object as given.
+- A failure to publish (the database or Redis is down) is logged, not raised: as in Phoenix, a
+  broadcast is fire-and-forget, and the local subscribers have it already. After such a failure
+  the node stops trying for a while (backoff, or until its listener is back), so a broadcast
+  never waits on a server that is down. A payload that is not JSON raises TypeError, before
+  anyone receives anything.
+
+Gaps: when the adapter's listening connection drops (the server restarts, the connection is
+killed), the node reconnects with capped exponential backoff and jitter. Messages sent meanwhile
+are lost for this node, so once it listens again every local subscription receives
+`Gap(reason="reconnected")`: a subscriber that keeps state (a presence list, a feed) should reload
+it. A large payload that could not be read back (expired, or the read failed) yields
+`Gap(reason="payload lost")` on that topic's subscriptions.
+
+Slow subscribers (drop-and-disconnect): each subscription has a bounded queue (`node.DEFAULT_MAXSIZE`
+items, or `subscribe(..., maxsize=)`). Delivery never waits: when a subscription's queue is full,
+that subscription is closed with `close_reason == "overflow"` and gets nothing more; the others
+and the listener carry on. The closed subscription still hands out what it had queued, then
+`get()` raises `SubscriptionClosed` and `async for` ends; its owner should close (a channel
+process crashing, in Phoenix's terms) or subscribe again and reload its state. A callback
+subscription (`on_message=`) has no queue: its callback gets each item at delivery and keeps its
+own bounds (a socket channel crashes itself when its client cannot keep up).
+
+The package: this module is the API the app uses (the functions below act on this process's
+node, `current()`); `subscription.py` (`Subscription`, `Message`, `Gap`), `node.py` (`PubSub`, one
+node), `adapter.py` (the adapter base: reconnecting, backoff, pausing publishes), `postgres.py`
+and `redis.py` (the two adapters; redis-py is imported only when REDIS_URL picks Redis).
+
+Examples:
+    with pubsub.subscribe("room:lobby", owner=socket_id) as subscription:
+        async for item in subscription:
+            if isinstance(item, pubsub.Gap):
+                ...  # reload what messages would have told us
+            else:
+                await push(item.event, item.payload)
+
+    await pubsub.broadcast("room:lobby", "new_msg", {"body": "hi"})
+    await pubsub.broadcast_from(socket_id, "room:lobby", "new_msg", {"body": "hi"})  # not to socket_id
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
+
+from my_app.config import Settings
+from my_app.pubsub.adapter import CHANNEL, Adapter, backoff_seconds
+from my_app.pubsub.node import PubSub, PubSubNotStartedError
+from my_app.pubsub.postgres import PostgresAdapter
+from my_app.pubsub.subscription import Gap, Message, Subscription, SubscriptionClosed
+
+__all__ = [
+    "Adapter",
+    "Gap",
+    "Message",
+    "PostgresAdapter",
+    "PubSub",
+    "PubSubNotStartedError",
+    "Subscription",
+    "SubscriptionClosed",
+    "adapter_for",
+    "backoff_seconds",
+    "broadcast",
+    "broadcast_from",
+    "connected",
+    "current",
+    "local_broadcast",
+    "node_id",
+    "start",
+    "stop",
+    "subscribe",
+    "subscriber_count",
+    "unsubscribe",
+]
+
+
+def adapter_for(settings: Settings, database_url: str) -> Adapter:
+    """Redis when REDIS_URL is set, PostgreSQL (the app's database) otherwise.
+
+    The Redis adapter (and redis-py) is imported here, only when it is chosen.
+    """
+    if settings.redis_url:
+        from my_app.pubsub.redis import RedisAdapter  # here: redis-py only when Redis is used
+
+        database_name = conninfo_to_dict(database_url).get("dbname") or "postgres"
+        return RedisAdapter(
+            settings.redis_url,
+            channel=f"{CHANNEL}:{database_name}",
+            connect_timeout=settings.database_connect_timeout,
+        )
+    return PostgresAdapter(database_url, connect_timeout=settings.database_connect_timeout)
+
+
+# --- The node the app uses ---
+
+_current = PubSub()
+# A PubSub started while another runs (a second Application in a test) replaces it until stopped.
+_outer: list[PubSub] = []
+
+
+def current() -> PubSub:
+    """The node the module-level functions use."""
+    return _current
+
+
+async def start(settings: Settings, database_url: str) -> None:
+    """Start this process's node on the adapter `settings` choose (returns before it connects)."""
+    global _current
+    if _current.started:
+        _outer.append(_current)
+        _current = PubSub()
+    await _current.start(adapter_for(settings, database_url))
+
+
+async def stop() -> None:
+    """Stop the node (closing its subscriptions); a fresh, unstarted one takes its place."""
+    global _current
+    try:
+        await _current.stop()
+    finally:
+        _current = _outer.pop() if _outer else PubSub()
+
+
+def subscribe(
+    topic: str,
+    *,
+    owner: str | None = None,
+    maxsize: int | None = None,
+    on_message: Callable[[Message | Gap], None] | None = None,
+) -> Subscription:
+    """Subscribe to `topic` on this node; `owner` (e.g. a socket id) is what broadcast_from skips.
+
+    With `on_message`, each item is passed to that function as it is delivered (no queue, no task);
+    without, read the subscription's queue.
+
+    Examples:
+        subscription = pubsub.subscribe("room:lobby", owner="socket-1")
+        await subscription.get(timeout=5)        # Message(topic="room:lobby", event=..., payload=...)
+        pubsub.subscribe("t", maxsize=0)          # ValueError: maxsize must be at least 1
+        pubsub.subscribe("room:lobby", on_message=handle)   # handle(Message | Gap), called on delivery
+    """
+    return _current.subscribe(topic, owner=owner, maxsize=maxsize, on_message=on_message)
+
+
+def unsubscribe(subscription: Subscription) -> None:
+    """Close `subscription` (reason "unsubscribed"); what it had queued can still be read."""
+    subscription.close("unsubscribed")
+
+
+async def broadcast(topic: str, event: str, payload: Any) -> None:
+    """Send to every subscriber of `topic` on every node.
+
+    Examples:
+        await pubsub.broadcast("room:1", "new_msg", {"body": "hi"})
+        await pubsub.broadcast("room:1", "x", object())    # TypeError: not JSON; nobody got anything
+        await pubsub.broadcast(...)                        # PubSubNotStartedError before start()
+    """
+    await _current.broadcast(topic, event, payload)
+
+
+async def broadcast_from(sender: str, topic: str, event: str, payload: Any) -> None:
+    """Like `broadcast`, but not to the subscriptions whose owner is `sender` (on any node)."""
+    await _current.broadcast_from(sender, topic, event, payload)
+
+
+def local_broadcast(topic: str, event: str, payload: Any, *, sender: str | None = None) -> None:
+    """Send to this node's subscribers of `topic` only (the payload is not copied)."""
+    _current.local_broadcast(topic, event, payload, sender=sender)
+
+
+def node_id() -> str:
+    """This node's id (a uuid, new for each started PubSub)."""
+    return _current.node_id
+
+
+def subscriber_count(topic: str) -> int:
+    """How many open subscriptions `topic` has on this node."""
+    return _current.subscriber_count(topic)
+
+
+def connected() -> bool:
+    """True while this node's adapter listens (for readiness checks)."""
+    return _current.connected

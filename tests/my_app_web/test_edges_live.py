@@ -77,7 +77,7 @@ async def test_a_forged_forwarded_for_does_not_dodge_the_ip_limit(
     statuses = [await failed_log_in(http, direct, f"198.51.100.{n}") for n in range(1, LIMIT + 2)]
 
     assert statuses == [401] * LIMIT + [429]
-    wait_for_log(direct, '127.0.0.1:')
+    wait_for_log(direct, "127.0.0.1:")
     assert "198.51.100." not in direct.output()  # the forged addresses are not logged as the client's
 
 
@@ -108,7 +108,9 @@ async def test_a_30_mb_json_body_is_refused_with_413(direct: ServerProcess, http
     assert response.json() == {"errors": {"detail": "Request Entity Too Large"}}
 
 
-async def test_a_chunked_body_over_the_limit_is_refused_with_413(direct: ServerProcess, http: httpx.AsyncClient) -> None:
+async def test_a_chunked_body_over_the_limit_is_refused_with_413(
+    direct: ServerProcess, http: httpx.AsyncClient
+) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "ada@example.com", "password": "'
         for _ in range(2 * 1024):  # 2 MiB in 1 KiB chunks, no Content-Length

@@ -39,7 +39,9 @@ class Endpoint(FastAPI):
 
     A socket authenticates with its own token and needs no session, request id or router; going
     around them saves each of thousands of open sockets the frames of every middleware and of the
-    route it would otherwise keep alive for as long as it is open (about 16 KB a socket).
+    route it would otherwise keep alive for as long as it is open (about 16 KB a socket). The
+    edges that concern sockets too (forwarded headers, the host check) run as `socket_gates`
+    before the socket is served, and return.
 
     Examples:
         app = Endpoint()

@@ -32,6 +32,7 @@ class ForwardedHeaders:
         self._rewrite = self.wrap(_done)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
+        """`app` behind uvicorn's ProxyHeadersMiddleware, trusting these proxies only."""
         return cast("ASGIApp", ProxyHeadersMiddleware(cast("Any", app), trusted_hosts=self.trusted_proxies))
 
     async def gate(self, scope: Scope, receive: Receive, send: Send) -> bool:

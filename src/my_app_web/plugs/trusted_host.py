@@ -43,6 +43,7 @@ class TrustedHosts:
         return False
 
     def allows_host(self, value: bytes) -> bool:
+        """True if a Host header value (as sent: any case, maybe a port) names an allowed host."""
         if value in self._known:
             return True
         host = _strip_port(value).lower()

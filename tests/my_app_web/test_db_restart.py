@@ -35,7 +35,7 @@ REQUEST_BOUND = 3.0  # seconds: no request may hang longer than this, outage or 
 BACK_WITHIN = 1.0  # seconds after the database accepts connections again, every request succeeds
 OUTAGE_ANSWERS = 30  # 503s the outage lasts for: without the traceback limit, as many tracebacks
 UNAVAILABLE = {"errors": {"detail": "Service Unavailable"}}
-PASSWORD = "restart-test-password"  # noqa: S105 - a throwaway account
+PASSWORD = "restart-test-password"
 
 
 @dataclass

@@ -112,7 +112,10 @@ def _start_writer(handler: logging.Handler) -> None:
             atexit.register(flush)
         _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
         _listener.start()
-    logging.getLogger().handlers[:] = [_Enqueue(records)]
+    enqueue = _Enqueue(records)
+    # Not used to render (the writer does); there for code that renders a record as the app would.
+    enqueue.setFormatter(handler.formatter)
+    logging.getLogger().handlers[:] = [enqueue]
 
 
 def flush() -> None:

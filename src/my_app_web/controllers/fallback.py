@@ -94,7 +94,8 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         logger.log(
             logging.WARNING if status_code == 503 else logging.ERROR,
-            "%s %s failed with %d: %s",
+            "%s on %s %s (%d): %s",
+            "database unavailable" if status_code == 503 else "unhandled error",
             request.method,
             request.url.path,
             status_code,

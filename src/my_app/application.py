@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import psycopg_pool
+from procrastinate import Blueprint
 
-from my_app import database, jobs, mailer, presence, pubsub, repo
+from my_app import database, jobs, mailer, presence, pubsub, repo, workers
 from my_app.config import Settings, get_settings
+from my_app.schema_registry import load_all_schemas
+from my_app.workers import maintenance
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +62,20 @@ class JobQueueChild:
     """procrastinate, open on its own pool: jobs can be enqueued, listed and run."""
 
     repo_child: RepoChild
+    blueprints: Mapping[str, Blueprint] = field(default_factory=dict)
+    periodic: Sequence[jobs.Periodic] = ()
     name: str = "job queue"
     pool: psycopg_pool.AsyncConnectionPool | None = None
 
     async def start(self) -> None:
         if self.repo_child.database is None:
             raise RuntimeError("the Repo must start before the job queue")
-        self.pool = await jobs.open_queue(self.repo_child.settings, self.repo_child.database.url)
+        self.pool = await jobs.open_queue(
+            self.repo_child.settings,
+            self.repo_child.database.url,
+            blueprints=self.blueprints,
+            periodic=self.periodic,
+        )
 
     async def stop(self) -> None:
         if self.pool is not None:
@@ -130,16 +140,21 @@ class Application:
     ) -> Application:
         """The children for `settings`; `run_jobs` (default JOBS_IN_SERVER) adds the job workers."""
         repo_child = RepoChild(settings)
+        blueprints, periodic = job_tasks(settings)
         children: list[Child] = [
             repo_child,
             MailerChild(settings),
             PubSubChild(repo_child),
             PresenceChild(),
-            JobQueueChild(repo_child),
+            JobQueueChild(repo_child, blueprints=blueprints, periodic=periodic),
         ]
         if settings.jobs_in_server if run_jobs is None else run_jobs:
             children.append(jobs.JobWorkers(settings, queues=queues))
         return cls(settings=settings, children=children)
+
+    def job_workers(self) -> jobs.JobWorkers | None:
+        """The supervised job workers, when this app runs them."""
+        return next((child for child in self.children if isinstance(child, jobs.JobWorkers)), None)
 
     async def start(self) -> None:
         for child in self.children:
@@ -155,6 +170,17 @@ class Application:
             except Exception:
                 # One child failing to stop must not keep the others (the pool) open.
                 logger.exception("stopping %s failed", child.name)
+
+
+def job_tasks(settings: Settings) -> tuple[Mapping[str, Blueprint], list[jobs.Periodic]]:
+    """What the job queue runs: the task blueprints by namespace, and the periodic tasks.
+
+    The application is where the app is assembled, so it is the one place that names concrete
+    workers; the queue (`my_app.jobs`) imports none. Every context is imported first, so the hooks
+    they register at import (accounts' token purger) are in place before a job runs.
+    """
+    load_all_schemas()
+    return workers.BLUEPRINTS, maintenance.periodic(settings)
 
 
 def tune_garbage_collector(settings: Settings) -> None:

@@ -2,7 +2,8 @@
 
 - `enqueue(session, task, ...)` inserts a job inside the caller's transaction: the job exists if
   and only if that transaction commits. `unique_for` skips a job equal to one enqueued recently.
-- Tasks live in `my_app.workers` blueprints. They raise `JobCancelled` when the job can never
+- Tasks live in blueprints that the application hands to `open_queue` (with the periodic tasks);
+  this module imports no worker and no context. Tasks raise `JobCancelled` when the job can never
   succeed (its record is gone) and `JobDiscarded` when its arguments are invalid; neither retries.
 - `Backoff` retries other failures with exponential backoff and jitter, up to `max_attempts` runs;
   each failed attempt's reason is kept in `job_errors` for `myapp jobs list`.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 import procrastinate
 import psycopg_pool
+from procrastinate import Blueprint
 from procrastinate import exceptions as procrastinate_exceptions
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
@@ -188,17 +190,44 @@ async def _record_error(job: Job, error: str) -> None:
 # --- Lifecycle ---
 
 
-async def open_queue(settings_: Settings, conninfo: str) -> psycopg_pool.AsyncConnectionPool:
-    """Open procrastinate on its own small pool (workers hold connections while they LISTEN)."""
+@dataclass(frozen=True)
+class Periodic:
+    """A task run on a cron schedule (an entry of Oban's Cron plugin).
+
+    Examples:
+        Periodic(maintenance.prune_jobs, cron="0 3 * * *")
+    """
+
+    task: Task[Any, Any, Any]
+    cron: str
+
+
+async def open_queue(
+    settings_: Settings,
+    conninfo: str,
+    *,
+    blueprints: Mapping[str, Blueprint] | None = None,
+    periodic: Sequence[Periodic] = (),
+) -> psycopg_pool.AsyncConnectionPool:
+    """Open procrastinate on its own small pool (workers hold connections while they LISTEN).
+
+    The queue knows no task of its own: the application hands it the blueprints (by namespace)
+    and the periodic tasks at start, so this module imports no worker and no context.
+
+    Examples:
+        pool = await jobs.open_queue(settings, url, blueprints={"email": email_worker.blueprint},
+                                     periodic=maintenance.periodic(settings))
+    """
     global _settings
     _settings = settings_
-    _register_tasks(settings_)
+    register_tasks(blueprints or {}, periodic)
     pool = psycopg_pool.AsyncConnectionPool(
         conninfo,
         min_size=1,
         max_size=max(2, settings_.job_pool_size),
         open=False,
         check=psycopg_pool.AsyncConnectionPool.check_connection,
+        timeout=settings_.database_connect_timeout,
         kwargs={"connect_timeout": max(1, round(settings_.database_connect_timeout))},
     )
     # No waiting: like the Repo, the app starts while PostgreSQL is down and /ready reports it.
@@ -229,49 +258,111 @@ def _connector() -> procrastinate.PsycopgConnector:
     return connector
 
 
-_tasks_registered = False
+_registered_namespaces: set[str] = set()
+_registered_periodic: set[str] = set()
 
 
-def _register_tasks(settings_: Settings) -> None:
-    global _tasks_registered
-    if _tasks_registered:
-        return
-    # Imported here: the workers import contexts, which import this module to enqueue.
-    from my_app.schema_registry import load_all_schemas
-    from my_app.workers import BLUEPRINTS, maintenance
+def register_tasks(blueprints: Mapping[str, Blueprint], periodic: Sequence[Periodic] = ()) -> None:
+    """Add each blueprint's tasks under its namespace (`email:deliver_email`), then the periodic ones.
 
-    load_all_schemas()  # imports every context, so their hooks (token purgers) are registered
-    for namespace, blueprint in BLUEPRINTS.items():
-        procrastinate_app.add_tasks_from(blueprint, namespace=namespace)
-    maintenance.schedule(procrastinate_app, settings_)
-    _tasks_registered = True
+    Registering the same namespace or periodic task again (a second app in the same process) is a no-op.
+    """
+    for namespace, blueprint in blueprints.items():
+        if namespace not in _registered_namespaces:
+            procrastinate_app.add_tasks_from(blueprint, namespace=namespace)
+            _registered_namespaces.add(namespace)
+    for entry in periodic:
+        if entry.task.name not in _registered_periodic:
+            procrastinate_app.periodic(cron=entry.cron)(entry.task)
+            _registered_periodic.add(entry.task.name)
+
+
+# --- Workers, supervised ---
+
+# A worker that stopped is started again after backoff_seconds(n, RESTART_BASE, RESTART_MAX), n counting
+# the restarts in a row; one that ran RESTART_RESET seconds before stopping starts the count again.
+RESTART_BASE = 0.2
+RESTART_MAX = 30.0
+RESTART_RESET = 30.0
+
+
+def restart_delay(restarts: int) -> float:
+    """Seconds before restart number `restarts` (1, 2, ...) of a worker: 0.1-0.2 s, doubling, ≤ 30 s."""
+    return backoff.backoff_seconds(restarts, base=RESTART_BASE, maximum=RESTART_MAX, spread=(0.5, 1.0))
 
 
 @dataclass
 class JobWorkers:
-    """One procrastinate worker per queue, each with the queue's concurrency (Oban's queues)."""
+    """One procrastinate worker per queue, each with the queue's concurrency (Oban's queues), supervised.
+
+    procrastinate's worker stops for good when one of its side tasks fails: the LISTEN connection
+    it cannot re-open while PostgreSQL restarts (`listener error: ConnectorException`), or a heartbeat
+    that cannot be written. It also ends with the error when fetching a job fails. Each queue's
+    worker therefore runs under a supervisor that, like an OTP supervisor, starts it again with
+    backoff whenever it ends without being asked to, and logs one line per restart. `running()`
+    is False while any queue's worker is down (`/ready` reports it).
+
+    Examples:
+        workers = JobWorkers(settings, queues={"default": 10, "emails": 5})
+        await workers.start()      # returns at once; the workers run in the background
+        workers.running()          # True once every worker has registered
+        await workers.stop()       # lets running jobs finish (JOB_SHUTDOWN_TIMEOUT)
+    """
 
     settings: Settings
     queues: dict[str, int] | None = None
     name: str = "job workers"
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _workers: dict[str, Worker | None] = field(default_factory=dict)
+    restarts: int = 0  # restarts so far, all queues together
 
     async def start(self) -> None:
         queues = self.queues or parse_queues(self.settings.job_queues)
         for queue, concurrency in queues.items():
-            run = procrastinate_app.run_worker_async(
-                queues=[queue],
-                name=f"{queue}-worker",
-                concurrency=concurrency,
-                install_signal_handlers=False,
-                shutdown_graceful_timeout=self.settings.job_shutdown_timeout,
-                stalled_worker_timeout=self.settings.job_stalled_timeout,
-                update_heartbeat_interval=max(1.0, self.settings.job_stalled_timeout / 6),
-                delete_jobs="never",
-                worker_middleware=[record_outcome],
-            )
-            self._tasks.append(asyncio.create_task(run, name=f"jobs:{queue}"))
+            self._workers[queue] = None
+            self._tasks.append(asyncio.create_task(self._supervise(queue, concurrency), name=f"jobs:{queue}"))
         logger.info("job workers started: %s", ", ".join(f"{q}×{c}" for q, c in queues.items()))
+
+    def _new_worker(self, queue: str, concurrency: int) -> Worker:
+        return Worker(
+            app=procrastinate_app,
+            queues=[queue],
+            name=f"{queue}-worker",
+            concurrency=concurrency,
+            install_signal_handlers=False,
+            shutdown_graceful_timeout=self.settings.job_shutdown_timeout,
+            stalled_worker_timeout=self.settings.job_stalled_timeout,
+            update_heartbeat_interval=max(1.0, self.settings.job_stalled_timeout / 6),
+            delete_jobs="never",
+            worker_middleware=[record_outcome],
+        )
+
+    async def _supervise(self, queue: str, concurrency: int) -> None:
+        loop = asyncio.get_running_loop()
+        in_a_row = 0
+        while True:
+            worker = self._new_worker(queue, concurrency)
+            self._workers[queue] = worker
+            began = loop.time()
+            try:
+                await worker.run()  # type: ignore[no-untyped-call]
+                reason = "it stopped"  # a side task (listener, heartbeat) failed: procrastinate gave up
+            except Exception as exc:  # fetching or registering failed: the database is gone
+                reason = f"{type(exc).__name__}: {_cause(exc)}"
+            finally:
+                # Cancelled (stop()) included: a worker that is not running is not reported as running.
+                self._workers[queue] = None
+            in_a_row = 1 if loop.time() - began >= RESTART_RESET else in_a_row + 1
+            delay = restart_delay(in_a_row)
+            self.restarts += 1
+            logger.warning(
+                "job worker for queue %s ended (%s); restarting in %.2fs (restart %d in a row)",
+                queue,
+                reason,
+                delay,
+                in_a_row,
+            )
+            await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         """Let running jobs finish (up to JOB_SHUTDOWN_TIMEOUT), then stop fetching."""
@@ -282,9 +373,24 @@ class JobWorkers:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 logger.error("a job worker stopped with an error: %r", result)
         self._tasks.clear()
+        self._workers.clear()
 
     def running(self) -> bool:
-        return any(not task.done() for task in self._tasks)
+        """True while every queue's worker is registered and fetching (False while one restarts)."""
+        return bool(self._workers) and all(
+            worker is not None and worker.worker_id is not None for worker in self._workers.values()
+        )
+
+    def down(self) -> list[str]:
+        """The queues whose worker is not running right now."""
+        return [queue for queue, worker in self._workers.items() if worker is None or worker.worker_id is None]
+
+
+def _cause(error: BaseException) -> str:
+    # procrastinate's ConnectorException says only "Database error."; the driver's error says why.
+    inner = error.__cause__ or error
+    text = str(inner).strip().splitlines()
+    return text[0] if text else type(inner).__name__
 
 
 async def ping() -> None:

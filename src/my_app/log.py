@@ -1,49 +1,226 @@
-"""Logging set-up: readable console lines in dev, one JSON object per line in prod (structlog)."""
+"""Logging set-up: readable console lines in dev, one JSON object per line in prod (structlog).
+
+Three rules keep logging from hurting the server when things go wrong:
+
+- **Rendering happens off the event loop.** Records go through a queue to a thread that formats and
+  writes them. A traceback rendered on the loop stops every request meanwhile: Rich's renderer took
+  9-26 s per database error on this machine, and a PostgreSQL restart stalled the server for that long.
+- **One traceback per distinct error per interval** (`TRACEBACK_INTERVAL`): a database restart makes
+  every request fail the same way, and 2,000 copies of the same traceback help nobody. The first
+  occurrence of an error (its type and the line that raised it) keeps its traceback; repeats within
+  the interval log their one line, with the error's type and message.
+- **No secrets in access lines.** Socket URLs carry a signed token in their query
+  (`/socket/websocket?token=...`); uvicorn's access and WebSocket lines show it as `[FILTERED]`.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
+import re
 import sys
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
 
 import structlog
 
 from my_app.config import Settings
 
+TRACEBACK_INTERVAL = 60.0  # seconds during which an error's traceback is shown only once
+FILTERED = "[FILTERED]"
+# Query parameters whose values never reach a log line.
+_SECRET_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']*", re.IGNORECASE)
+_MAX_REMEMBERED_ERRORS = 1_000
+_CONTEXT_ATTRIBUTE = "structlog_context"
+
+_listener: logging.handlers.QueueListener | None = None
+_listener_lock = threading.Lock()
+
 
 def configure(settings: Settings) -> None:
-    """Route stdlib and structlog records through one renderer chosen by `LOG_FORMAT`."""
+    """Route stdlib and structlog records through one renderer chosen by `LOG_FORMAT`, off the loop."""
     shared: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.typing.Processor
     if settings.log_format == "json":
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
+        exception_step: list[structlog.typing.Processor] = [structlog.processors.format_exc_info]
     else:
-        # No locals in tracebacks: they would print request values (passwords, tokens) into logs.
+        # Plain tracebacks: Rich's took seconds each (on the event loop, before the queue), and would
+        # print locals (passwords, tokens) if asked to.
         renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(),
-            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
+        exception_step = []
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            *shared,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            # Records of stdlib loggers are rendered in the writer thread: their context and time
+            # come from the record, captured where they were logged.
+            foreign_pre_chain=[_merge_record_context, *shared, _timestamp_from_record],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exception_step, renderer],
         )
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
+    handler.addFilter(scrub_secrets)
+    handler.addFilter(TracebackLimiter(TRACEBACK_INTERVAL))
+    _start_writer(handler)
+    logging.getLogger().setLevel(settings.log_level.upper())
     # uvicorn's own handlers would print every line twice.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+
+
+# --- Off the event loop ---
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Puts the record itself on the queue: formatting (tracebacks included) happens in the writer thread.
+
+    The stdlib QueueHandler formats in `prepare()`, i.e. on the caller's thread, which is what we avoid.
+    The caller's structlog context (the request id) is captured here, where it is still set.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        setattr(record, _CONTEXT_ATTRIBUTE, structlog.contextvars.get_contextvars())
+        return record
+
+
+def _start_writer(handler: logging.Handler) -> None:
+    global _listener
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    with _listener_lock:
+        if _listener is not None:
+            _listener.stop()  # writes what is queued, then ends the old thread
+        else:
+            atexit.register(flush)
+        _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
+        _listener.start()
+    enqueue = _Enqueue(records)
+    # Not used to render (the writer does); there for code that renders a record as the app would.
+    enqueue.setFormatter(handler.formatter)
+    logging.getLogger().handlers[:] = [enqueue]
+
+
+def flush() -> None:
+    """Write every queued record, and stop the writer thread (at exit; `configure` starts a new one)."""
+    global _listener
+    with _listener_lock:
+        if _listener is not None:
+            _listener.stop()
+            _listener = None
+
+
+def _merge_record_context(
+    logger: object, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    record = event_dict.get("_record")
+    context = getattr(record, _CONTEXT_ATTRIBUTE, None)
+    if context is None:
+        return structlog.contextvars.merge_contextvars(logger, method_name, event_dict)
+    return {**context, **event_dict}
+
+
+def _timestamp_from_record(
+    logger: object, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    record = event_dict.get("_record")
+    created = record.created if isinstance(record, logging.LogRecord) else time.time()
+    event_dict["timestamp"] = _iso(created)
+    return event_dict
+
+
+def _iso(epoch: float) -> str:
+    seconds = time.gmtime(epoch)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", seconds) + f".{int(epoch % 1 * 1_000_000):06d}Z"
+
+
+# --- One traceback per distinct error per interval ---
+
+
+class TracebackLimiter(logging.Filter):
+    """Drop the traceback of an error already shown within `interval` seconds; keep its line.
+
+    An error is "the same" when its type and the line that raised it (the innermost frame) are.
+
+    Examples:
+        limiter = TracebackLimiter(60)
+        limiter.filter(record_with_traceback)         # True, traceback kept (first time)
+        limiter.filter(same_error_again)              # True, traceback dropped, message gets "(OperationalError: ...)"
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        self._shown: dict[tuple[str, str, int], float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or not isinstance(record.msg, str):
+            return True
+        key = error_key(error)
+        now = self.clock()
+        with self._lock:
+            shown = self._shown.get(key)
+            if shown is not None and now - shown < self.interval:
+                record.exc_info, record.exc_text = None, None
+                summary = one_line(error).replace("%", "%%")
+                record.msg = f"{record.msg} ({summary}; traceback shown at most every {self.interval:g}s)"
+                return True
+            if len(self._shown) >= _MAX_REMEMBERED_ERRORS:
+                self._shown = {k: t for k, t in self._shown.items() if now - t < self.interval}
+            self._shown[key] = now
+        return True
+
+
+def error_key(error: BaseException) -> tuple[str, str, int]:
+    """The error's type and the place it was raised (innermost frame): what makes two errors "the same"."""
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ("?", 0)
+    return (f"{type(error).__module__}.{type(error).__qualname__}", *where)
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: first line of the message` (for a log line; never a multi-line dump)."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300]}" if text else type(error).__name__
+
+
+# --- Secrets in URLs ---
+
+
+def scrub_secrets(record: logging.LogRecord) -> bool:
+    """Replace token values in the URLs of uvicorn's access and WebSocket lines with `[FILTERED]`."""
+    if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
+        record.args = tuple(scrub_url(arg) if isinstance(arg, str) else arg for arg in record.args)
+    return True
+
+
+def scrub_url(url: str) -> str:
+    """`url` with the values of token parameters replaced.
+
+    Examples:
+        scrub_url("/socket/websocket?token=abc&vsn=2.0.0")   # "/socket/websocket?token=[FILTERED]&vsn=2.0.0"
+        scrub_url("/api/users/me")                           # unchanged
+    """
+    return _SECRET_QUERY.sub(rf"\g<1>{FILTERED}", url)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
-from sqlalchemy import Select, text
+from sqlalchemy import Select, exc, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -44,7 +44,10 @@ def _json_serializer(value: Any) -> str:
 
 
 def start(url: str, *, pool_size: int = 10, max_overflow: int = 5, connect_timeout: float = 5.0) -> AsyncEngine:
-    """Create the engine and its pool (connections open lazily, on first use)."""
+    """Create the engine and its pool (connections open lazily, on first use).
+
+    `connect_timeout` bounds both a connection attempt and the wait for a free pooled connection.
+    """
     global _engine, _sessionmaker
     if _engine is not None and _sessionmaker is not None:
         _outer.append((_engine, _sessionmaker))
@@ -53,6 +56,9 @@ def start(url: str, *, pool_size: int = 10, max_overflow: int = 5, connect_timeo
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        # SQLAlchemy waits 30 s by default for a pooled connection when all are out; with the database
+        # gone that is 30 s per request before its 503. No longer than a connection attempt may take.
+        pool_timeout=connect_timeout,
         json_serializer=_json_serializer,
         json_deserializer=orjson.loads,
         connect_args={"connect_timeout": max(1, round(connect_timeout))},
@@ -152,3 +158,34 @@ async def sandbox(connection: AsyncConnection) -> AsyncIterator[None]:
         yield
     finally:
         _sandbox = previous
+
+
+def unavailable(error: BaseException) -> bool:
+    """True when `error` means "the database cannot be reached right now", not a fault of the request.
+
+    A server restarting or down, a connection cut mid-query, no free pooled connection in time:
+    the request may succeed if tried again later (503), unlike a bug or a constraint (500).
+    The error may be wrapped (SQLAlchemy's DBAPIError, procrastinate's ConnectorException) or grouped.
+
+    Examples:
+        unavailable(sqlalchemy.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("refused")))  # True
+        unavailable(sqlalchemy.exc.IntegrityError("INSERT ...", {}, psycopg.errors.UniqueViolation()))      # False
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, psycopg.OperationalError | exc.TimeoutError):  # PoolTimeout is one too
+            return True
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, exc.DBAPIError) and isinstance(current.orig, BaseException):
+            pending.append(current.orig)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
+    return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -273,3 +274,126 @@ def test_queues_are_parsed_with_their_concurrency() -> None:
 def test_invalid_queue_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="invalid queue"):
         jobs.parse_queues(spec)
+
+
+# --- Supervision: a worker that stops on its own is started again ---
+
+
+class FakeWorker:
+    """Stands for procrastinate's Worker: registers, then runs until told how to end."""
+
+    def __init__(self) -> None:
+        self.worker_id: int | None = None
+        self.end = asyncio.Event()
+        self.error: Exception | None = None
+        self.ended = False
+
+    async def run(self) -> None:
+        self.worker_id = 1
+        try:
+            await self.end.wait()
+        finally:
+            self.worker_id, self.ended = None, True
+        if self.error is not None:
+            raise self.error
+
+
+@dataclass
+class FakeWorkers(jobs.JobWorkers):
+    made: list[FakeWorker] = field(default_factory=list)
+
+    def _new_worker(self, queue: str, concurrency: int) -> FakeWorker:  # type: ignore[override]
+        worker = FakeWorker()
+        self.made.append(worker)
+        return worker
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    from tests.support.jobs import eventually
+
+    async def holds() -> bool:
+        return condition()
+
+    await eventually(holds, within=5, message=what)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(None, "it stopped"), (RuntimeError("connection refused"), "RuntimeError: connection refused")],
+    ids=["stopped", "raised"],
+)
+async def test_a_worker_that_ends_on_its_own_is_restarted_after_a_backoff(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception | None,
+    reason: str,
+) -> None:
+    monkeypatch.setattr(jobs, "RESTART_BASE", 0.4)  # long enough to see the worker down meanwhile
+    workers = FakeWorkers(settings, queues={"emails": 1})
+    await workers.start()
+    try:
+        await _until(workers.running, "the first worker to register")
+        first = workers.made[0]
+        first.error = error
+        first.end.set()
+        await _until(lambda: first.ended, "the first worker to end")
+
+        assert not workers.running()
+        assert workers.down() == ["emails"]
+        await _until(lambda: len(workers.made) == 2 and workers.running(), "a second worker to register")
+    finally:
+        await workers.stop()
+
+    assert workers.restarts == 1
+    assert not workers.running()
+    assert workers.made[1].ended  # stop() ended it
+    restarts = [r.getMessage() for r in caplog.records if "job worker for queue" in r.getMessage()]
+    assert len(restarts) == 1
+    assert restarts[0].startswith(f"job worker for queue emails ended ({reason}); restarting in 0.")
+
+
+def test_restarts_in_a_row_wait_longer_up_to_the_cap() -> None:
+    assert 0.1 <= jobs.restart_delay(1) <= 0.2
+    assert 0.4 <= jobs.restart_delay(3) <= 0.8
+    assert jobs.RESTART_MAX / 2 <= jobs.restart_delay(50) <= jobs.RESTART_MAX
+
+
+# --- Registration: the queue is handed its tasks; it imports no worker ---
+
+
+def test_the_job_queue_module_imports_no_worker_and_no_context() -> None:
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(jobs))
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    forbidden = {
+        name
+        for name in imported
+        if name and name.startswith(("my_app.workers", "my_app.accounts", "my_app.chat", "my_app.schema_registry"))
+    }
+    assert forbidden == set()
+
+
+async def test_open_queue_registers_the_blueprints_and_periodic_tasks_it_is_given(settings: Settings) -> None:
+    from procrastinate import Blueprint
+
+    blueprint = Blueprint()
+
+    @blueprint.task(name="handed_over", queue="default")
+    async def handed_over() -> None:
+        """A task only this test knows."""
+
+    namespace = f"handed{uuid.uuid4().hex[:6]}"
+    jobs.register_tasks({namespace: blueprint}, [jobs.Periodic(handed_over, cron="0 4 * * *")])
+    jobs.register_tasks({namespace: blueprint}, [jobs.Periodic(handed_over, cron="0 4 * * *")])  # again: no-op
+
+    assert f"{namespace}:handed_over" in jobs.procrastinate_app.tasks
+    periodic = [p for p in jobs.procrastinate_app.periodic_registry.periodic_tasks.values() if p.task is handed_over]
+    assert [p.cron for p in periodic] == ["0 4 * * *"]

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from sqlalchemy import column, select, table, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from my_app import repo
+from my_app import application, repo
 
 notes = table("notes", column("id"), column("body"))
 
@@ -114,5 +117,100 @@ async def test_driver_connection_is_psycopg_in_the_session_s_transaction(db: Asy
         assert await cursor.fetchall() == [("not committed yet",)]
 
 
-async def test_ping_answers_when_the_database_is_up(db: AsyncConnection) -> None:
-    await repo.ping()
+# --- ping, and telling "the database is unreachable" from other errors ---
+
+REFUSED_URL = "postgresql+psycopg://postgres@127.0.0.1:1/postgres"  # nothing listens on port 1
+
+
+def _app_url(app: application.Application) -> str:
+    child = app.children[0]
+    assert isinstance(child, application.RepoChild)
+    assert child.database is not None
+    return child.database.sqlalchemy_url
+
+
+def _wrapped(cause: BaseException) -> BaseException:
+    """An error raised `from` a driver error, as procrastinate's ConnectorException is."""
+    try:
+        raise RuntimeError("Database error.") from cause
+    except RuntimeError as error:
+        return error
+
+
+def _context_only(during: BaseException) -> BaseException:
+    """A bug raised while handling a driver error (implicit context, not its cause)."""
+    try:
+        try:
+            raise during
+        except type(during):
+            raise KeyError("bug") from None
+    except KeyError as error:
+        error.__context__ = during
+        return error
+
+
+async def test_ping_returns_when_the_database_answers_and_raises_unavailable_when_it_does_not(
+    started_app: application.Application,
+) -> None:
+    assert await repo.ping() is None
+
+    repo.start(REFUSED_URL, connect_timeout=1)
+    try:
+        began = time.monotonic()
+        with pytest.raises(DBAPIError) as refused:
+            await repo.ping()
+        elapsed = time.monotonic() - began
+    finally:
+        await repo.stop()
+
+    assert repo.unavailable(refused.value)
+    assert elapsed < 2
+    assert await repo.ping() is None  # the app's Repo is back
+
+
+async def test_waiting_for_a_pooled_connection_is_bounded_by_the_connect_timeout(
+    started_app: application.Application,
+) -> None:
+    # One connection, no overflow: a second user waits for it, at most DATABASE_CONNECT_TIMEOUT (not 30 s).
+    repo.start(_app_url(started_app), pool_size=1, max_overflow=0, connect_timeout=1)
+    try:
+        async with repo.engine().connect() as held:
+            await held.execute(text("SELECT 1"))
+            began = time.monotonic()
+            with pytest.raises(SQLAlchemyTimeoutError) as timed_out:
+                await repo.ping()
+            waited = time.monotonic() - began
+    finally:
+        await repo.stop()
+
+    assert 0.9 <= waited < 2.5
+    assert repo.unavailable(timed_out.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (psycopg.OperationalError("connection refused"), True),
+        (OperationalError("SELECT 1", {}, psycopg.OperationalError("server closed the connection")), True),
+        (DBAPIError("SELECT 1", {}, psycopg.Error("gone"), connection_invalidated=True), True),
+        (SQLAlchemyTimeoutError("QueuePool limit reached"), True),
+        (_wrapped(psycopg.OperationalError("the database system is shutting down")), True),
+        (ExceptionGroup("tasks", [ValueError("x"), psycopg.OperationalError("refused")]), True),
+        (IntegrityError("INSERT", {}, psycopg.errors.UniqueViolation("duplicate key")), False),
+        (RuntimeError("a bug"), False),
+        (_context_only(psycopg.OperationalError("refused")), False),
+    ],
+    ids=[
+        "psycopg",
+        "sqlalchemy-wrapped",
+        "invalidated",
+        "pool-timeout",
+        "raised-from",
+        "group",
+        "unique-violation",
+        "bug",
+        "bug-while-handling",
+    ],
+)
+def test_unavailable_tells_an_unreachable_database_from_other_errors(error: BaseException, expected: bool) -> None:
+    assert repo.unavailable(error) is expected

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import procrastinate
 from procrastinate import Blueprint
 
+from my_app import jobs
 from my_app.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ def register_purger(purger: Purger) -> None:
 @blueprint.task(name="prune_jobs", queue="default", pass_context=True)
 async def prune_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Delete succeeded, failed, cancelled and aborted jobs older than the retention period."""
-    from my_app import jobs
-
     days = jobs.settings().job_prune_after_days
     await context.app.job_manager.delete_old_jobs(
         nb_hours=days * 24, include_failed=True, include_cancelled=True, include_aborted=True
@@ -44,8 +43,6 @@ async def prune_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
 @blueprint.task(name="rescue_stalled_jobs", queue="default", pass_context=True)
 async def rescue_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> int:
     """Put back in the queue the jobs of workers whose heartbeat stopped."""
-    from my_app import jobs
-
     manager = context.app.job_manager
     stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=jobs.settings().job_stalled_timeout)
     count = 0
@@ -65,8 +62,14 @@ async def purge_expired_tokens(timestamp: int) -> int:
     return total
 
 
-def schedule(app: procrastinate.App, settings: Settings) -> None:
-    """Register the periodic jobs with the cron expressions from settings."""
-    app.periodic(cron=settings.job_cron_prune)(prune_jobs)
-    app.periodic(cron=settings.job_cron_retry_stalled)(rescue_stalled_jobs)
-    app.periodic(cron=settings.job_cron_purge_tokens)(purge_expired_tokens)
+def periodic(settings: Settings) -> list[jobs.Periodic]:
+    """The periodic jobs, with the cron expressions from settings (the application hands them to the queue).
+
+    Examples:
+        maintenance.periodic(settings)   # [Periodic(prune_jobs, "0 3 * * *"), Periodic(rescue_stalled_jobs, ...), ...]
+    """
+    return [
+        jobs.Periodic(prune_jobs, cron=settings.job_cron_prune),
+        jobs.Periodic(rescue_stalled_jobs, cron=settings.job_cron_retry_stalled),
+        jobs.Periodic(purge_expired_tokens, cron=settings.job_cron_purge_tokens),
+    ]

@@ -1,7 +1,9 @@
 """One place that turns errors into responses (Phoenix's FallbackController, ErrorJSON, ErrorHTML).
 
 API clients get DESIGN.md's JSON shapes; browsers asking for HTML get a rendered error page with
-the same status. A 500 never carries the exception or a trace.
+the same status. A 500 never carries the exception or a trace. The database being unreachable
+(restarting, down, no free connection in time) answers 503 `{"errors": {"detail": "Service
+Unavailable"}}` with `retry-after`, at once: nothing waits for it to come back.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from my_app import log, repo
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from my_app_web.plugs.auth import Redirect
 from my_app_web.plugs.request_id import HEADER as REQUEST_ID_HEADER
 from my_app_web.templating import templates
 
 logger = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 1  # a database restart takes about a second; clients may retry after that
 
 
 def error_response(request: Request, status_code: int, headers: dict[str, str] | None = None) -> Response:
@@ -75,12 +80,31 @@ async def _redirect(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    # Starlette runs this handler outside every middleware, after the request-id plug has let go:
-    # put the id back on the log line, and on the response so a client can quote it.
+    """500, or 503 when the database cannot be reached (a restart, an outage): try again shortly.
+
+    One line per failed request; its traceback only the first time this error (type and place)
+    is seen within `log.TRACEBACK_INTERVAL` (the log's TracebackLimiter drops repeats).
+    """
+    # For errors raised in a middleware, Starlette runs this handler outside every middleware, after
+    # the request-id plug has let go: put the id back on the log line, and on the response so a
+    # client can quote it.
     request_id = request.scope.get("state", {}).get("request_id")
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
+    status_code = 503 if repo.unavailable(exc) else 500
     with structlog.contextvars.bound_contextvars(request_id=request_id):
-        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500, {REQUEST_ID_HEADER: request_id} if request_id else None)
+        logger.log(
+            logging.WARNING if status_code == 503 else logging.ERROR,
+            "%s on %s %s (%d): %s",
+            "database unavailable" if status_code == 503 else "unhandled error",
+            request.method,
+            request.url.path,
+            status_code,
+            log.one_line(exc),
+            exc_info=exc,
+        )
+    if status_code == 503:
+        headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return error_response(request, status_code, headers or None)
 
 
 def register_exception_handlers(app: FastAPI) -> None:
@@ -91,7 +115,55 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnauthorizedError, _unauthorized)
     app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(Redirect, _redirect)
+    # Every other error. Starlette gives the `Exception` handler to ServerErrorMiddleware, outside all
+    # middleware, which answers and then re-raises to the server: uvicorn logs "Exception in ASGI
+    # application" with a second traceback (and, had the answer started, sends its own plain 500).
+    # ErrorBoundary answers errors of the routes itself and stops there; the `Exception` entry is
+    # left for errors raised by a middleware outside it.
+    app.add_middleware(ErrorBoundary)
     app.add_exception_handler(Exception, _server_error)
+
+
+class ErrorBoundary:
+    """Pure ASGI middleware: an error from inside it ends in our answer (500/503), never in the server's.
+
+    Added by `register_exception_handlers` before the endpoint's other middleware, so it sits
+    innermost, around the routes and FastAPI's exception handlers: whatever they let through
+    (errors with no handler of their own, exception groups) is answered by `_server_error`. An
+    error after the answer started cannot change it any more: it is logged (one line) and the
+    response ends there.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            request = Request(scope)
+            if started:
+                logger.error(
+                    "%s %s failed after its answer started: %s",
+                    request.method,
+                    request.url.path,
+                    log.one_line(exc),
+                    exc_info=exc,
+                )
+                return
+            response = await _server_error(request, exc)
+            await response(scope, receive, send)
 
 
 def _wants_html(request: Request) -> bool:

@@ -45,13 +45,22 @@ async def ready(request: Request) -> JSONResponse:
     timeout = request.app.state.settings.ready_timeout
     checks: dict[str, CheckStatus] = {
         "database": await _check(repo.ping(), timeout, "database"),
-        "jobs": await _check(jobs.ping(), timeout, "jobs"),
+        "jobs": await _check(_jobs_ready(request), timeout, "jobs"),
         # Other nodes are heard only while the PubSub listener is connected.
         "pubsub": "ok" if pubsub.connected() else "error",
     }
     status: CheckStatus = "ok" if all(value == "ok" for value in checks.values()) else "error"
     body = Readiness(status=status, checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
+
+
+async def _jobs_ready(request: Request) -> None:
+    """The queue's tables answer and, when this node runs job workers, every one of them is running."""
+    await jobs.ping()
+    running = getattr(request.app.state, "application", None)
+    workers = running.job_workers() if running is not None else None
+    if workers is not None and not workers.running():
+        raise RuntimeError(f"job workers not running for queues {', '.join(workers.down())}")
 
 
 async def _check(probe: Awaitable[object], limit: float, name: str) -> CheckStatus:

@@ -15,7 +15,7 @@ async def test_a_signed_in_user_joins_the_lobby_and_sees_themself_in_presence(
     live_url: str, settings: Settings
 ) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         reply = await client.join("room:lobby")
         assert reply[4] == {"status": "ok", "response": {}}
 
@@ -28,7 +28,7 @@ async def test_a_signed_in_user_joins_the_lobby_and_sees_themself_in_presence(
 
 async def test_heartbeat_is_answered(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         await client.send(None, "7", "phoenix", "heartbeat", {})
         reply = await client.reply("7")
         assert reply == [None, "7", "phoenix", "phx_reply", {"status": "ok", "response": {}}]
@@ -36,7 +36,7 @@ async def test_heartbeat_is_answered(live_url: str, settings: Settings) -> None:
 
 async def test_ping_replies_with_pong_and_the_number(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         await client.join("room:lobby")
         ref = await client.push("room:lobby", "ping", {"n": 42})
         reply = await client.reply(ref)
@@ -45,7 +45,10 @@ async def test_ping_replies_with_pong_and_the_number(live_url: str, settings: Se
 
 async def test_new_msg_reaches_everyone_in_the_room_with_the_sender(live_url: str, settings: Settings) -> None:
     alice, bob = await user_fixture(name="Alice"), await user_fixture(name="Bob")
-    async with connect(live_url, token_for(settings, alice)) as a, connect(live_url, token_for(settings, bob)) as b:
+    async with (
+        connect(live_url, await token_for(settings, alice)) as a,
+        connect(live_url, await token_for(settings, bob)) as b,
+    ):
         await a.join("room:lobby")
         await b.join("room:lobby")
         ref = await a.push("room:lobby", "new_msg", {"body": "hello"})
@@ -61,7 +64,7 @@ async def test_new_msg_refuses_an_empty_or_too_long_body(
     live_url: str, settings: Settings, body: str, reason: str
 ) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         await client.join("room:lobby")
         ref = await client.push("room:lobby", "new_msg", {"body": body})
         reply = await client.reply(ref)
@@ -75,25 +78,28 @@ async def test_private_rooms_are_for_members_and_admins(live_url: str, settings:
     room = await chat.create_room({"slug": "secret", "name": "Secret"})
     await chat.add_member(room, member)
     for user, status in ((member, "ok"), (admin, "ok"), (outsider, "error")):
-        async with connect(live_url, token_for(settings, user)) as client:
+        async with connect(live_url, await token_for(settings, user)) as client:
             reply = await client.join("room:secret")
             assert reply[4]["status"] == status, user
             if status == "error":
                 assert reply[4]["response"] == {"reason": "unauthorized"}
-    async with connect(live_url, token_for(settings, member)) as client:
+    async with connect(live_url, await token_for(settings, member)) as client:
         assert (await client.join("room:nowhere"))[4] == {"status": "error", "response": {"reason": "unauthorized"}}
 
 
 async def test_a_topic_no_channel_serves_is_unmatched(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         reply = await client.join("nothing:here")
         assert reply[4] == {"status": "error", "response": {"reason": "unmatched topic"}}
 
 
 async def test_two_tabs_of_one_user_are_one_key_with_two_metas(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as one, connect(live_url, token_for(settings, user)) as two:
+    async with (
+        connect(live_url, await token_for(settings, user)) as one,
+        connect(live_url, await token_for(settings, user)) as two,
+    ):
         await one.join("room:lobby")
         await one.next_event("presence_state")
         await two.join("room:lobby")
@@ -111,10 +117,10 @@ async def test_two_tabs_of_one_user_are_one_key_with_two_metas(live_url: str, se
 
 async def test_leaving_sends_a_presence_diff_with_the_leave(live_url: str, settings: Settings) -> None:
     alice, bob = await user_fixture(), await user_fixture()
-    async with connect(live_url, token_for(settings, alice)) as a:
+    async with connect(live_url, await token_for(settings, alice)) as a:
         await a.join("room:lobby")
         await a.next_event("presence_state")
-        async with connect(live_url, token_for(settings, bob)) as b:
+        async with connect(live_url, await token_for(settings, bob)) as b:
             await b.join("room:lobby")
             joined = await a.next_where(lambda m: m[3] == "presence_diff" and str(bob.id) in m[4]["joins"])
             assert joined[4]["leaves"] == {}
@@ -124,7 +130,7 @@ async def test_leaving_sends_a_presence_diff_with_the_leave(live_url: str, setti
 
 async def test_a_second_join_of_a_topic_replaces_the_first(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         first_ref = (await client.join("room:lobby"))[0]
         await client.send("9", "9", "room:lobby", "phx_join", {})
         seen = []
@@ -140,7 +146,7 @@ async def test_a_second_join_of_a_topic_replaces_the_first(live_url: str, settin
 
 async def test_leave_replies_ok_then_closes_the_channel(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         reply = await client.join("room:lobby")
         join_ref = reply[0]
         ref = await client.push("room:lobby", "phx_leave")
@@ -163,7 +169,7 @@ async def test_an_invalid_token_is_refused_at_the_handshake_with_403(live_url: s
 
 async def test_the_auth_token_subprotocol_is_accepted_and_echoed(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    encoded = base64.urlsafe_b64encode(token_for(settings, user).encode()).decode().rstrip("=")
+    encoded = base64.urlsafe_b64encode(await token_for(settings, user).encode()).decode().rstrip("=")
     protocols = ["phoenix", f"base64url.bearer.phx.{encoded}"]
     async with connect(live_url, None, subprotocols=protocols) as client:  # type: ignore[arg-type]
         assert client.connection.subprotocol == "phoenix"
@@ -173,7 +179,7 @@ async def test_the_auth_token_subprotocol_is_accepted_and_echoed(live_url: str, 
 async def test_logging_out_closes_the_sockets_opened_with_that_token(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
     api_token = await accounts.create_api_token(user)
-    async with connect(live_url, token_for(settings, user, accounts.socket_id_for(api_token))) as client:
+    async with connect(live_url, await token_for(settings, user, accounts.socket_id_for(api_token))) as client:
         await client.join("room:lobby")
         await accounts.delete_api_token(api_token)
         await client.connection.wait_closed()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.fixtures.api import (
     BAD_REQUEST,
     PASSWORD,
@@ -94,7 +95,7 @@ class TestCreate:
     async def test_a_user_without_a_password_cannot_log_in(
         self, client: httpx.AsyncClient, db: AsyncConnection
     ) -> None:
-        passwordless = await accounts.admin_create_user({"email": unique_email(), "name": "No Password"})
+        passwordless = await accounts.admin_create_user(SYSTEM, {"email": unique_email(), "name": "No Password"})
 
         for password in ("", PASSWORD):
             response = await client.post("/api/sessions", json=credentials(passwordless.email, password))
@@ -266,7 +267,7 @@ class TestMagicLink:
     async def test_confirms_an_unconfirmed_user_without_a_password(
         self, client: httpx.AsyncClient, db: AsyncConnection
     ) -> None:
-        passwordless = await accounts.admin_create_user({"email": unique_email(), "name": "No Password"})
+        passwordless = await accounts.admin_create_user(SYSTEM, {"email": unique_email(), "name": "No Password"})
         token = token_from(await accounts.deliver_login_instructions(passwordless, link_to("log-in")))
 
         response = await client.post(f"/api/sessions/magic-link/{token}")
@@ -284,7 +285,7 @@ class TestMagicLink:
 
         assert response.status_code == 401
         assert response.json() == UNAUTHORIZED
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.confirmed_at is None
 
@@ -304,7 +305,7 @@ class TestMagicLink:
     ) -> None:
         user = await confirmed(user)
         token = token_from(await accounts.deliver_login_instructions(user, link_to("log-in")))
-        await accounts.admin_update_user(user, {"email": unique_email()})
+        await accounts.update_user(SYSTEM, user, {"email": unique_email()})
 
         response = await client.post(f"/api/sessions/magic-link/{token}")
 

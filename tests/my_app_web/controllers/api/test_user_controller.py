@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.fixtures.api import (
     BAD_REQUEST,
     FORBIDDEN,
@@ -35,7 +36,7 @@ async def user_count(db: AsyncConnection) -> int:
 
 
 async def stored(user_id: uuid.UUID | str) -> accounts.User:
-    found = await accounts.get_user(uuid.UUID(str(user_id)))
+    found = await accounts.get_user(SYSTEM, uuid.UUID(str(user_id)))
     assert found is not None
     return found
 
@@ -260,7 +261,7 @@ class TestIndex:
         assert body["meta"] == {"limit": 20, "next_cursor": None}
         for data in body["data"]:
             assert_user_json(data)
-        expected = [str(user.id) for user in await accounts.list_users()]
+        expected = [str(user.id) for user in await accounts.list_users(SYSTEM)]
         assert [data["id"] for data in body["data"]] == expected
         assert {str(admin.id), *(str(other.id) for other in others)} <= set(expected)
 
@@ -269,7 +270,7 @@ class TestIndex:
     ) -> None:
         for _ in range(7):
             await api_user()
-        everyone = [str(user.id) for user in await accounts.list_users()]
+        everyone = [str(user.id) for user in await accounts.list_users(SYSTEM)]
         seen: list[str] = []
         cursor: str | None = None
         pages = 0
@@ -295,7 +296,7 @@ class TestIndex:
     async def test_a_page_is_stable_under_inserts(self, client: httpx.AsyncClient, admin_auth: dict[str, str]) -> None:
         for _ in range(3):
             await api_user()
-        before = {str(user.id) for user in await accounts.list_users()}
+        before = {str(user.id) for user in await accounts.list_users(SYSTEM)}
         first = (await client.get("/api/users", params={"limit": 2}, headers=admin_auth)).json()
         for _ in range(3):
             await api_user()
@@ -634,7 +635,7 @@ class TestDelete:
         assert response.content == b""
         assert (await client.get(f"/api/users/{user.id}", headers=admin_auth)).status_code == 404
         assert (await client.get("/api/users/me", headers=user_auth)).status_code == 401
-        assert await accounts.get_user(user.id) is None
+        assert await accounts.get_user(SYSTEM, user.id) is None
 
     async def test_users_delete_themselves_and_their_tokens_stop_working(
         self, client: httpx.AsyncClient, user: accounts.User, user_auth: dict[str, str]
@@ -642,7 +643,7 @@ class TestDelete:
         response = await client.delete(f"/api/users/{user.id}", headers=user_auth)
 
         assert response.status_code == 204
-        assert await accounts.get_user(user.id) is None
+        assert await accounts.get_user(SYSTEM, user.id) is None
         assert (await client.get(f"/api/users/{user.id}", headers=user_auth)).status_code == 401
 
     async def test_users_may_not_delete_others(
@@ -652,7 +653,7 @@ class TestDelete:
 
         assert response.status_code == 403
         assert response.json() == FORBIDDEN
-        assert await accounts.get_user(admin.id) is not None
+        assert await accounts.get_user(SYSTEM, admin.id) is not None
 
     async def test_unknown_and_malformed_ids_are_404(
         self, client: httpx.AsyncClient, admin_auth: dict[str, str]
@@ -666,4 +667,4 @@ class TestDelete:
         response = await client.delete(f"/api/users/{user.id}")
 
         assert response.status_code == 401
-        assert await accounts.get_user(user.id) is not None
+        assert await accounts.get_user(SYSTEM, user.id) is not None

@@ -1,16 +1,20 @@
 """Brute-force and abuse protection with the `limits` library: in memory, or in Redis when REDIS_URL is set.
 
-Every limit is counted hit-then-test: `hit` takes one unit for the request and answers 429 when
-that went over the limit, in one atomic step of the storage (a lock in memory, a Lua script in
+Every limit is counted hit-then-test: `hit` adds the request to each key's count and answers 429
+when that went over the limit, in one atomic step of the storage (a lock in memory, INCRBY in
 Redis). There is no gap between "may it?" and "count it" for parallel requests to slip through:
 twenty log-ins sent at once for one email get five answers and fifteen 429s.
 
-- `login`: every password check (log-in, and the API's password and email changes, which ask for the
-  current password), per account and per client IP (RATE_LIMIT_LOGIN), in a moving window;
+- `login`: every password check (log-in, and the API's password and email changes, which ask for
+  the current password), per account and per client IP (RATE_LIMIT_LOGIN). A right password is
+  refunded afterwards, so only failures stay counted;
 - `email_requests`: requests that send an email, per address and per client IP (RATE_LIMIT_EMAIL_REQUESTS);
-- `registration`: sign-ups per client IP (RATE_LIMIT_REGISTRATION), in fixed windows: a counter per
-  window, so a very high limit (test harnesses, load tests) switches it off in effect at no cost,
-  where a moving window would keep an entry per sign-up.
+- `registration`: sign-ups per client IP (RATE_LIMIT_REGISTRATION).
+
+Counts are `limits`' fixed windows: a counter per key that starts at the key's first hit and
+lasts the period ("5/5 minutes": 5 in the 5 minutes after the first). A counter costs the same
+whatever the limit, so a very high limit (test harnesses, load tests) switches one off in effect,
+and a count can be taken back (a refund: a hit of cost -1), which a moving window cannot do.
 
 Memory storage is per process: with several server processes or nodes, set REDIS_URL so that all
 of them count together.
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
-from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 from redis.asyncio import ConnectionPool
 
@@ -37,22 +41,14 @@ class TooManyRequests(HTTPException):
         super().__init__(status_code=429, headers={"retry-after": str(retry_after)})
 
 
-@dataclass(frozen=True)
-class Limit:
-    """One limit: how many in what time (`item`, from a setting like "5/5 minutes"), and how counted."""
-
-    item: RateLimitItem
-    strategy: RateLimiter
-
-
 @dataclass
 class Limiter:
     """Counts events per key and refuses once a limit is reached (429 with retry-after)."""
 
-    storage: Storage
-    login: Limit
-    email_requests: Limit
-    registration: Limit
+    strategy: FixedWindowRateLimiter
+    login: RateLimitItem
+    email_requests: RateLimitItem
+    registration: RateLimitItem
     redis_pool: ConnectionPool | None = None
 
     @classmethod
@@ -69,38 +65,53 @@ class Limiter:
             )
         else:
             pool, storage = None, storage_from_string("async+memory://")  # type: ignore[assignment]
-        moving, fixed = MovingWindowRateLimiter(storage), FixedWindowRateLimiter(storage)
         return cls(
-            storage=storage,
-            login=Limit(parse(settings.rate_limit_login), moving),
-            email_requests=Limit(parse(settings.rate_limit_email_requests), moving),
-            registration=Limit(parse(settings.rate_limit_registration), fixed),
+            strategy=FixedWindowRateLimiter(storage),
+            login=parse(settings.rate_limit_login),
+            email_requests=parse(settings.rate_limit_email_requests),
+            registration=parse(settings.rate_limit_registration),
             redis_pool=pool,
         )
+
+    @property
+    def storage(self) -> Storage:
+        return self.strategy.storage
 
     async def close(self) -> None:
         if self.redis_pool is not None:
             await self.redis_pool.aclose()
 
-    async def hit(self, limit: Limit, *keys: str) -> None:
-        """Count this request against every key, atomically; 429 (with retry-after) when any is over.
+    async def hit(self, item: RateLimitItem, *keys: str) -> None:
+        """Count this request against every key, atomically; 429 (with retry-after) when any went over.
 
-        Call it before the work it guards (the password check, the email): a request refused here
-        did nothing. A key already over its limit is not counted further by the moving window.
+        Call it before the work it guards (the password check, the email). A refused request did
+        nothing, so it is taken back from every key: only requests that ran are counted.
 
         Examples:
             await limiter.hit(limiter.login, "login:email:ada@example.com", "login:ip:203.0.113.7")
-            # ... the sixth time within 5 minutes: TooManyRequests (429, retry-after: seconds)
+            # ... the sixth time within the window: TooManyRequests (429, retry-after: seconds)
         """
-        refused = [key for key in keys if not await limit.strategy.hit(limit.item, key)]
+        refused = [key for key in keys if not await self.strategy.hit(item, key)]
         if refused:
-            raise TooManyRequests(max([await self._retry_after(limit, key) for key in refused]))
+            retry_after = max([await self._retry_after(item, key) for key in refused])
+            await self.refund(item, *keys)
+            raise TooManyRequests(retry_after)
 
-    async def reset(self, limit: Limit, *keys: str) -> None:
-        """Forget the counts of `keys` (e.g. an account's failed log-ins once its owner gets in)."""
+    async def refund(self, item: RateLimitItem, *keys: str) -> None:
+        """Take one count back from every key (e.g. a log-in whose password was right).
+
+        Examples:
+            await limiter.hit(limiter.login, key)     # counted before the password check
+            await limiter.refund(limiter.login, key)  # the password was right: it does not count
+        """
         for key in keys:
-            await limit.strategy.clear(limit.item, key)
+            await self.strategy.hit(item, key, cost=-1)
 
-    async def _retry_after(self, limit: Limit, key: str) -> int:
-        stats = await limit.strategy.get_window_stats(limit.item, key)
+    async def reset(self, item: RateLimitItem, *keys: str) -> None:
+        """Forget the counts of `keys`."""
+        for key in keys:
+            await self.strategy.clear(item, key)
+
+    async def _retry_after(self, item: RateLimitItem, key: str) -> int:
+        stats = await self.strategy.get_window_stats(item, key)
         return max(1, math.ceil(stats.reset_time - time.time()))

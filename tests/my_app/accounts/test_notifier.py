@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from my_app import accounts, jobs, mailer, repo
-from my_app.accounts import User
+from my_app.accounts import User, notifier
 from my_app.config import Settings
-from my_app.accounts import notifier
 from tests.support.fixtures.accounts import SYSTEM
 from tests.support.jobs import (
     committed_db_fixture,  # noqa: F401 - fixture

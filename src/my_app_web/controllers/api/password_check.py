@@ -19,10 +19,10 @@ async def authenticate(request: Request, email: str, password: str) -> accounts.
     """The user whose email and password these are; 401 when they are wrong, 429 past the limit.
 
     The attempt is counted before the password is checked (hit-then-test), so parallel guesses
-    cannot all get through while the first are still in bcrypt. Every attempt counts, right or
-    wrong: the moving window cannot take one back. A right password then clears the account's
-    count (its owner got in; their typos no longer hold them back), but not the IP's, so a client
-    cannot reset its own count by logging into an account of its own between guesses.
+    cannot all get through while the first are still in bcrypt. A right password then takes its
+    own count back, so only failures stay counted: people behind one address (an office, a NAT)
+    who log in successfully never lock each other out, and a client cannot lower its count by
+    logging into an account of its own between guesses (a refund takes back one count, not more).
 
     Examples:
         user = await authenticate(request, "ada@example.com", "right password")  # User(...)
@@ -30,10 +30,10 @@ async def authenticate(request: Request, email: str, password: str) -> accounts.
         # a sixth attempt for ada@example.com (or from this IP) within 5 minutes: TooManyRequests (429)
     """
     limiter: Limiter = request.app.state.limiter
-    account_key = f"login:email:{email.lower()}"
-    await limiter.hit(limiter.login, account_key, f"login:ip:{client_ip(request)}")
+    keys = (f"login:email:{email.lower()}", f"login:ip:{client_ip(request)}")
+    await limiter.hit(limiter.login, *keys)
     user = await accounts.get_user_by_email_and_password(email, password)
     if user is None:
         raise UnauthorizedError()
-    await limiter.reset(limiter.login, account_key)
+    await limiter.refund(limiter.login, *keys)
     return user

@@ -8,10 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
+from my_app.config import Settings
+from my_app_web.endpoint import create_app
 from tests.support.fixtures.accounts import SYSTEM
 from tests.support.fixtures.api import (
     BAD_REQUEST,
@@ -22,6 +25,7 @@ from tests.support.fixtures.api import (
     api_user,
     assert_user_json,
     auth_for,
+    client_from,
     email_types,
     unique_email,
 )
@@ -189,6 +193,48 @@ class TestRegister:
         )
         assert response.status_code == 400, response.text
         assert response.json() == BAD_REQUEST
+
+
+class TestRegistrationLimit:
+    """RATE_LIMIT_REGISTRATION ("10/hour" per client IP): the 422 for a taken email tells whether an
+    address has an account, and every sign-up sends two emails; the limit bounds both."""
+
+    REGISTRATION_LIMIT = 10
+
+    async def test_the_eleventh_sign_up_from_an_address_is_refused(self, web_app: FastAPI, db: AsyncConnection) -> None:
+        async with client_from(web_app, "10.0.5.1") as client:
+            for _ in range(self.REGISTRATION_LIMIT):
+                assert (await client.post("/api/users/register", json=registration())).status_code == 201
+            users_before = await user_count(db)
+            refused = await client.post("/api/users/register", json=registration())
+
+        async with client_from(web_app, "10.0.5.2") as elsewhere:
+            allowed = await elsewhere.post("/api/users/register", json=registration())
+
+        assert refused.status_code == 429, refused.text
+        assert refused.json() == {"errors": {"detail": "Too Many Requests"}}
+        assert 1 <= int(refused.headers["retry-after"]) <= 3600
+        assert await user_count(db) == users_before + 1  # only the other address's
+        assert allowed.status_code == 201
+
+    async def test_probing_taken_emails_counts_too(self, web_app: FastAPI, db: AsyncConnection) -> None:
+        taken = await api_user()
+        async with client_from(web_app, "10.0.5.3") as client:
+            for _ in range(self.REGISTRATION_LIMIT):
+                response = await client.post("/api/users/register", json=registration(email=taken.email))
+                assert response.json() == {"errors": {"email": ["has already been taken"]}}
+            probe = await client.post("/api/users/register", json=registration(email=taken.email))
+
+        assert probe.status_code == 429
+
+    async def test_a_very_high_setting_switches_the_limit_off(self, settings: Settings, db: AsyncConnection) -> None:
+        app = create_app(
+            settings.model_copy(update={"rate_limit_registration": "1000000/hour"}), start_application=False
+        )
+        async with client_from(app, "10.0.5.4") as client:
+            for _ in range(self.REGISTRATION_LIMIT * 2):
+                assert (await client.post("/api/users/register", json=registration())).status_code == 201
+        await app.state.limiter.close()
 
 
 # --- GET /api/users/me ---

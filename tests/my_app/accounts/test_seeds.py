@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from my_app import accounts, chat
-from my_app.accounts import Role
+from my_app.accounts import Identity, Role
 from my_app.config import Settings
 from my_app.priv import seeds
 from tests.support.fixtures.accounts import SYSTEM
@@ -33,9 +33,9 @@ async def test_seeded_rooms_admit_their_members_and_admins_only(settings: Settin
     assert alice is not None
     assert admin is not None
 
-    assert await chat.can_join(alice, "general")
-    assert not await chat.can_join(alice, "secret")
-    assert await chat.can_join(admin, "secret")
+    assert await chat.can_join(Identity.of(alice), "general")
+    assert not await chat.can_join(Identity.of(alice), "secret")
+    assert await chat.can_join(Identity.of(admin), "secret")
 
 
 async def test_the_seeded_admin_is_an_admin_who_can_log_in(settings: Settings) -> None:

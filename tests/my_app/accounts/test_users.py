@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from my_app import accounts
 from my_app.accounts import Role, User
 from my_app.accounts.scope import Scope
-from my_app.errors import NotFoundError, ValidationError
+from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.data_case import errors_on
 from tests.support.fixtures.accounts import (
     SYSTEM,
@@ -73,6 +73,116 @@ class TestListAndGet:
 
     async def test_get_user_by_email_returns_none_for_an_unknown_email(self) -> None:
         assert await accounts.get_user_by_email(unique_user_email()) is None
+
+
+class TestScopedAccess:
+    """The context decides who may see and change which account: users their own, admins any."""
+
+    async def test_get_user_shows_users_their_own_account_and_nothing_else(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        assert (found := await accounts.get_user(Scope.for_user(ada), ada.id)) is not None
+        assert found.id == ada.id
+        assert await accounts.get_user(Scope.for_user(ada), bob.id) is None
+        assert await accounts.get_user(Scope.for_user(None), ada.id) is None
+
+    async def test_get_user_shows_admins_and_the_system_any_account(self) -> None:
+        admin, bob = await user_fixture(role="admin"), await user_fixture()
+
+        for scope in (Scope.for_user(admin), SYSTEM):
+            found = await accounts.get_user(scope, bob.id)
+            assert found is not None
+            assert found.id == bob.id
+
+    async def test_get_user_or_404_refuses_another_users_account_with_forbidden(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        with pytest.raises(ForbiddenError):
+            await accounts.get_user_or_404(Scope.for_user(ada), bob.id)
+        with pytest.raises(ForbiddenError):  # whether or not it exists: no probing for accounts
+            await accounts.get_user_or_404(Scope.for_user(ada), uuid.uuid4())
+
+    async def test_get_user_or_404_says_not_found_for_a_malformed_id(self) -> None:
+        ada = await user_fixture()
+
+        with pytest.raises(NotFoundError) as raised:
+            await accounts.get_user_or_404(Scope.for_user(ada), "not-a-uuid")
+
+        assert raised.value.identifier == "not-a-uuid"
+
+    @pytest.mark.parametrize("listing", ["list", "paginate"])
+    async def test_listing_users_is_for_admins(self, listing: str) -> None:
+        ada, admin = await user_fixture(), await user_fixture(role="admin")
+
+        async def listed(scope: Scope) -> list[uuid.UUID]:
+            if listing == "list":
+                return [user.id for user in await accounts.list_users(scope)]
+            return [user.id for user in (await accounts.paginate_users(scope, limit=100)).items]
+
+        with pytest.raises(ForbiddenError):
+            await listed(Scope.for_user(ada))
+        assert {ada.id, admin.id} <= set(await listed(Scope.for_user(admin)))
+
+    async def test_admin_create_user_is_refused_to_users_and_writes_nothing(self) -> None:
+        ada = await user_fixture()
+        attrs = valid_user_attributes(role="admin")
+
+        with pytest.raises(ForbiddenError):
+            await accounts.admin_create_user(Scope.for_user(ada), attrs)
+
+        assert await accounts.get_user_by_email(attrs["email"]) is None
+
+    async def test_admin_create_user_lets_an_admin_grant_a_role(self) -> None:
+        admin = await user_fixture(role="admin")
+
+        created = await accounts.admin_create_user(Scope.for_user(admin), valid_user_attributes(role="admin"))
+
+        assert created.role is Role.ADMIN
+
+    async def test_update_user_refuses_another_users_account_and_changes_nothing(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        with pytest.raises(ForbiddenError):
+            await accounts.update_user(Scope.for_user(ada), bob, {"name": "Hacked"})
+
+        stored = await accounts.get_user(SYSTEM, bob.id)
+        assert stored is not None
+        assert same_record(stored, bob)
+
+    async def test_an_admin_may_change_anyones_name_email_and_role(self) -> None:
+        admin, bob = await user_fixture(role="admin"), await user_fixture()
+        new_email = unique_user_email()
+
+        updated = await accounts.update_user(
+            Scope.for_user(admin), bob, {"name": "Robert", "email": new_email, "role": "admin"}
+        )
+
+        assert (updated.name, updated.email, updated.role) == ("Robert", new_email, Role.ADMIN)
+
+    async def test_delete_user_refuses_another_users_account(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        with pytest.raises(ForbiddenError):
+            await accounts.delete_user(Scope.for_user(ada), bob)
+
+        assert await accounts.get_user(SYSTEM, bob.id) is not None
+
+    async def test_users_may_delete_their_own_account_and_admins_any(self) -> None:
+        ada, bob, admin = await user_fixture(), await user_fixture(), await user_fixture(role="admin")
+
+        await accounts.delete_user(Scope.for_user(ada), ada)
+        await accounts.delete_user(Scope.for_user(admin), bob)
+
+        assert await accounts.get_user(SYSTEM, ada.id) is None
+        assert await accounts.get_user(SYSTEM, bob.id) is None
+
+    async def test_change_user_is_for_the_same_people_as_update_user(self) -> None:
+        ada, bob, admin = await user_fixture(), await user_fixture(), await user_fixture(role="admin")
+
+        with pytest.raises(ForbiddenError):
+            accounts.change_user(Scope.for_user(ada), bob, {"name": "x"})
+        assert accounts.change_user(Scope.for_user(admin), bob, {"role": "admin"}).changes == {"role": Role.ADMIN}
+        assert accounts.change_user(Scope.for_user(ada), ada, {"role": "admin"}).changes == {}
 
 
 class TestCreateUser:

@@ -8,8 +8,6 @@ Dependencies, for routes to declare what they need:
 - `ApiScope` — the caller's `Scope`; bearer token required, else 401 with `WWW-Authenticate: Bearer`.
   Routes pass it to the context, which decides what the caller may see and do (403 otherwise);
 - `ApiUser` — the signed-in user themself, for routes about the caller's own account (`/me`);
-- `AdminScope` — same, and the user must be an admin, else 403 (`require_role`), for routes that
-  reach no context able to decide (the contexts' own checks come first);
 - `CurrentSession` — the browser's signed-in session or None (`fetch_current_user`);
 - `require_authenticated_user`, `redirect_if_user_is_authenticated`, `require_sudo_mode` — for pages.
 """
@@ -28,7 +26,7 @@ from my_app import accounts
 from my_app.accounts.scope import Scope
 from my_app.accounts.user import Role
 from my_app.config import Settings
-from my_app.errors import ForbiddenError, UnauthorizedError
+from my_app.errors import UnauthorizedError
 from my_app_web.flash import put_flash
 
 SESSION_TOKEN_KEY = "user_token"  # noqa: S105 - a session key, not a secret
@@ -81,20 +79,6 @@ async def api_user(scope: ApiScope) -> accounts.User:
 
 
 ApiUser = Annotated[accounts.User, Depends(api_user)]
-
-
-def require_role(*roles: Role) -> Callable[[Scope], Awaitable[Scope]]:
-    """Authorize: 403 unless the API user has one of `roles` (the seed's `Plugs.Authorize`)."""
-
-    async def authorize(scope: ApiScope) -> Scope:
-        if scope.user is None or scope.user.role not in roles:
-            raise ForbiddenError()
-        return scope
-
-    return authorize
-
-
-AdminScope = Annotated[Scope, Depends(require_role(Role.ADMIN))]
 
 
 # --- Browsers (session and remember-me cookies) ---

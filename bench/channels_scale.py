@@ -4,8 +4,8 @@
 
 1. A fresh database `my_app_bench_channels` (never the dev data) on DATABASE_URL's server or the
    embedded one, migrated at head, with N users; a socket token signed for each
-   (`socket_token.sign`, the server's SECRET_KEY_BASE, bound to a credential's socket id as
-   `GET /api/socket-token` binds it).
+   (`socket_token.sign`, the server's SECRET_KEY_BASE, bound to an API token row of the user as
+   `GET /api/socket-token` binds it: connect checks that the credential still exists).
 2. For each scenario, a server in its own process on its own port, and the load client
    (`bench.channels_client`: one asyncio Protocol per socket, hand-written framing, uvloop) in
    ceil(N / 10,000) processes, all with their open-files limit raised as far as allowed:
@@ -38,7 +38,6 @@ import math
 import os
 import platform
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -599,8 +598,9 @@ def _progress() -> Progress:
 # --- Set-up ---
 
 
-def create_users(bench_db: database.Database, count: int) -> list[str]:
-    """`count` confirmed users (no password: they only ever use socket tokens), their ids in order."""
+def create_users(bench_db: database.Database, count: int) -> list[tuple[str, str]]:
+    """`count` confirmed users (no password: they only ever use socket tokens), each with an API token
+    row for its socket token to be bound to; (user id, credential id) in order."""
     with psycopg.connect(bench_db.url, autocommit=True) as conn:
         rows = conn.execute(
             "INSERT INTO users (id, email, name, confirmed_at)"
@@ -608,15 +608,22 @@ def create_users(bench_db: database.Database, count: int) -> list[str]:
             " FROM generate_series(1, %s) AS i RETURNING id, email",
             (count,),
         ).fetchall()
-    by_number = {int(email.split("@")[0].removeprefix("bench-")): str(user_id) for user_id, email in rows}
-    return [by_number[i] for i in range(1, count + 1)]
+        # The token bytes only need to be unique: nobody ever presents them, sockets name the row.
+        credentials = dict(
+            conn.execute(
+                "INSERT INTO user_tokens (id, token, context, user_id, authenticated_at)"
+                " SELECT gen_random_uuid(), decode(md5(id::text), 'hex'), 'api', id, now() FROM users"
+                " WHERE email LIKE 'bench-%%@example.com' RETURNING user_id, id"
+            ).fetchall()
+        )
+    by_number = {int(email.split("@")[0].removeprefix("bench-")): user_id for user_id, email in rows}
+    return [(str(by_number[i]), str(credentials[by_number[i]])) for i in range(1, count + 1)]
 
 
-def sign_tokens(settings: Settings, user_ids: list[str]) -> list[str]:
-    """One socket token per user, each bound to its own credential's socket id (as the API issues them)."""
+def sign_tokens(settings: Settings, users: list[tuple[str, str]]) -> list[str]:
+    """One socket token per user, each bound to its own credential (as the API issues them)."""
     return [
-        socket_token.sign(settings, uuid.UUID(user_id), f"users_sessions:{secrets.token_hex(16)}")
-        for user_id in user_ids
+        socket_token.sign(settings, uuid.UUID(user_id), uuid.UUID(credential_id)) for user_id, credential_id in users
     ]
 
 
@@ -707,7 +714,7 @@ def report_setup(options: Options, where: str, results: list[Result]) -> None:
     table.add_row("app server GC", gc_setup)
     table.add_row(
         "tokens",
-        "socket_token.sign(settings, user.id, socket id) with the server's SECRET_KEY_BASE, one user per socket, "
+        "socket_token.sign(settings, user.id, credential id) with the server's SECRET_KEY_BASE, one user per socket, "
         "each token bound to its own credential (so each socket also watches its socket-id topic)",
     )
     table.add_row(

@@ -9,11 +9,12 @@ import pytest
 os.environ["MYAPP_ENV"] = "test"
 
 pytest_plugins = [
+    # Redis tests skip without Redis, and fail without it when CI=true. First: the other plugins
+    # import it, and pytest rewrites a plugin's asserts only if it is not imported yet.
+    "tests.support.services",
     "tests.support.data_case",
     "tests.support.conn_case",
     "tests.support.channel_case",
-    # Redis tests skip without Redis, and fail without it when CI=true.
-    "tests.support.services",
     # Runs a pytest session inside a test (tests/support/test_services.py).
     "pytester",
 ]

@@ -17,7 +17,7 @@ from typing import Protocol
 import psycopg_pool
 from procrastinate import Blueprint
 
-from my_app import database, jobs, mailer, presence, pubsub, repo, workers
+from my_app import accounts, database, jobs, mailer, presence, pubsub, repo
 from my_app.config import Settings, get_settings
 from my_app.schema_registry import load_all_schemas
 from my_app.workers import maintenance
@@ -113,6 +113,20 @@ class PresenceChild:
 
 
 @dataclass
+class NotifierChild:
+    """Tells the accounts notifier how to build emailed links (the web layer owns their pages)."""
+
+    links: accounts.notifier.EmailLinks | None
+    name: str = "notifier"
+
+    async def start(self) -> None:
+        accounts.notifier.configure_links(self.links)
+
+    async def stop(self) -> None:
+        accounts.notifier.configure_links(None)
+
+
+@dataclass
 class MailerChild:
     """Points the Mailer at this app's settings (its adapter, sender and servers)."""
 
@@ -136,14 +150,25 @@ class Application:
 
     @classmethod
     def build(
-        cls, settings: Settings, *, run_jobs: bool | None = None, queues: dict[str, int] | None = None
+        cls,
+        settings: Settings,
+        *,
+        run_jobs: bool | None = None,
+        queues: dict[str, int] | None = None,
+        links: accounts.notifier.EmailLinks | None = None,
     ) -> Application:
-        """The children for `settings`; `run_jobs` (default JOBS_IN_SERVER) adds the job workers."""
+        """The children for `settings`; `run_jobs` (default JOBS_IN_SERVER) adds the job workers.
+
+        `links` builds the URLs emails link to; whoever assembles the app passes the web layer's
+        (`my_app_web.links.email_link`), since the core may not import it. Without it, email jobs
+        that carry a link fail and are retried.
+        """
         repo_child = RepoChild(settings)
         blueprints, periodic = job_tasks(settings)
         children: list[Child] = [
             repo_child,
             MailerChild(settings),
+            NotifierChild(links),
             PubSubChild(repo_child),
             PresenceChild(),
             JobQueueChild(repo_child, blueprints=blueprints, periodic=periodic),
@@ -172,15 +197,23 @@ class Application:
                 logger.exception("stopping %s failed", child.name)
 
 
+# Each context's tasks (its notifier's emails) and the housekeeping ones, by task-name namespace.
+BLUEPRINTS: Mapping[str, Blueprint] = {
+    "email": accounts.notifier.blueprint,
+    "maintenance": maintenance.blueprint,
+}
+
+
 def job_tasks(settings: Settings) -> tuple[Mapping[str, Blueprint], list[jobs.Periodic]]:
     """What the job queue runs: the task blueprints by namespace, and the periodic tasks.
 
     The application is where the app is assembled, so it is the one place that names concrete
-    workers; the queue (`my_app.jobs`) imports none. Every context is imported first, so the hooks
-    they register at import (accounts' token purger) are in place before a job runs.
+    workers and contexts: the queue (`my_app.jobs`) imports none, contexts import no worker, and
+    the daily purge learns here which expired records to delete (accounts' tokens).
     """
     load_all_schemas()
-    return workers.BLUEPRINTS, maintenance.periodic(settings)
+    maintenance.register_purger(accounts.purge_expired_tokens)
+    return BLUEPRINTS, maintenance.periodic(settings)
 
 
 def tune_garbage_collector(settings: Settings) -> None:
@@ -197,11 +230,16 @@ def tune_garbage_collector(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def lifespan(settings: Settings | None = None, *, run_jobs: bool | None = None) -> AsyncIterator[Application]:
-    """The app, started for the duration of the block."""
+async def lifespan(
+    settings: Settings | None = None,
+    *,
+    run_jobs: bool | None = None,
+    links: accounts.notifier.EmailLinks | None = None,
+) -> AsyncIterator[Application]:
+    """The app, started for the duration of the block (`links`: see `Application.build`)."""
     settings = settings or get_settings()
     tune_garbage_collector(settings)
-    app = Application.build(settings, run_jobs=run_jobs)
+    app = Application.build(settings, run_jobs=run_jobs, links=links)
     try:
         await app.start()
         yield app

@@ -120,7 +120,7 @@ async def enqueue(
     Examples:
         async with repo.transaction() as session:
             session.add(user)
-            await jobs.enqueue(session, email_worker.deliver_email, type="welcome", user_id=str(user.id))
+            await jobs.enqueue(session, notifier.deliver_email, type="welcome", user_id=str(user.id))
         # committed: the job exists; an exception in the block: neither the user nor the job does
 
         await jobs.enqueue(session, task, unique_for=timedelta(seconds=60), **args)  # None if a twin is recent
@@ -215,7 +215,7 @@ async def open_queue(
     and the periodic tasks at start, so this module imports no worker and no context.
 
     Examples:
-        pool = await jobs.open_queue(settings, url, blueprints={"email": email_worker.blueprint},
+        pool = await jobs.open_queue(settings, url, blueprints={"email": notifier.blueprint},
                                      periodic=maintenance.periodic(settings))
     """
     global _settings

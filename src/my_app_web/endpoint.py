@@ -21,6 +21,7 @@ from my_app_web.channels.user_socket import UserSocket
 from my_app_web.controllers.api_docs import docs_options, mount_api_docs
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.controllers.fallback import register_exception_handlers
+from my_app_web.links import email_links
 from my_app_web.plugs.body_limit import BodyLimitMiddleware
 from my_app_web.plugs.forwarded import ForwardedHeaders
 from my_app_web.plugs.rate_limit import Limiter
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
             if not start_application:
                 yield
                 return
-            async with application.lifespan(settings) as running:
+            async with application.lifespan(settings, links=email_links(settings)) as running:
                 app.state.application = running
                 yield
         finally:

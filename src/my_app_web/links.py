@@ -6,6 +6,9 @@ gives it this function. Renaming or moving a page's route moves its emailed link
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from my_app.config import Settings
 from my_app_web.router import router
 
@@ -17,6 +20,11 @@ EMAIL_LINK_ROUTES = {
     "magic_link": "user_magic_link",
     "home": "home",
 }
+
+
+def email_links(settings: Settings) -> Callable[[str, str | None], str]:
+    """`email_link` for these settings: what the application hands the accounts notifier."""
+    return functools.partial(email_link, settings)
 
 
 def email_link(settings: Settings, kind: str, token: str | None = None) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from my_app import accounts, jobs
 from my_app.errors import ValidationError
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.jobs import (
     committed_db_fixture,  # noqa: F401 - fixture
     jobs_of,
@@ -31,7 +32,7 @@ async def test_register_user_enqueues_exactly_one_welcome_email() -> None:
     [job] = [job for job in await jobs_of(DELIVER) if job.args["type"] == "welcome"]
     assert job.args == {"type": "welcome", "user_id": str(user.id)}
     assert (job.queue_name, job.status) == ("emails", "todo")
-    assert await accounts.get_user(user.id) is not None
+    assert await accounts.get_user(SYSTEM, user.id) is not None
 
 
 @pytest.mark.usefixtures("committed_db")

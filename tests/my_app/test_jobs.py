@@ -17,9 +17,8 @@ from procrastinate.jobs import Job
 from sqlalchemy import select
 
 from my_app import jobs, mailer, repo
-from my_app.accounts import User
+from my_app.accounts import User, notifier
 from my_app.config import Settings
-from my_app.workers import email_worker
 from tests.support.jobs import (
     committed_db_fixture,  # noqa: F401 - fixture
     job_row,
@@ -108,7 +107,7 @@ def test_no_retry_once_max_attempts_runs_are_done() -> None:
 
 
 def test_the_email_worker_runs_three_times_at_most() -> None:
-    assert email_worker.deliver_email.retry_strategy == jobs.Backoff(max_attempts=3)
+    assert notifier.deliver_email.retry_strategy == jobs.Backoff(max_attempts=3)
 
 
 # --- Transactional enqueue ---
@@ -120,7 +119,7 @@ async def test_a_job_enqueued_in_a_committed_transaction_exists() -> None:
     async with repo.transaction() as session:
         session.add(user)
         await session.flush()
-        job_id = await jobs.enqueue(session, email_worker.deliver_email, type="welcome", user_id=str(user.id))
+        job_id = await jobs.enqueue(session, notifier.deliver_email, type="welcome", user_id=str(user.id))
 
     assert job_id is not None
     row = await job_row(job_id)
@@ -137,9 +136,7 @@ async def test_a_job_enqueued_in_a_failed_transaction_does_not_exist() -> None:
         async with repo.transaction() as session:
             session.add(user)
             await session.flush()
-            enqueued.append(
-                await jobs.enqueue(session, email_worker.deliver_email, type="welcome", user_id=str(user.id))
-            )
+            enqueued.append(await jobs.enqueue(session, notifier.deliver_email, type="welcome", user_id=str(user.id)))
             raise BoomError
 
     with pytest.raises(BoomError):
@@ -160,7 +157,7 @@ async def test_a_job_scheduled_in_an_hour_waits_for_its_time() -> None:
     user = await insert_user()
     async with repo.transaction() as session:
         job_id = await jobs.enqueue(
-            session, email_worker.deliver_email, schedule_in=timedelta(hours=1), type="reminder", user_id=str(user.id)
+            session, notifier.deliver_email, schedule_in=timedelta(hours=1), type="reminder", user_id=str(user.id)
         )
     assert job_id is not None
 
@@ -180,7 +177,7 @@ async def test_a_job_can_be_scheduled_at_a_given_time() -> None:
     at = datetime(2100, 1, 1, 9, 30, tzinfo=UTC)
     async with repo.transaction() as session:
         job_id = await jobs.enqueue(
-            session, email_worker.deliver_email, schedule_at=at, type="reminder", user_id=str(uuid.uuid4())
+            session, notifier.deliver_email, schedule_at=at, type="reminder", user_id=str(uuid.uuid4())
         )
     assert job_id is not None
 
@@ -196,7 +193,7 @@ async def test_a_job_can_be_scheduled_at_a_given_time() -> None:
 async def enqueue_reset(*, unique_for: timedelta, user_id: str, url: str = "https://x.test/r/1") -> int | None:
     async with repo.transaction() as session:
         return await jobs.enqueue(
-            session, email_worker.deliver_email, unique_for=unique_for, type="password_reset", user_id=user_id, url=url
+            session, notifier.deliver_email, unique_for=unique_for, type="password_reset", user_id=user_id, url=url
         )
 
 
@@ -233,7 +230,7 @@ async def test_two_concurrent_transactions_enqueue_a_unique_job_once() -> None:
             await both_inside.wait()
             job_id = await jobs.enqueue(
                 session,
-                email_worker.deliver_email,
+                notifier.deliver_email,
                 unique_for=timedelta(seconds=60),
                 type="password_reset",
                 user_id=user_id,

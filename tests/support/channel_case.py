@@ -52,8 +52,12 @@ async def live_url(web_app: FastAPI, db: AsyncConnection) -> AsyncIterator[str]:
         yield url
 
 
-def token_for(settings: Settings, user: accounts.User, socket_id: str | None = None) -> str:
-    return socket_token.sign(settings, user.id, socket_id)
+async def token_for(settings: Settings, user: accounts.User, api_token: str | None = None) -> str:
+    """A socket token for `user`, minted as `GET /api/socket-token` mints it: bound to an API token
+    (`api_token`, or a new one), which connect checks is still there."""
+    credential = await accounts.get_credential(api_token or await accounts.create_api_token(user), "api")
+    assert credential is not None, "not a live API token of the user"
+    return socket_token.sign(settings, user.id, credential.id)
 
 
 class PhoenixClient:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from my_app import application, pubsub, repo
 from my_app.config import Settings
 from my_app.errors import ValidationError
+from my_app_web.links import email_links
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +25,11 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def started_app(settings: Settings) -> AsyncIterator[application.Application]:
-    """The core app (Repo pool and the rest), started once for the worker's whole run."""
-    async with application.lifespan(settings) as running:
+    """The core app (Repo pool and the rest), started once for the worker's whole run.
+
+    Emails link to the web layer's pages, as in `myapp server` and `myapp worker`.
+    """
+    async with application.lifespan(settings, links=email_links(settings)) as running:
         # PubSub connects in the background; tests start once this node hears the others.
         await pubsub.current().wait_connected(10)
         yield running

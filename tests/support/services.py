@@ -98,3 +98,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers(MARK):
         name, available, hint = mark.args
         require_service(name, available(), hint)
+
+
+def redis_url() -> str:
+    """REDIS_URL for a test (or fixture) that needs Redis right now: skipped without it, failed without it in CI."""
+    require_service(
+        "Redis", redis_answers(REDIS_URL), f"nothing answers at {REDIS_URL} (set REDIS_URL, or start Redis)"
+    )
+    return REDIS_URL

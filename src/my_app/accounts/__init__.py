@@ -4,6 +4,13 @@
 Every function runs in one transaction. Writes that belong together happen together: registering
 writes the user and enqueues the welcome and confirmation emails, or does neither; changing a
 password deletes every token of that user (all sessions and API tokens are logged out).
+
+Access is decided here, not by callers: functions about *some* user take the caller's `Scope`
+first (`get_user_or_404(scope, id)`, `update_user(scope, user, attrs)`, `list_users(scope)`...)
+and raise `ForbiddenError` when it may not. Users see and change their own account; admins any
+(and may set roles); `Scope.for_system()` is the operator (CLI, seeds). Functions about the
+caller's own credentials (log-in, tokens, password and email changes) take the user or the token,
+as phx.gen.auth's do. Emails are built and delivered by the notifier's job (`notifier.py`).
 """
 
 from __future__ import annotations
@@ -11,18 +18,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from my_app import emails, jobs, pubsub, repo
-from my_app.accounts import user_token
-from my_app.accounts.scope import Identity
+from my_app import jobs, pubsub, repo
+from my_app.accounts import notifier, user_token
+from my_app.accounts.notifier import (
+    UrlBuilder,
+    deliver_login_instructions,
+    deliver_user_confirmation_instructions,
+    deliver_user_reset_password_instructions,
+    deliver_user_update_email_instructions,
+)
+from my_app.accounts.scope import Identity, Scope
 from my_app.accounts.user import (
     AdminUserCreate,
     AdminUserUpdate,
@@ -38,20 +52,22 @@ from my_app.accounts.user import (
 )
 from my_app.accounts.user_token import UserToken
 from my_app.changeset import Changeset, cast, change
-from my_app.errors import NotFoundError, ValidationError
-from my_app.mailer import Email
+from my_app.constraints import unique_violation
+from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.pagination import Page, paginate
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUDO_MODE_WINDOW",
+    "Credential",
     "Identity",
     "Role",
+    "Scope",
     "Session",
+    "UrlBuilder",
     "User",
     "admin_create_user",
-    "admin_update_user",
     "change_user",
     "confirm_user",
     "create_api_token",
@@ -65,6 +81,8 @@ __all__ = [
     "deliver_user_update_email_instructions",
     "fetch_user_by_api_token",
     "generate_user_session_token",
+    "get_credential",
+    "get_credential_by_id",
     "get_user",
     "get_user_by_email",
     "get_user_by_email_and_password",
@@ -74,7 +92,6 @@ __all__ = [
     "list_users",
     "login_user_by_magic_link",
     "paginate_users",
-    "promote_user",
     "purge_expired_tokens",
     "register_user",
     "request_confirmation",
@@ -89,10 +106,12 @@ __all__ = [
     "update_user_password",
 ]
 
-UrlBuilder = Callable[[str], str]
 SUDO_MODE_WINDOW = timedelta(minutes=20)
 # A second reset or magic-link request for the same user within this window sends nothing more.
 EMAIL_REQUEST_WINDOW = timedelta(seconds=60)
+# The kinds of token a person signs in with, which a socket token may be minted from.
+CredentialContext = Literal["session", "api"]
+_EMAIL_TAKEN = {"email": ["has already been taken"]}
 
 
 @dataclass(frozen=True)
@@ -103,60 +122,108 @@ class Session:
     authenticated_at: datetime | None
 
 
-# --- Database getters ---
+@dataclass(frozen=True)
+class Credential:
+    """A live session or API token, as a socket token refers to it (by row id, never the token).
+
+    `socket_id` is the topic its sockets listen on: deleting the token (log-out, password change)
+    broadcasts `"disconnect"` there.
+    """
+
+    id: uuid.UUID
+    user: User
+    socket_id: str
 
 
-async def list_users() -> list[User]:
-    """All users, oldest first.
+# --- Database getters (scoped: each says who may see what) ---
+
+
+async def list_users(scope: Scope) -> list[User]:
+    """Every user, oldest first; for admins (and the system) only.
 
     Examples:
-        await list_users()  # [User(...), ...]
+        await list_users(Scope.for_user(admin))  # [User(...), ...]
+        await list_users(Scope.for_system())     # [User(...), ...] (`myapp users list`)
+        await list_users(Scope.for_user(ada))    # ForbiddenError
     """
+    _require_admin(scope)
     async with repo.transaction() as session:
         return list(await session.scalars(select(User).order_by(User.inserted_at, User.id)))
 
 
-async def paginate_users(*, limit: int | None = None, cursor: str | None = None) -> Page[User]:
-    """One page of users, oldest first; `next_cursor` fetches the next (stable under inserts).
+async def paginate_users(scope: Scope, *, limit: int | None = None, cursor: str | None = None) -> Page[User]:
+    """One page of users, oldest first, for admins; `next_cursor` fetches the next (stable under inserts).
 
     Examples:
-        page = await paginate_users(limit=20)
-        await paginate_users(limit=20, cursor=page.next_cursor)
-        await paginate_users(limit=500)  # ValidationError({"limit": ["must be between 1 and 100"]})
+        page = await paginate_users(Scope.for_user(admin), limit=20)
+        await paginate_users(Scope.for_user(admin), limit=20, cursor=page.next_cursor)
+        await paginate_users(Scope.for_user(admin), limit=500)  # ValidationError({"limit": [...]})
+        await paginate_users(Scope.for_user(ada))               # ForbiddenError
     """
+    _require_admin(scope)
     async with repo.transaction() as session:
         return await paginate(
             session, select(User), inserted_at=User.inserted_at, row_id=User.id, limit=limit, cursor=cursor
         )
 
 
-async def get_user(user_id: uuid.UUID) -> User | None:
-    """The user with this id, or None.
+async def get_user(scope: Scope, user_id: uuid.UUID | str) -> User | None:
+    """The user with this id if the caller may see it (their own account, or any for an admin), else None.
 
     Examples:
-        await get_user(user.id)       # User(...)
-        await get_user(uuid.uuid4())  # None
+        await get_user(Scope.for_user(ada), ada.id)    # User(...)
+        await get_user(Scope.for_user(ada), bob.id)    # None: not hers to see
+        await get_user(Scope.for_user(admin), bob.id)  # User(...)
+        await get_user(Scope.for_system(), uuid4())    # None: no such user
     """
+    key = _user_id(user_id)
+    if key is None or not scope.can_manage(key):
+        return None
     async with repo.read() as session:
-        return await session.get(User, user_id)
+        return await session.get(User, key)
 
 
-async def get_user_or_404(user_id: uuid.UUID) -> User:
-    """The user with this id; raises NotFoundError when there is none (`get_user!`)."""
-    user = await get_user(user_id)
-    if user is None:
+async def get_user_or_404(scope: Scope, user_id: uuid.UUID | str) -> User:
+    """The user with this id (`get_user!`): NotFoundError when there is none (or the id is malformed),
+    ForbiddenError when the caller may not see it.
+
+    Another user's account answers Forbidden, not Not Found, without looking it up: ids are random
+    UUIDs, so the difference tells nobody whether an account exists (and the API has always said 403).
+
+    Examples:
+        await get_user_or_404(Scope.for_user(ada), ada.id)       # User(...)
+        await get_user_or_404(Scope.for_user(ada), bob.id)       # ForbiddenError
+        await get_user_or_404(Scope.for_user(admin), uuid4())    # NotFoundError("user", ...)
+        await get_user_or_404(Scope.for_user(admin), "not-an-id")  # NotFoundError("user", "not-an-id")
+    """
+    key = _user_id(user_id)
+    if key is None:
         raise NotFoundError("user", user_id)
+    if not scope.can_manage(key):
+        raise ForbiddenError()
+    async with repo.read() as session:
+        user = await session.get(User, key)
+    if user is None:
+        raise NotFoundError("user", key)
     return user
 
 
 async def get_user_by_email(email: str) -> User | None:
-    """The user with this email (any letter case), or None."""
+    """The user with this email (any letter case), or None. Unscoped, as phx.gen.auth's: log-in,
+    password reset and the CLI look users up by the address they were given.
+
+    Examples:
+        await get_user_by_email("ADA@example.com")      # User(email="ada@example.com", ...)
+        await get_user_by_email("nobody@example.com")   # None
+    """
     async with repo.read() as session:
         return await session.scalar(select(User).where(User.email == email))
 
 
 async def get_user_by_email_and_password(email: str, password: str) -> User | None:
     """The user when the password is theirs, else None; takes as long whether or not the email exists.
+
+    Callers rate-limit the attempts first (the web layer's limiter counts each before this runs).
 
     Examples:
         await get_user_by_email_and_password("ada@example.com", "right password")  # User(...)
@@ -174,15 +241,25 @@ async def get_user_by_email_and_password(email: str, password: str) -> User | No
 async def create_user(attrs: Mapping[str, Any]) -> User:
     """Create a user (role `user`, whatever `attrs` says); ValidationError and nothing written on bad input.
 
+    Unscoped: it grants nothing a sign-up would not (seeds, tests and tools make plain users with it).
+
     Examples:
-        await create_user({"email": "ada@example.com", "name": "Ada"})  # User(...)
+        await create_user({"email": "ada@example.com", "name": "Ada"})  # User(role="user", ...)
         await create_user({"email": None})  # ValidationError({"email": ["can't be blank"], ...})
     """
     return await _insert_user(cast(UserCreate, attrs), role=Role.USER, welcome=False)
 
 
-async def admin_create_user(attrs: Mapping[str, Any]) -> User:
-    """Create a user with the role `attrs` asks for (callers check that an admin asks)."""
+async def admin_create_user(scope: Scope, attrs: Mapping[str, Any]) -> User:
+    """Create a user with the role `attrs` asks for; admins (and the system) only.
+
+    Examples:
+        await admin_create_user(Scope.for_user(admin), {"email": "b@example.com", "name": "B", "role": "admin"})
+        await admin_create_user(Scope.for_system(), {...})         # `myapp users create`, seeds
+        await admin_create_user(Scope.for_user(ada), {...})        # ForbiddenError, nothing written
+        await admin_create_user(Scope.for_user(admin), {"role": "root", ...})  # ValidationError({"role": [...]})
+    """
+    _require_admin(scope)
     data = cast(AdminUserCreate, attrs)
     return await _insert_user(data, role=data.role, welcome=False)
 
@@ -190,35 +267,59 @@ async def admin_create_user(attrs: Mapping[str, Any]) -> User:
 async def register_user(attrs: Mapping[str, Any]) -> User:
     """Sign a user up: writes the user and enqueues the welcome and confirmation emails, all or nothing.
 
+    A taken email answers "has already been taken", as phx.gen.auth does: API clients need to tell
+    the person why. That tells whether an address has an account, so the web layer limits sign-ups
+    per client IP (RATE_LIMIT_REGISTRATION), which also bounds the emails one client can cause.
+
     Examples:
         await register_user({"email": "ada@example.com", "name": "Ada", "password": "a long passphrase"})
         await register_user({"email": "ada@example.com", "role": "admin", ...})  # role stays "user"
+        await register_user({"email": "ada@example.com", ...})  # again: ValidationError (email taken)
     """
     return await _insert_user(cast(UserRegistration, attrs), role=Role.USER, welcome=True)
 
 
-async def update_user(user: User, attrs: Mapping[str, Any]) -> User:
-    """Change what users may change about themselves (their name); `role` and email are ignored here."""
-    return await _update(user, _changes(UserUpdate, attrs))
+async def update_user(scope: Scope, user: User, attrs: Mapping[str, Any]) -> User:
+    """Change a user: an admin may change name, email and role; users only their own name (email and
+    password have their own flows). ForbiddenError for anyone else's account, and nothing is written.
+
+    Examples:
+        await update_user(Scope.for_user(ada), ada, {"name": "Ada L."})          # User(name="Ada L.")
+        await update_user(Scope.for_user(ada), ada, {"role": "admin"})           # role ignored: stays "user"
+        await update_user(Scope.for_user(ada), bob, {"name": "x"})               # ForbiddenError
+        await update_user(Scope.for_user(admin), bob, {"role": "admin"})        # User(role="admin")
+        await update_user(Scope.for_user(admin), bob, {"email": taken})         # ValidationError(...taken)
+    """
+    if not scope.can_manage(user.id):
+        raise ForbiddenError()
+    return await _update(user, _changes(AdminUserUpdate if scope.admin else UserUpdate, attrs))
 
 
-async def admin_update_user(user: User, attrs: Mapping[str, Any]) -> User:
-    """Change a user's name, email or role (callers check that an admin asks)."""
-    return await _update(user, _changes(AdminUserUpdate, attrs))
+def change_user(scope: Scope, user: User, attrs: Mapping[str, Any] | None = None) -> Changeset[User]:
+    """The user with `attrs` validated as `update_user` would take them, for forms; writes nothing.
+
+    Examples:
+        change_user(Scope.for_user(ada), ada, {"name": "New"}).valid   # True
+        change_user(Scope.for_user(ada), ada, {"name": "x" * 161}).errors  # {"name": ["should be at most ..."]}
+        change_user(Scope.for_user(ada), bob)                          # ForbiddenError
+    """
+    if not scope.can_manage(user.id):
+        raise ForbiddenError()
+    return change(AdminUserUpdate if scope.admin else UserUpdate, user, attrs or {})
 
 
-async def promote_user(user: User) -> User:
-    """Make the user an admin."""
-    return await _update(user, {"role": Role.ADMIN})
+async def delete_user(scope: Scope, user: User) -> User:
+    """Delete the user and their tokens (their sockets are closed); the user themself or an admin.
 
+    Jobs still queued about them are cancelled when they run.
 
-def change_user(user: User, attrs: Mapping[str, Any] | None = None) -> Changeset[User]:
-    """The user with `attrs` validated as an update, for forms and live validation; writes nothing."""
-    return change(UserUpdate, user, attrs or {})
-
-
-async def delete_user(user: User) -> User:
-    """Delete the user and their tokens; jobs still queued about them are cancelled when they run."""
+    Examples:
+        await delete_user(Scope.for_user(ada), ada)    # User(...): gone
+        await delete_user(Scope.for_user(ada), bob)    # ForbiddenError, nothing deleted
+        await delete_user(Scope.for_user(admin), bob)  # User(...)
+    """
+    if not scope.can_manage(user.id):
+        raise ForbiddenError()
     async with repo.transaction() as session:
         tokens = list(await session.scalars(select(UserToken.token).where(UserToken.user_id == user.id)))
         await session.execute(delete(User).where(User.id == user.id))
@@ -231,7 +332,7 @@ async def delete_user(user: User) -> User:
 
 async def generate_user_session_token(user: User, *, authenticated_at: datetime | None = None) -> str:
     """A new session token for a browser; `authenticated_at` defaults to now (a fresh log-in)."""
-    return await _insert_token(user, user_token.SESSION, authenticated_at=authenticated_at or _now())
+    return await user_token.insert_token(user.id, user_token.SESSION, authenticated_at=authenticated_at or _now())
 
 
 async def get_user_by_session_token(token: str) -> Session | None:
@@ -247,7 +348,7 @@ async def delete_user_session_token(token: str) -> None:
 
 async def create_api_token(user: User) -> str:
     """A new bearer token for API clients, valid 365 days."""
-    return await _insert_token(user, user_token.API, authenticated_at=_now())
+    return await user_token.insert_token(user.id, user_token.API, authenticated_at=_now())
 
 
 async def fetch_user_by_api_token(token: str) -> User | None:
@@ -259,6 +360,50 @@ async def fetch_user_by_api_token(token: str) -> User | None:
 async def delete_api_token(token: str) -> None:
     """Revoke a bearer token (nothing happens for an unknown token)."""
     await _delete_token(token, user_token.API)
+
+
+async def get_credential(token: str, context: CredentialContext) -> Credential | None:
+    """The live session or API token `token` is, with its user (one query); None for a bad or expired one.
+
+    A socket token is minted from it and names it by `Credential.id`, never by the token itself.
+
+    Examples:
+        await get_credential(api_token, "api")          # Credential(id=..., user=User(...), socket_id=...)
+        await get_credential(api_token, "session")      # None: not a session token
+        await get_credential("revoked-token", "api")    # None
+    """
+    found = await _user_and_token(token, context)
+    return _credential(*found) if found else None
+
+
+async def get_credential_by_id(credential_id: uuid.UUID) -> Credential | None:
+    """The session or API token with this row id, if it still exists and has not expired (one query).
+
+    Socket connect checks with it that the credential a socket token was minted from is still
+    there: once it is logged out, or deleted with every other token by a password change, the old
+    socket token opens nothing.
+
+    Examples:
+        await get_credential_by_id(credential.id)  # Credential(...)
+        await delete_api_token(api_token)
+        await get_credential_by_id(credential.id)  # None
+    """
+    now = _now()
+    live = or_(
+        *(
+            (UserToken.context == context) & (UserToken.inserted_at > now - user_token.validity(context))
+            for context in (user_token.SESSION, user_token.API)
+        )
+    )
+    async with repo.read() as session:
+        row = (
+            await session.execute(
+                select(User, UserToken)
+                .join(UserToken, UserToken.user_id == User.id)
+                .where(UserToken.id == credential_id, live)
+            )
+        ).first()
+    return _credential(row[0], row[1]) if row else None
 
 
 def socket_id_for(token: str) -> str | None:
@@ -279,17 +424,6 @@ def sudo_mode(authenticated_at: datetime | None, *, now: datetime | None = None)
 
 
 # --- Confirmation ---
-
-
-async def deliver_user_confirmation_instructions(user: User, url: UrlBuilder) -> Email:
-    """Build the confirmation email with a new token (only its hash is stored).
-
-    Raises ValidationError when the user is already confirmed.
-    """
-    if user.confirmed_at is not None:
-        raise ValidationError({"email": ["is already confirmed"]})
-    token = await _insert_token(user, user_token.CONFIRM, sent_to=user.email)
-    return emails.confirmation_email(user, url(token))
 
 
 async def request_confirmation(email: str) -> None:
@@ -324,12 +458,6 @@ async def request_password_reset(email: str) -> None:
         await _enqueue_email("reset_password", user, unique=True)
 
 
-async def deliver_user_reset_password_instructions(user: User, url: UrlBuilder) -> Email:
-    """Build the reset email with a new token, valid one day."""
-    token = await _insert_token(user, user_token.RESET_PASSWORD, sent_to=user.email)
-    return emails.password_reset_email(user, url(token))
-
-
 async def get_user_by_reset_password_token(token: str) -> User | None:
     """The user a valid, unexpired reset token was sent to, else None."""
     found = await _user_and_token(token, user_token.RESET_PASSWORD)
@@ -362,14 +490,6 @@ async def request_user_email_update(user: User, attrs: Mapping[str, Any]) -> str
     return new_email
 
 
-async def deliver_user_update_email_instructions(
-    user: User, current_email: str, new_email: str, url: UrlBuilder
-) -> Email:
-    """Build the email, sent to the new address, whose link confirms the change."""
-    token = await _insert_token(user, user_token.CHANGE_EMAIL_PREFIX + current_email, sent_to=new_email)
-    return emails.update_email_email(user, new_email, url(token))
-
-
 async def update_user_email(user: User, token: str) -> User:
     """Switch to the new email the token was sent to. NotFoundError for a bad or expired token."""
     context = user_token.CHANGE_EMAIL_PREFIX + user.email
@@ -384,8 +504,10 @@ async def update_user_email(user: User, token: str) -> User:
             # The DELETE autoflushes the new email first: a taken one fails here.
             await session.execute(delete(UserToken).where(UserToken.user_id == user.id, UserToken.context == context))
             await session.flush()
-        except IntegrityError:
-            raise ValidationError({"email": ["has already been taken"]}) from None
+        except IntegrityError as exc:
+            if unique_violation(exc) == "users_email_key":
+                raise ValidationError(_EMAIL_TAKEN) from None
+            raise
         return record
 
 
@@ -402,12 +524,6 @@ async def request_login_link(email: str) -> None:
     user = await get_user_by_email(email)
     if user is not None:
         await _enqueue_email("magic_link", user, unique=True)
-
-
-async def deliver_login_instructions(user: User, url: UrlBuilder) -> Email:
-    """Build the magic-link email with a new token, valid 15 minutes."""
-    token = await _insert_token(user, user_token.LOGIN, sent_to=user.email)
-    return emails.magic_link_email(user, url(token))
 
 
 async def login_user_by_magic_link(token: str) -> User | None:
@@ -480,6 +596,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _require_admin(scope: Scope) -> None:
+    if not scope.admin:
+        raise ForbiddenError()
+
+
+def _user_id(user_id: uuid.UUID | str) -> uuid.UUID | None:
+    """The id as a UUID; None for a malformed one (a URL's `/users/oops`: not found, not a crash)."""
+    if isinstance(user_id, uuid.UUID):
+        return user_id
+    try:
+        return uuid.UUID(user_id)
+    except ValueError:
+        return None
+
+
+def _credential(user: User, row: UserToken) -> Credential:
+    return Credential(id=row.id, user=user, socket_id=_socket_id(row.token))
+
+
 async def _insert_user(data: UserCreate, *, role: Role, welcome: bool) -> User:
     user = User(
         email=data.email,
@@ -495,8 +630,8 @@ async def _insert_user(data: UserCreate, *, role: Role, welcome: bool) -> User:
                 await _enqueue_email_in(session, "welcome", user)
                 await _enqueue_email_in(session, "confirmation", user)
     except IntegrityError as exc:
-        if "users_email_key" in str(exc.orig):
-            raise ValidationError({"email": ["has already been taken"]}) from None
+        if unique_violation(exc) == "users_email_key":
+            raise ValidationError(_EMAIL_TAKEN) from None
         raise
     return user
 
@@ -513,8 +648,8 @@ async def _update(user: User, changes: Mapping[str, Any]) -> User:
             await session.refresh(record)
             return record
     except IntegrityError as exc:
-        if "users_email_key" in str(exc.orig):
-            raise ValidationError({"email": ["has already been taken"]}) from None
+        if unique_violation(exc) == "users_email_key":
+            raise ValidationError(_EMAIL_TAKEN) from None
         raise
 
 
@@ -531,16 +666,6 @@ async def _set_password(user: User, password: str) -> User:
         await session.flush()
     await _disconnect(deleted)
     return record
-
-
-async def _insert_token(
-    user: User, context: str, *, sent_to: str | None = None, authenticated_at: datetime | None = None
-) -> str:
-    encoded, row = user_token.build_token(user.id, context, sent_to=sent_to)
-    row.authenticated_at = authenticated_at
-    async with repo.transaction() as session:
-        session.add(row)
-    return encoded
 
 
 async def _user_and_token(token: str, context: str) -> tuple[User, UserToken] | None:
@@ -594,30 +719,22 @@ async def _disconnect(token_hashes: list[bytes]) -> None:
             logger.warning("could not broadcast the disconnect of a deleted token", exc_info=True)
 
 
-async def _enqueue_email(kind: str, user: User, *, unique: bool = False, **params: Any) -> None:
+async def _enqueue_email(kind: str, user: User, *, unique: bool = False, new_email: str | None = None) -> None:
     async with repo.transaction() as session:
-        await _enqueue_email_in(session, kind, user, unique=unique, **params)
+        await _enqueue_email_in(session, kind, user, unique=unique, new_email=new_email)
 
 
 async def _enqueue_email_in(
-    session: AsyncSession, kind: str, user: User, *, unique: bool = False, **params: Any
+    session: AsyncSession, kind: str, user: User, *, unique: bool = False, new_email: str | None = None
 ) -> None:
-    from my_app.workers import email_worker  # the worker looks users up here: import it late
-
+    """Enqueue the notifier's job in the caller's transaction: the email goes if and only if it commits."""
+    # Only the arguments this email needs: the job's args are also what `unique_for` compares.
+    params: dict[str, Any] = {"new_email": new_email} if new_email is not None else {}
     await jobs.enqueue(
         session,
-        email_worker.deliver_email,
+        notifier.deliver_email,
         unique_for=EMAIL_REQUEST_WINDOW if unique else None,
         type=kind,
         user_id=str(user.id),
         **params,
     )
-
-
-def _register_purger() -> None:
-    from my_app.workers import maintenance
-
-    maintenance.register_purger(purge_expired_tokens)
-
-
-_register_purger()

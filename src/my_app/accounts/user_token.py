@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from my_app import repo
 from my_app.encoding import b64url_decode, b64url_encode
 from my_app.schema import Base
 
@@ -69,6 +70,17 @@ def build_token(user_id: uuid.UUID, context: str, *, sent_to: str | None = None)
     encoded = b64url_encode(raw)
     row = UserToken(token=hash_token(raw), context=context, sent_to=sent_to, user_id=user_id)
     return encoded, row
+
+
+async def insert_token(
+    user_id: uuid.UUID, context: str, *, sent_to: str | None = None, authenticated_at: datetime | None = None
+) -> str:
+    """Store a new token's hash (in its own transaction) and return the token to hand out."""
+    encoded, row = build_token(user_id, context, sent_to=sent_to)
+    row.authenticated_at = authenticated_at
+    async with repo.transaction() as session:
+        session.add(row)
+    return encoded
 
 
 def decode_token(encoded: str) -> bytes | None:

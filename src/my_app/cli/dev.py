@@ -13,6 +13,7 @@ from rich.table import Table
 
 from my_app import application
 from my_app.cli._output import console, fail, info
+from my_app.cli._web import email_links
 from my_app.config import get_settings
 
 _EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -111,7 +112,7 @@ def console_(
 
     settings = get_settings()
     loop = get_asyncio_loop()  # type: ignore[no-untyped-call]  # IPython runs every `await` on this one loop, so the pool stays valid
-    running = application.Application.build(settings)
+    running = application.Application.build(settings, links=email_links(settings))
     if not no_start:
         loop.run_until_complete(running.start())
     namespace = {

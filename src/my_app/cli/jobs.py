@@ -12,6 +12,7 @@ from rich.table import Table
 
 from my_app import application, jobs
 from my_app.cli._output import abort, console, info
+from my_app.cli._web import email_links
 from my_app.cli.db import database_errors, run_in_app, target
 from my_app.config import get_settings
 from my_app.errors import NotFoundError, ValidationError
@@ -48,7 +49,7 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        running = application.Application.build(settings, run_jobs=True, queues=chosen)
+        running = application.Application.build(settings, run_jobs=True, queues=chosen, links=email_links(settings))
         await running.start()
         info(f"job worker running: {', '.join(f'{q}×{c}' for q, c in chosen.items())} (Ctrl-C to stop)")
         try:

@@ -1,4 +1,8 @@
-"""`myapp users ...`: create, promote and list user accounts (for operators)."""
+"""`myapp users ...`: create, promote and list user accounts (for operators).
+
+The CLI acts as the system: it calls the Accounts context with `Scope.for_system()`, the operator's
+scope, which may do what an admin may. No request can build that scope.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import typer
 from rich.table import Table
 
 from my_app import accounts
+from my_app.accounts.scope import Scope
 from my_app.accounts.user import UserEmailChange
 from my_app.changeset import cast
 from my_app.cli._output import abort, console, info
@@ -18,6 +23,7 @@ from my_app.cli.db import run_in_app
 from my_app.errors import NotFoundError, ValidationError
 
 T = TypeVar("T")
+OPERATOR = Scope.for_system()
 app = typer.Typer(
     help="Manage user accounts: create, promote, list.\n\n"
     "Examples:\n\n  myapp users create ada@example.com --name 'Ada Lovelace' --admin\n\n"
@@ -54,7 +60,7 @@ def create(
     if not password.strip():  # admin_create_user allows no password; an operator always sets one
         abort("could not create the user: password can't be blank")
     attrs = {"email": email, "name": name, "password": password, "role": "admin" if admin else "user"}
-    user = _run(lambda: accounts.admin_create_user(attrs), doing="create the user")
+    user = _run(lambda: accounts.admin_create_user(OPERATOR, attrs), doing="create the user")
     info(f"created {user.role.value} {user.email} ({user.id})")
 
 
@@ -72,7 +78,7 @@ def promote(email: Email) -> None:
             raise NotFoundError("user", email)
         if user.role is accounts.Role.ADMIN:
             return user, False
-        return await accounts.promote_user(user), True
+        return await accounts.update_user(OPERATOR, user, {"role": "admin"}), True
 
     user, promoted = _run(promote_by_email, doing="promote the user")
     info(f"{user.email} is now an admin" if promoted else f"{user.email} is already an admin")
@@ -84,7 +90,7 @@ def list_() -> None:
 
     Example: myapp users list
     """
-    users = _run(accounts.list_users, doing="list the users")
+    users = _run(lambda: accounts.list_users(OPERATOR), doing="list the users")
     if not users:
         console.print("no users")
         return

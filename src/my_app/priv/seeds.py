@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from my_app import accounts, chat
+from my_app.accounts.scope import Scope
 from my_app.config import Settings
 
 SeedStep = Callable[[Settings], Awaitable[list[str]]]
+OPERATOR = Scope.for_system()  # seeds act as the system, like the CLI that runs them
 
 DEMO_PASSWORD = "demo password 1234"  # noqa: S105 - dev-only demo accounts, printed on purpose
 DEMO_ADMIN = ("admin@example.com", "Ada Admin")
@@ -27,7 +29,9 @@ async def seed_admin(settings: Settings) -> list[str]:
     email, name = DEMO_ADMIN
     if await accounts.get_user_by_email(email) is not None:
         return []
-    await accounts.admin_create_user({"email": email, "name": name, "password": DEMO_PASSWORD, "role": "admin"})
+    await accounts.admin_create_user(
+        OPERATOR, {"email": email, "name": name, "password": DEMO_PASSWORD, "role": "admin"}
+    )
     return [f"admin {email} (password: {DEMO_PASSWORD!r})"]
 
 

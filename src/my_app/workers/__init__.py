@@ -1,15 +1,5 @@
-"""procrastinate tasks, grouped in blueprints (Oban workers); `my_app.jobs` registers them.
+"""Housekeeping tasks (Oban's plugins) in procrastinate blueprints; `my_app.application` hands them to the queue.
 
-Task names are `<namespace>:<function>`, e.g. `email:deliver_email`.
+Task names are `<namespace>:<function>`, e.g. `maintenance:prune_jobs`. A context's own tasks live
+in the context (the accounts notifier's `email:deliver_email`, phx.gen.auth's UserNotifier).
 """
-
-from __future__ import annotations
-
-from procrastinate import Blueprint
-
-from my_app.workers import email_worker, maintenance
-
-BLUEPRINTS: dict[str, Blueprint] = {
-    "email": email_worker.blueprint,
-    "maintenance": maintenance.blueprint,
-}

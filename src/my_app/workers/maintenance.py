@@ -3,7 +3,8 @@
 - `prune_jobs`: delete finished jobs (and their error notes) older than JOB_PRUNE_AFTER_DAYS.
 - `rescue_stalled_jobs`: a worker killed mid-job (SIGKILL, a lost machine) stops sending heartbeats;
   after JOB_STALLED_TIMEOUT its jobs are put back in the queue for another worker.
-- `purge_expired_tokens`: runs every purger registered with `register_purger` (accounts adds one).
+- `purge_expired_tokens`: runs every purger registered with `register_purger` (the application
+  registers accounts' token purger).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """RoomChannel (`mix phx.gen.channel Room` + `phx.gen.presence`): chat rooms with presence.
 
 `room:lobby` is open to every signed-in user; `room:<slug>` only to the room's members and admins.
+The Chat context decides each join from the database (`chat.can_join`), not from the role the
+socket saw at connect: an admin demoted while connected is refused at their next join.
 Everyone joined is tracked in Presence under their user id, with one meta per socket.
 """
 

@@ -1,7 +1,11 @@
 """Signed, expiring socket tokens (Phoenix.Token): who may open a socket, for 24 hours.
 
-A token carries the user's id and the id of the credential it was issued for (an API token or a
-browser session), so logging that credential out closes exactly the sockets opened with it.
+A token carries the user's id and the row id of the credential it was minted from (an API token
+or a browser session; never the credential itself). Connect checks that this credential still
+exists, so logging it out, or changing the password (which deletes every credential of the user),
+makes its socket tokens worthless at once — and closes the sockets already open with them. A token
+naming no credential is refused: even whoever holds the signing key cannot mint one that outlives,
+or goes without, a real log-in.
 """
 
 from __future__ import annotations
@@ -21,19 +25,29 @@ _SALT = "user socket"
 @dataclass(frozen=True)
 class SocketClaims:
     user_id: uuid.UUID
-    socket_id: str | None
+    credential_id: uuid.UUID
 
 
-def sign(settings: Settings, user_id: uuid.UUID, socket_id: str | None) -> str:
-    return _serializer(settings).dumps({"user_id": str(user_id), "socket_id": socket_id})
+def sign(settings: Settings, user_id: uuid.UUID, credential_id: uuid.UUID) -> str:
+    """A token for `user_id`'s sockets, bound to the credential (`accounts.Credential.id`) it comes from.
+
+    Examples:
+        credential = await accounts.get_credential(api_token, "api")
+        sign(settings, credential.user.id, credential.id)  # "eyJ1c2VyX2lkIjoi..."
+    """
+    return _serializer(settings).dumps({"user_id": str(user_id), "credential_id": str(credential_id)})
 
 
 def verify(settings: Settings, token: str) -> SocketClaims | None:
-    """The claims of a token we signed within the last 24 hours, else None."""
+    """The claims of a token we signed within the last 24 hours, else None (also for one naming no credential).
+
+    Examples:
+        verify(settings, sign(settings, user.id, credential.id))  # SocketClaims(user_id=..., credential_id=...)
+        verify(settings, "forged")                                # None
+    """
     try:
         data = _serializer(settings).loads(token, max_age=int(MAX_AGE.total_seconds()))
-        socket_id = data.get("socket_id")
-        return SocketClaims(uuid.UUID(data["user_id"]), socket_id if isinstance(socket_id, str) else None)
+        return SocketClaims(uuid.UUID(data["user_id"]), uuid.UUID(data["credential_id"]))
     except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
 

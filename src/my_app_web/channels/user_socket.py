@@ -18,17 +18,25 @@ class UserSocket(SocketHandler):
         self.settings = settings
 
     async def connect(self, params: dict[str, str], connect_info: dict[str, Any]) -> dict[str, Any] | None:
-        """Accept a valid socket token, from the `token` param or the client's `authToken` option."""
+        """Accept a valid socket token, from the `token` param or the client's `authToken` option,
+        whose credential (the API token or browser session it was minted from) still exists.
+
+        One query: the credential joined to its user. A logged-out credential, or one deleted by a
+        password change, refuses the socket (HTTP 403 at the handshake).
+        """
         token = params.get("token") or connect_info.get("auth_token")
         claims = socket_token.verify(self.settings, token) if token else None
         if claims is None:
             return None
-        user = await accounts.get_user(claims.user_id)
-        if user is None:
+        credential = await accounts.get_credential_by_id(claims.credential_id)
+        if credential is None or credential.user.id != claims.user_id:
             return None
-        # The user as it was at connect (an Identity, not the ORM User: it stays for the socket's life).
-        return {"user": accounts.Identity.of(user), "user_id": str(user.id), "socket_id": claims.socket_id}
+        user = credential.user
+        # An Identity, not the ORM User: it stays for the socket's life. Its role is a snapshot:
+        # joins read the current one (chat.can_join).
+        return {"user": accounts.Identity.of(user), "user_id": str(user.id), "socket_id": credential.socket_id}
 
     def id(self, assigns: dict[str, Any]) -> str | None:
+        """The credential's topic: deleting the credential broadcasts `"disconnect"` there."""
         socket_id = assigns.get("socket_id")
         return socket_id if isinstance(socket_id, str) else None

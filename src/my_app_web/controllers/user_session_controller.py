@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from my_app import accounts
+from my_app.errors import UnauthorizedError
 from my_app_web.controllers.html import render
 from my_app_web.flash import put_flash
 from my_app_web.plugs.auth import (
@@ -22,9 +23,9 @@ from my_app_web.plugs.auth import (
     log_out_user,
     redirect_if_user_is_authenticated,
 )
-from my_app_web.plugs.client_ip import client_ip
 from my_app_web.plugs.csrf import verify_csrf
-from my_app_web.plugs.rate_limit import Limiter
+from my_app_web.plugs.password_check import authenticate
+from my_app_web.plugs.rate_limit import count_email_request
 from my_app_web.templating import path_for
 
 router = APIRouter(prefix="/users", tags=["pages"], include_in_schema=False)
@@ -55,18 +56,16 @@ async def create(
     password: Annotated[str | None, Form(max_length=72 * 4)] = None,
     remember_me: Annotated[bool, Form()] = False,
 ) -> Response:
-    limiter: Limiter = request.app.state.limiter
     if not password:
         # "Email me a link": the same answer whether or not the address is a user's.
-        await limiter.hit_or_refuse(
-            limiter.email_requests, f"magic:ip:{client_ip(request)}", f"magic:email:{email.lower()}"
-        )
+        await count_email_request(request, "magic", email)
         await accounts.request_login_link(email)
         put_flash(request, "info", MAGIC_LINK_SENT)
         return RedirectResponse(path_for(request, "user_log_in"), status_code=303)
-    await limiter.hit_or_refuse(limiter.login, f"login:email:{email.lower()}", f"login:ip:{client_ip(request)}")
-    user = await accounts.get_user_by_email_and_password(email, password)
-    if user is None:
+    try:
+        # The API's log-in and this form share one count per account and per client IP.
+        user = await authenticate(request, email, password)
+    except UnauthorizedError:
         put_flash(request, "error", "Invalid email or password")
         return render(request, "users/log_in.html", status_code=401, page_title="Log in", email=email)
     return await _logged_in(request, user, remember_me=remember_me)

@@ -5,8 +5,9 @@ HttpOnly, SameSite=Lax, Secure in prod) logs them back in when the session is go
 `Authorization: Bearer <token>`. Each is resolved to its user in one query (token joined to user).
 
 Dependencies, for routes to declare what they need:
-- `ApiScope` — bearer token required, else 401 with `WWW-Authenticate: Bearer`;
-- `AdminScope` — same, and the user must be an admin, else 403 (`require_role`);
+- `ApiScope` — the caller's `Scope`; bearer token required, else 401 with `WWW-Authenticate: Bearer`.
+  Routes pass it to the context, which decides what the caller may see and do (403 otherwise);
+- `ApiUser` — the signed-in user themself, for routes about the caller's own account (`/me`);
 - `CurrentSession` — the browser's signed-in session or None (`fetch_current_user`);
 - `require_authenticated_user`, `redirect_if_user_is_authenticated`, `require_sudo_mode` — for pages.
 """
@@ -25,7 +26,7 @@ from my_app import accounts
 from my_app.accounts.scope import Scope
 from my_app.accounts.user import Role
 from my_app.config import Settings
-from my_app.errors import ForbiddenError, UnauthorizedError
+from my_app.errors import UnauthorizedError
 from my_app_web.flash import put_flash
 
 SESSION_TOKEN_KEY = "user_token"  # noqa: S105 - a session key, not a secret
@@ -60,28 +61,24 @@ BearerToken = Annotated[str, Depends(bearer_token)]
 
 
 async def api_scope(token: BearerToken) -> Scope:
-    """The user behind the bearer token, or 401."""
+    """The scope of the user behind the bearer token, or 401."""
     user = await accounts.fetch_user_by_api_token(token)
     if user is None:
         raise UnauthorizedError()
-    return Scope(user)
+    return Scope.for_user(user)
 
 
 ApiScope = Annotated[Scope, Depends(api_scope)]
 
 
-def require_role(*roles: Role) -> Callable[[Scope], Awaitable[Scope]]:
-    """Authorize: 403 unless the API user has one of `roles` (the seed's `Plugs.Authorize`)."""
-
-    async def authorize(scope: ApiScope) -> Scope:
-        if scope.user.role not in roles:
-            raise ForbiddenError()
-        return scope
-
-    return authorize
+async def api_user(scope: ApiScope) -> accounts.User:
+    """The user behind the bearer token (the same lookup as `ApiScope`: FastAPI runs it once a request)."""
+    if scope.user is None:
+        raise UnauthorizedError()
+    return scope.user
 
 
-AdminScope = Annotated[Scope, Depends(require_role(Role.ADMIN))]
+ApiUser = Annotated[accounts.User, Depends(api_user)]
 
 
 # --- Browsers (session and remember-me cookies) ---

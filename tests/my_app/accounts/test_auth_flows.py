@@ -13,6 +13,7 @@ from my_app.accounts import user_token
 from my_app.errors import NotFoundError, ValidationError
 from tests.support.data_case import errors_on
 from tests.support.fixtures.accounts import (
+    SYSTEM,
     confirmed_user_fixture,
     enqueued_emails,
     extract_user_token,
@@ -98,7 +99,7 @@ class TestConfirmation:
         assert confirmed is not None
         assert confirmed.id == user.id
         assert confirmed.confirmed_at is not None
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.confirmed_at == confirmed.confirmed_at
         assert await accounts.confirm_user(token) is None
@@ -129,14 +130,14 @@ class TestConfirmation:
         await offset_user_token(db, token, -timedelta(days=7, minutes=1))
 
         assert await accounts.confirm_user(token) is None
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.confirmed_at is None
 
     async def test_a_token_sent_to_a_former_email_confirms_nobody(self) -> None:
         user = await user_fixture()
         token = extract_user_token(await accounts.deliver_user_confirmation_instructions(user, url_for("confirm")))
-        await accounts.admin_update_user(user, {"email": unique_user_email()})
+        await accounts.update_user(SYSTEM, user, {"email": unique_user_email()})
 
         assert await accounts.confirm_user(token) is None
 
@@ -272,7 +273,7 @@ class TestUpdateEmail:
         assert await enqueued_emails(db, user) == [
             {"type": "update_email", "user_id": str(user.id), "new_email": new_email}
         ]
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.email == user.email
 
@@ -300,7 +301,7 @@ class TestUpdateEmail:
         with pytest.raises(NotFoundError):
             await accounts.update_user_email(user, "a" * 43)
 
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.email == user.email
 
@@ -336,7 +337,7 @@ class TestUpdateEmail:
             await accounts.update_user_email(user, token)
 
         assert errors_on(raised.value) == {"email": ["has already been taken"]}
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.email == user.email
 
@@ -397,7 +398,7 @@ class TestMagicLink:
         token = extract_user_token(await accounts.deliver_login_instructions(user, url_for("log-in")))
 
         assert await accounts.login_user_by_magic_link(token) is None
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.confirmed_at is None
 
@@ -424,7 +425,7 @@ class TestMagicLink:
         await offset_user_token(db, token, -(user_token.MAGIC_LINK_VALIDITY + timedelta(minutes=1)))
 
         assert await accounts.login_user_by_magic_link(token) is None
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.confirmed_at is None
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from my_app import accounts, chat
-from my_app.accounts import Role
+from my_app.accounts import Identity, Role
 from my_app.config import Settings
 from my_app.priv import seeds
+from tests.support.fixtures.accounts import SYSTEM
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -20,7 +21,7 @@ async def test_seeds_create_the_admin_and_the_demo_users_once(settings: Settings
     admin_email, _ = seeds.DEMO_ADMIN
     assert f"admin {admin_email} (password: {seeds.DEMO_PASSWORD!r})" in first
     assert len(first) == 1 + len(seeds.DEMO_USERS) + len(seeds.DEMO_ROOMS)
-    emails = [user.email for user in await accounts.list_users()]
+    emails = [user.email for user in await accounts.list_users(SYSTEM)]
     for email in [admin_email, *(email for email, _ in seeds.DEMO_USERS)]:
         assert emails.count(email) == 1
 
@@ -32,9 +33,9 @@ async def test_seeded_rooms_admit_their_members_and_admins_only(settings: Settin
     assert alice is not None
     assert admin is not None
 
-    assert await chat.can_join(alice, "general")
-    assert not await chat.can_join(alice, "secret")
-    assert await chat.can_join(admin, "secret")
+    assert await chat.can_join(Identity.of(alice), "general")
+    assert not await chat.can_join(Identity.of(alice), "secret")
+    assert await chat.can_join(Identity.of(admin), "secret")
 
 
 async def test_the_seeded_admin_is_an_admin_who_can_log_in(settings: Settings) -> None:
@@ -58,9 +59,9 @@ async def test_seeded_demo_users_are_plain_users(settings: Settings) -> None:
 
 async def test_seeds_refuse_to_run_in_prod(settings: Settings) -> None:
     prod = settings.model_copy(update={"env": "prod"})
-    before = len(await accounts.list_users())
+    before = len(await accounts.list_users(SYSTEM))
 
     with pytest.raises(PermissionError, match="never run in prod"):
         await seeds.run(prod)
 
-    assert len(await accounts.list_users()) == before
+    assert len(await accounts.list_users(SYSTEM)) == before

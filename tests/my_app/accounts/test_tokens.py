@@ -99,9 +99,20 @@ class TestSessionTokens:
         assert await accounts.get_user_by_session_token(token) is None
         assert await accounts.get_user_by_session_token(other) is not None
 
-    @pytest.mark.parametrize("token", ["", "oops", "a" * 43])
-    async def test_delete_user_session_token_ignores_an_unknown_token(self, token: str) -> None:
+    @pytest.mark.parametrize("token", ["", "oops", "a" * 43, "valid-shape"])
+    async def test_delete_user_session_token_ignores_an_unknown_token(self, db: AsyncConnection, token: str) -> None:
+        user = await user_fixture()
+        session_token = await accounts.generate_user_session_token(user)
+        api_token = await accounts.create_api_token(user)
+        if token == "valid-shape":  # a token we could have made, that was never stored
+            token = user_token.build_token(user.id, "session")[0]
+        before = await stored_tokens(db, user)
+
         await accounts.delete_user_session_token(token)
+
+        assert await stored_tokens(db, user) == before
+        assert await accounts.get_user_by_session_token(session_token) is not None
+        assert await accounts.fetch_user_by_api_token(api_token) is not None
 
 
 class TestApiTokens:
@@ -150,6 +161,79 @@ class TestApiTokens:
         await accounts.delete_api_token(session_token)
 
         assert await accounts.get_user_by_session_token(session_token) is not None
+
+
+class TestCredentials:
+    """What a socket token names: a live session or API token, by row id (never the token)."""
+
+    async def test_get_credential_names_the_token_its_user_and_its_socket_topic(self) -> None:
+        user = await user_fixture()
+        api_token = await accounts.create_api_token(user)
+
+        credential = await accounts.get_credential(api_token, "api")
+
+        assert credential is not None
+        assert credential.user.id == user.id
+        assert credential.socket_id == accounts.socket_id_for(api_token)
+        by_id = await accounts.get_credential_by_id(credential.id)
+        assert by_id is not None
+        assert (by_id.id, by_id.user.id, by_id.socket_id) == (credential.id, user.id, credential.socket_id)
+
+    async def test_a_token_is_a_credential_only_in_its_own_context(self) -> None:
+        user = await user_fixture()
+        session_token = await accounts.generate_user_session_token(user)
+
+        assert await accounts.get_credential(session_token, "api") is None
+        assert await accounts.get_credential(session_token, "session") is not None
+        assert await accounts.get_credential("not a token", "session") is None
+
+    async def test_a_logged_out_credential_is_gone(self) -> None:
+        user = await user_fixture()
+        session_token, api_token = (
+            await accounts.generate_user_session_token(user),
+            await accounts.create_api_token(user),
+        )
+        session_credential = await accounts.get_credential(session_token, "session")
+        api_credential = await accounts.get_credential(api_token, "api")
+        assert session_credential is not None
+        assert api_credential is not None
+
+        await accounts.delete_user_session_token(session_token)
+
+        assert await accounts.get_credential_by_id(session_credential.id) is None
+        assert await accounts.get_credential_by_id(api_credential.id) is not None
+
+    async def test_a_password_change_deletes_every_credential(self) -> None:
+        user = await user_fixture()
+        credentials = [
+            await accounts.get_credential(await accounts.generate_user_session_token(user), "session"),
+            await accounts.get_credential(await accounts.create_api_token(user), "api"),
+        ]
+
+        await accounts.update_user_password(user, {"password": "a brand new passphrase"})
+
+        assert [await accounts.get_credential_by_id(c.id) for c in credentials if c is not None] == [None, None]
+
+    async def test_an_expired_credential_is_gone(self, db: AsyncConnection) -> None:
+        user = await user_fixture()
+        session_token = await accounts.generate_user_session_token(user)
+        credential = await accounts.get_credential(session_token, "session")
+        assert credential is not None
+
+        await offset_user_token(db, session_token, -timedelta(days=61))
+
+        assert await accounts.get_credential_by_id(credential.id) is None
+
+    async def test_an_emailed_token_is_no_credential(self, db: AsyncConnection) -> None:
+        user = await user_fixture()
+        await accounts.deliver_login_instructions(user, url_for("log-in"))
+        row_id = (
+            await db.execute(
+                text("SELECT id FROM user_tokens WHERE user_id = :id AND context = 'login'"), {"id": user.id}
+            )
+        ).scalar_one()
+
+        assert await accounts.get_credential_by_id(row_id) is None
 
 
 class TestTokenStorage:

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
 from my_app.accounts import Role, User
-from my_app.errors import NotFoundError, ValidationError
+from my_app.accounts.scope import Scope
+from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.data_case import errors_on
 from tests.support.fixtures.accounts import (
+    SYSTEM,
     unique_user_email,
     user_fixture,
     valid_user_attributes,
@@ -34,29 +36,29 @@ class TestListAndGet:
     async def test_list_users_returns_all_users(self) -> None:
         user = await user_fixture()
 
-        assert user.id in [listed.id for listed in await accounts.list_users()]
+        assert user.id in [listed.id for listed in await accounts.list_users(SYSTEM)]
 
     async def test_get_user_returns_the_user_with_given_id(self) -> None:
         user = await user_fixture()
 
-        found = await accounts.get_user(user.id)
+        found = await accounts.get_user(SYSTEM, user.id)
 
         assert found is not None
         assert same_record(found, user)
 
     async def test_get_user_returns_none_for_an_unknown_id(self) -> None:
-        assert await accounts.get_user(uuid.uuid4()) is None
+        assert await accounts.get_user(SYSTEM, uuid.uuid4()) is None
 
     async def test_get_user_or_404_returns_the_user(self) -> None:
         user = await user_fixture()
 
-        assert (await accounts.get_user_or_404(user.id)).id == user.id
+        assert (await accounts.get_user_or_404(SYSTEM, user.id)).id == user.id
 
     async def test_get_user_or_404_raises_not_found_for_an_unknown_id(self) -> None:
         unknown = uuid.uuid4()
 
         with pytest.raises(NotFoundError) as raised:
-            await accounts.get_user_or_404(unknown)
+            await accounts.get_user_or_404(SYSTEM, unknown)
 
         assert raised.value.resource == "user"
         assert raised.value.identifier == unknown
@@ -73,6 +75,116 @@ class TestListAndGet:
         assert await accounts.get_user_by_email(unique_user_email()) is None
 
 
+class TestScopedAccess:
+    """The context decides who may see and change which account: users their own, admins any."""
+
+    async def test_get_user_shows_users_their_own_account_and_nothing_else(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        assert (found := await accounts.get_user(Scope.for_user(ada), ada.id)) is not None
+        assert found.id == ada.id
+        assert await accounts.get_user(Scope.for_user(ada), bob.id) is None
+        assert await accounts.get_user(Scope.for_user(None), ada.id) is None
+
+    async def test_get_user_shows_admins_and_the_system_any_account(self) -> None:
+        admin, bob = await user_fixture(role="admin"), await user_fixture()
+
+        for scope in (Scope.for_user(admin), SYSTEM):
+            found = await accounts.get_user(scope, bob.id)
+            assert found is not None
+            assert found.id == bob.id
+
+    async def test_get_user_or_404_refuses_another_users_account_with_forbidden(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        with pytest.raises(ForbiddenError):
+            await accounts.get_user_or_404(Scope.for_user(ada), bob.id)
+        with pytest.raises(ForbiddenError):  # whether or not it exists: no probing for accounts
+            await accounts.get_user_or_404(Scope.for_user(ada), uuid.uuid4())
+
+    async def test_get_user_or_404_says_not_found_for_a_malformed_id(self) -> None:
+        ada = await user_fixture()
+
+        with pytest.raises(NotFoundError) as raised:
+            await accounts.get_user_or_404(Scope.for_user(ada), "not-a-uuid")
+
+        assert raised.value.identifier == "not-a-uuid"
+
+    @pytest.mark.parametrize("listing", ["list", "paginate"])
+    async def test_listing_users_is_for_admins(self, listing: str) -> None:
+        ada, admin = await user_fixture(), await user_fixture(role="admin")
+
+        async def listed(scope: Scope) -> list[uuid.UUID]:
+            if listing == "list":
+                return [user.id for user in await accounts.list_users(scope)]
+            return [user.id for user in (await accounts.paginate_users(scope, limit=100)).items]
+
+        with pytest.raises(ForbiddenError):
+            await listed(Scope.for_user(ada))
+        assert {ada.id, admin.id} <= set(await listed(Scope.for_user(admin)))
+
+    async def test_admin_create_user_is_refused_to_users_and_writes_nothing(self) -> None:
+        ada = await user_fixture()
+        attrs = valid_user_attributes(role="admin")
+
+        with pytest.raises(ForbiddenError):
+            await accounts.admin_create_user(Scope.for_user(ada), attrs)
+
+        assert await accounts.get_user_by_email(attrs["email"]) is None
+
+    async def test_admin_create_user_lets_an_admin_grant_a_role(self) -> None:
+        admin = await user_fixture(role="admin")
+
+        created = await accounts.admin_create_user(Scope.for_user(admin), valid_user_attributes(role="admin"))
+
+        assert created.role is Role.ADMIN
+
+    async def test_update_user_refuses_another_users_account_and_changes_nothing(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        with pytest.raises(ForbiddenError):
+            await accounts.update_user(Scope.for_user(ada), bob, {"name": "Hacked"})
+
+        stored = await accounts.get_user(SYSTEM, bob.id)
+        assert stored is not None
+        assert same_record(stored, bob)
+
+    async def test_an_admin_may_change_anyones_name_email_and_role(self) -> None:
+        admin, bob = await user_fixture(role="admin"), await user_fixture()
+        new_email = unique_user_email()
+
+        updated = await accounts.update_user(
+            Scope.for_user(admin), bob, {"name": "Robert", "email": new_email, "role": "admin"}
+        )
+
+        assert (updated.name, updated.email, updated.role) == ("Robert", new_email, Role.ADMIN)
+
+    async def test_delete_user_refuses_another_users_account(self) -> None:
+        ada, bob = await user_fixture(), await user_fixture()
+
+        with pytest.raises(ForbiddenError):
+            await accounts.delete_user(Scope.for_user(ada), bob)
+
+        assert await accounts.get_user(SYSTEM, bob.id) is not None
+
+    async def test_users_may_delete_their_own_account_and_admins_any(self) -> None:
+        ada, bob, admin = await user_fixture(), await user_fixture(), await user_fixture(role="admin")
+
+        await accounts.delete_user(Scope.for_user(ada), ada)
+        await accounts.delete_user(Scope.for_user(admin), bob)
+
+        assert await accounts.get_user(SYSTEM, ada.id) is None
+        assert await accounts.get_user(SYSTEM, bob.id) is None
+
+    async def test_change_user_is_for_the_same_people_as_update_user(self) -> None:
+        ada, bob, admin = await user_fixture(), await user_fixture(), await user_fixture(role="admin")
+
+        with pytest.raises(ForbiddenError):
+            accounts.change_user(Scope.for_user(ada), bob, {"name": "x"})
+        assert accounts.change_user(Scope.for_user(admin), bob, {"role": "admin"}).changes == {"role": Role.ADMIN}
+        assert accounts.change_user(Scope.for_user(ada), ada, {"role": "admin"}).changes == {}
+
+
 class TestCreateUser:
     async def test_with_valid_data_creates_a_user(self) -> None:
         attrs = valid_user_attributes(name="Ada Lovelace")
@@ -85,7 +197,7 @@ class TestCreateUser:
         assert user.confirmed_at is None
         assert user.hashed_password is not None
         assert user.hashed_password != attrs["password"]
-        assert await accounts.get_user(user.id) is not None
+        assert await accounts.get_user(SYSTEM, user.id) is not None
 
     async def test_without_a_password_creates_a_user_who_cannot_log_in_with_one(self) -> None:
         user = await accounts.create_user({"email": unique_user_email(), "name": "No Password"})
@@ -149,12 +261,12 @@ class TestCreateUser:
         }
 
     async def test_with_invalid_data_writes_nothing(self) -> None:
-        before = len(await accounts.list_users())
+        before = len(await accounts.list_users(SYSTEM))
 
         with pytest.raises(ValidationError):
             await accounts.create_user(valid_user_attributes(email="nope"))
 
-        assert len(await accounts.list_users()) == before
+        assert len(await accounts.list_users(SYSTEM)) == before
 
     async def test_with_a_taken_email_says_it_has_already_been_taken(self) -> None:
         user = await user_fixture()
@@ -179,7 +291,7 @@ class TestCreateUser:
 
         other = await user_fixture()
 
-        assert await accounts.get_user(other.id) is not None
+        assert await accounts.get_user(SYSTEM, other.id) is not None
 
     async def test_trims_surrounding_whitespace(self) -> None:
         email = unique_user_email()
@@ -196,7 +308,7 @@ class TestRoleSafety:
         user = await accounts.register_user(valid_user_attributes(role="admin"))
 
         assert user.role is Role.USER
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.role is Role.USER
 
@@ -208,51 +320,51 @@ class TestRoleSafety:
     async def test_update_user_ignores_a_requested_admin_role(self) -> None:
         user = await user_fixture()
 
-        updated = await accounts.update_user(user, {"name": "New Name", "role": "admin"})
+        updated = await accounts.update_user(Scope.for_user(user), user, {"name": "New Name", "role": "admin"})
 
         assert updated.name == "New Name"
         assert updated.role is Role.USER
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.role is Role.USER
 
     async def test_update_user_ignores_a_new_email(self) -> None:
         user = await user_fixture()
 
-        updated = await accounts.update_user(user, {"email": unique_user_email()})
+        updated = await accounts.update_user(Scope.for_user(user), user, {"email": unique_user_email()})
 
         assert updated.email == user.email
 
     async def test_admin_create_user_can_create_an_admin(self) -> None:
-        admin = await accounts.admin_create_user(valid_user_attributes(role="admin"))
+        admin = await accounts.admin_create_user(SYSTEM, valid_user_attributes(role="admin"))
 
         assert admin.role is Role.ADMIN
 
     async def test_admin_create_user_defaults_to_the_user_role(self) -> None:
-        user = await accounts.admin_create_user(valid_user_attributes())
+        user = await accounts.admin_create_user(SYSTEM, valid_user_attributes())
 
         assert user.role is Role.USER
 
     async def test_admin_create_user_refuses_an_unknown_role(self) -> None:
         with pytest.raises(ValidationError) as raised:
-            await accounts.admin_create_user(valid_user_attributes(role="root"))
+            await accounts.admin_create_user(SYSTEM, valid_user_attributes(role="root"))
 
         assert list(errors_on(raised.value)) == ["role"]
 
     async def test_admin_update_user_can_grant_and_revoke_admin(self) -> None:
         user = await user_fixture()
 
-        promoted = await accounts.admin_update_user(user, {"role": "admin"})
+        promoted = await accounts.update_user(SYSTEM, user, {"role": "admin"})
         assert promoted.role is Role.ADMIN
 
-        demoted = await accounts.admin_update_user(promoted, {"role": "user"})
+        demoted = await accounts.update_user(SYSTEM, promoted, {"role": "user"})
         assert demoted.role is Role.USER
 
     async def test_admin_update_user_can_change_the_email(self) -> None:
         user = await user_fixture()
         new_email = unique_user_email()
 
-        updated = await accounts.admin_update_user(user, {"email": new_email})
+        updated = await accounts.update_user(SYSTEM, user, {"email": new_email})
 
         assert updated.email == new_email
 
@@ -261,20 +373,20 @@ class TestRoleSafety:
         other = await user_fixture()
 
         with pytest.raises(ValidationError) as raised:
-            await accounts.admin_update_user(user, {"email": other.email.upper()})
+            await accounts.update_user(SYSTEM, user, {"email": other.email.upper()})
 
         assert errors_on(raised.value) == {"email": ["has already been taken"]}
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.email == user.email
 
     async def test_promote_user_makes_an_admin(self) -> None:
         user = await user_fixture()
 
-        promoted = await accounts.promote_user(user)
+        promoted = await accounts.update_user(SYSTEM, user, {"role": "admin"})
 
         assert promoted.role is Role.ADMIN
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.role is Role.ADMIN
 
@@ -283,7 +395,7 @@ class TestUpdateUser:
     async def test_with_valid_data_updates_the_user(self) -> None:
         user = await user_fixture()
 
-        updated = await accounts.update_user(user, {"name": "Grace Hopper"})
+        updated = await accounts.update_user(Scope.for_user(user), user, {"name": "Grace Hopper"})
 
         assert updated.name == "Grace Hopper"
         assert updated.updated_at >= user.updated_at
@@ -292,10 +404,10 @@ class TestUpdateUser:
         user = await user_fixture()
 
         with pytest.raises(ValidationError) as raised:
-            await accounts.update_user(user, {"name": "x" * 161})
+            await accounts.update_user(Scope.for_user(user), user, {"name": "x" * 161})
 
         assert errors_on(raised.value) == {"name": ["should be at most 160 character(s)"]}
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert same_record(stored, user)
 
@@ -303,41 +415,41 @@ class TestUpdateUser:
         user = await user_fixture()
 
         with pytest.raises(ValidationError) as raised:
-            await accounts.admin_update_user(user, {"email": "nope", "role": "superuser"})
+            await accounts.update_user(SYSTEM, user, {"email": "nope", "role": "superuser"})
 
         assert set(errors_on(raised.value)) == {"email", "role"}
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert same_record(stored, user)
 
     async def test_of_a_deleted_user_raises_not_found(self) -> None:
         user = await user_fixture()
-        await accounts.delete_user(user)
+        await accounts.delete_user(SYSTEM, user)
 
         with pytest.raises(NotFoundError):
-            await accounts.update_user(user, {"name": "Ghost"})
+            await accounts.update_user(Scope.for_user(user), user, {"name": "Ghost"})
 
 
 class TestDeleteAndChange:
     async def test_delete_user_deletes_the_user(self) -> None:
         user = await user_fixture()
 
-        await accounts.delete_user(user)
+        await accounts.delete_user(SYSTEM, user)
 
-        assert await accounts.get_user(user.id) is None
+        assert await accounts.get_user(SYSTEM, user.id) is None
 
     async def test_delete_user_deletes_their_tokens(self) -> None:
         user = await user_fixture()
         token = await accounts.generate_user_session_token(user)
 
-        await accounts.delete_user(user)
+        await accounts.delete_user(SYSTEM, user)
 
         assert await accounts.get_user_by_session_token(token) is None
 
     async def test_change_user_returns_a_valid_changeset(self) -> None:
         user = await user_fixture()
 
-        changeset = accounts.change_user(user, {"name": "New"})
+        changeset = accounts.change_user(Scope.for_user(user), user, {"name": "New"})
 
         assert changeset.valid
         assert changeset.data is user
@@ -346,11 +458,11 @@ class TestDeleteAndChange:
     async def test_change_user_reports_errors_without_writing(self) -> None:
         user = await user_fixture()
 
-        changeset = accounts.change_user(user, {"name": "x" * 161})
+        changeset = accounts.change_user(Scope.for_user(user), user, {"name": "x" * 161})
 
         assert not changeset.valid
         assert changeset.errors == {"name": ["should be at most 160 character(s)"]}
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.name == user.name
 
@@ -394,7 +506,7 @@ class TestPaginateUsers:
     @pytest.mark.parametrize("limit", [0, -1, 101, 500])
     async def test_refuses_a_limit_out_of_bounds(self, limit: int) -> None:
         with pytest.raises(ValidationError) as raised:
-            await accounts.paginate_users(limit=limit)
+            await accounts.paginate_users(SYSTEM, limit=limit)
 
         assert errors_on(raised.value) == {"limit": ["must be between 1 and 100"]}
 
@@ -402,7 +514,7 @@ class TestPaginateUsers:
     async def test_accepts_the_limit_bounds(self, limit: int) -> None:
         await user_fixture()
 
-        page = await accounts.paginate_users(limit=limit)
+        page = await accounts.paginate_users(SYSTEM, limit=limit)
 
         assert page.limit == limit
         assert 1 <= len(page.items) <= limit
@@ -410,13 +522,13 @@ class TestPaginateUsers:
     async def test_next_cursor_walks_every_user_once_in_order(self) -> None:
         for _ in range(7):
             await user_fixture()
-        everyone = [user.id for user in await accounts.list_users()]
+        everyone = [user.id for user in await accounts.list_users(SYSTEM)]
 
         seen: list[uuid.UUID] = []
         cursor: str | None = None
         pages = 0
         while True:
-            page = await accounts.paginate_users(limit=3, cursor=cursor)
+            page = await accounts.paginate_users(SYSTEM, limit=3, cursor=cursor)
             assert len(page.items) <= 3
             seen.extend(user.id for user in page.items)
             pages += 1
@@ -433,14 +545,14 @@ class TestPaginateUsers:
             await user_fixture()
         # now() is the same for the whole test transaction: make the first users visibly older.
         await db.execute(text("UPDATE users SET inserted_at = inserted_at - interval '1 minute'"))
-        first = await accounts.paginate_users(limit=2)
+        first = await accounts.paginate_users(SYSTEM, limit=2)
         assert first.next_cursor is not None
 
         late = await user_fixture()
         rest: list[uuid.UUID] = []
         cursor: str | None = first.next_cursor
         while cursor is not None:
-            page = await accounts.paginate_users(limit=2, cursor=cursor)
+            page = await accounts.paginate_users(SYSTEM, limit=2, cursor=cursor)
             rest.extend(user.id for user in page.items)
             cursor = page.next_cursor
 
@@ -459,6 +571,6 @@ class TestPaginateUsers:
     )
     async def test_refuses_a_bad_cursor(self, cursor: str) -> None:
         with pytest.raises(ValidationError) as raised:
-            await accounts.paginate_users(cursor=cursor)
+            await accounts.paginate_users(SYSTEM, cursor=cursor)
 
         assert errors_on(raised.value) == {"cursor": ["is invalid"]}

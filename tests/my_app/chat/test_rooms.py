@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from my_app import chat
+from my_app import accounts, chat
+from my_app.accounts import Identity, Scope
 from my_app.errors import ValidationError
-from tests.support.fixtures.accounts import user_fixture
+from tests.support.fixtures.accounts import SYSTEM, user_fixture
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -55,8 +56,41 @@ async def test_the_lobby_is_open_and_other_rooms_are_for_members_and_admins() ->
 
     assert await chat.member(room, member)
     assert not await chat.member(room, outsider)
-    assert await chat.can_join(outsider, "lobby")
-    assert await chat.can_join(member, "secret")
-    assert await chat.can_join(admin, "secret")
-    assert not await chat.can_join(outsider, "secret")
-    assert not await chat.can_join(admin, "no-such-room")
+    assert await chat.can_join(Identity.of(outsider), "lobby")
+    assert await chat.can_join(Identity.of(member), "secret")
+    assert await chat.can_join(Identity.of(admin), "secret")
+    assert not await chat.can_join(Identity.of(outsider), "secret")
+    assert not await chat.can_join(Identity.of(admin), "no-such-room")
+
+
+async def test_a_request_scope_is_asked_the_same_way() -> None:
+    member, outsider = await user_fixture(), await user_fixture()
+    await chat.add_member(await chat.create_room({"slug": "secret", "name": "Secret"}), member)
+
+    assert await chat.can_join(Scope.for_user(member), "secret")
+    assert not await chat.can_join(Scope.for_user(outsider), "secret")
+    assert not await chat.can_join(Scope.for_user(None), "secret")
+    assert await chat.can_join(SYSTEM, "secret")
+    assert not await chat.can_join(SYSTEM, "no-such-room")
+
+
+async def test_the_role_is_read_when_asked_not_when_the_identity_was_taken() -> None:
+    admin, user = await user_fixture(role="admin"), await user_fixture()
+    await chat.create_room({"slug": "staff", "name": "Staff"})
+    as_admin, as_user = Identity.of(admin), Identity.of(user)  # what sockets keep from connect
+
+    await accounts.update_user(SYSTEM, admin, {"role": "user"})
+    await accounts.update_user(SYSTEM, user, {"role": "admin"})
+
+    assert not await chat.can_join(as_admin, "staff")
+    assert await chat.can_join(as_user, "staff")
+
+
+async def test_a_deleted_users_identity_joins_no_private_room() -> None:
+    admin = await user_fixture(role="admin")
+    await chat.create_room({"slug": "staff", "name": "Staff"})
+    identity = Identity.of(admin)
+
+    await accounts.delete_user(SYSTEM, admin)
+
+    assert not await chat.can_join(identity, "staff")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from my_app import jobs, repo
-from my_app.workers import email_worker
+from my_app.accounts import notifier
 from tests.support import slow_tasks
 from tests.support.jobs import (
     committed_db_fixture,  # noqa: F401 - fixture
@@ -39,7 +39,7 @@ async def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 async def enqueue_email(type: str, *, schedule_in: timedelta | None = None) -> int:  # noqa: A002
     async with repo.transaction() as session:
         job_id = await jobs.enqueue(
-            session, email_worker.deliver_email, schedule_in=schedule_in, type=type, user_id=str(uuid.uuid4())
+            session, notifier.deliver_email, schedule_in=schedule_in, type=type, user_id=str(uuid.uuid4())
         )
     assert job_id is not None
     return job_id

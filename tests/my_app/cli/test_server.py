@@ -72,7 +72,7 @@ async def test_two_workers_are_two_nodes_whose_sockets_see_each_other(
             for number, worker in enumerate(workers):
                 user = await user_fixture(name=f"User {number}")
                 with only_accepting(worker, workers):
-                    client = await stack.enter_async_context(connect(server.ws_url, token_for(settings, user)))
+                    client = await stack.enter_async_context(connect(server.ws_url, await token_for(settings, user)))
                     assert (await client.join("room:lobby"))[4] == {"status": "ok", "response": {}}
                 members.append(Member(client, "room:lobby"))
                 users.append(str(user.id))
@@ -101,7 +101,7 @@ async def test_socket_compression_is_off_unless_socket_compress_is_set(
         await asyncio.to_thread(server.start)
         user = await user_fixture()
         # The client offers permessage-deflate, as browsers do.
-        async with connect(server.ws_url, token_for(settings, user), compression="deflate") as client:
+        async with connect(server.ws_url, await token_for(settings, user), compression="deflate") as client:
             headers: Any = client.connection.response.headers
             accepted = headers.get("Sec-WebSocket-Extensions")
             assert (accepted or "").split(";")[0] == (extensions or "")

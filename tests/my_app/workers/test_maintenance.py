@@ -12,6 +12,7 @@ import pytest
 from procrastinate.jobs import Status
 
 from my_app import accounts, jobs
+from my_app.application import job_tasks
 from my_app.config import Settings
 from my_app.workers import maintenance
 from tests.support import slow_tasks
@@ -108,7 +109,9 @@ async def test_prune_follows_job_prune_after_days(job_settings: Callable[..., Se
 # --- Purging tokens ---
 
 
-def test_accounts_registers_its_token_purger() -> None:
+def test_the_application_registers_the_accounts_token_purger(settings: Settings) -> None:
+    job_tasks(settings)
+
     assert accounts.purge_expired_tokens in maintenance._purgers
 
 

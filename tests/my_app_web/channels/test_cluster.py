@@ -82,8 +82,10 @@ async def test_presence_and_broadcasts_cross_nodes_and_a_dead_node_leaves(
     alice, bob = await user_fixture(name="Alice"), await user_fixture(name="Bob")
     a_id, b_id = str(alice.id), str(bob.id)
     async with AsyncExitStack() as stack:
-        a = Member(await stack.enter_async_context(connect(node1.ws_url, token_for(settings, alice))), "room:lobby")
-        b = Member(await stack.enter_async_context(connect(node2.ws_url, token_for(settings, bob))), "room:lobby")
+        a = Member(
+            await stack.enter_async_context(connect(node1.ws_url, await token_for(settings, alice))), "room:lobby"
+        )
+        b = Member(await stack.enter_async_context(connect(node2.ws_url, await token_for(settings, bob))), "room:lobby")
         assert (await a.client.join("room:lobby"))[4] == {"status": "ok", "response": {}}
         await a.until(lambda _: a.synced and a.users() == {a_id}, within=SEE_WITHIN, what="A's presence_state")
 

@@ -22,7 +22,7 @@ import pytest
 
 from my_app import accounts, chat
 from my_app.config import Settings
-from my_app_web.channels import socket_token
+from tests.support.channel_case import token_for
 from tests.support.fixtures.accounts import user_fixture
 from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
 from tests.support.processes import PROJECT_ROOT, child_env, free_port
@@ -67,11 +67,11 @@ async def users(*names: str) -> dict[str, accounts.User]:
     return {name: await user_fixture(name=name.capitalize()) for name in names}
 
 
-def users_env(settings: Settings, people: dict[str, accounts.User]) -> str:
+async def users_env(settings: Settings, people: dict[str, accounts.User]) -> str:
     """PHX_USERS, as tests/js/support.mjs reads it: {name: {id, name, token}}."""
     return orjson.dumps(
         {
-            name: {"id": str(user.id), "name": user.name, "token": socket_token.sign(settings, user.id, None)}
+            name: {"id": str(user.id), "name": user.name, "token": await token_for(settings, user)}
             for name, user in people.items()
         }
     ).decode()
@@ -131,7 +131,7 @@ async def test_the_phoenix_js_client_connects_joins_pushes_and_sees_presence(
     secret = await chat.create_room({"slug": "secret", "name": "Secret"})
     await chat.add_member(secret, people["alice"])
 
-    env = {"PHX_SOCKET_URL": server.socket_url, "PHX_USERS": users_env(settings, people)}
+    env = {"PHX_SOCKET_URL": server.socket_url, "PHX_USERS": await users_env(settings, people)}
     run = NodeRun(node, "client.test.mjs", env, tmp_path / "node.log")
     try:
         output = await asyncio.to_thread(assert_passed, run, server, tests=9)
@@ -148,7 +148,7 @@ async def test_the_phoenix_js_client_reconnects_and_rejoins_after_a_server_resta
     signals.mkdir()
     env = {
         "PHX_SOCKET_URL": server.socket_url,
-        "PHX_USERS": users_env(settings, people),
+        "PHX_USERS": await users_env(settings, people),
         "PHX_SIGNAL_DIR": str(signals),
     }
     run = NodeRun(node, "reconnect.test.mjs", env, tmp_path / "node.log")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -7,15 +8,16 @@ import websockets
 
 from my_app import accounts, chat
 from my_app.config import Settings
-from tests.support.channel_case import connect, token_for
-from tests.support.fixtures.accounts import user_fixture
+from my_app_web.channels import socket_token
+from tests.support.channel_case import RECEIVE_TIMEOUT, PhoenixClient, connect, token_for
+from tests.support.fixtures.accounts import SYSTEM, user_fixture
 
 
 async def test_a_signed_in_user_joins_the_lobby_and_sees_themself_in_presence(
     live_url: str, settings: Settings
 ) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         reply = await client.join("room:lobby")
         assert reply[4] == {"status": "ok", "response": {}}
 
@@ -28,7 +30,7 @@ async def test_a_signed_in_user_joins_the_lobby_and_sees_themself_in_presence(
 
 async def test_heartbeat_is_answered(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         await client.send(None, "7", "phoenix", "heartbeat", {})
         reply = await client.reply("7")
         assert reply == [None, "7", "phoenix", "phx_reply", {"status": "ok", "response": {}}]
@@ -36,7 +38,7 @@ async def test_heartbeat_is_answered(live_url: str, settings: Settings) -> None:
 
 async def test_ping_replies_with_pong_and_the_number(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         await client.join("room:lobby")
         ref = await client.push("room:lobby", "ping", {"n": 42})
         reply = await client.reply(ref)
@@ -45,7 +47,10 @@ async def test_ping_replies_with_pong_and_the_number(live_url: str, settings: Se
 
 async def test_new_msg_reaches_everyone_in_the_room_with_the_sender(live_url: str, settings: Settings) -> None:
     alice, bob = await user_fixture(name="Alice"), await user_fixture(name="Bob")
-    async with connect(live_url, token_for(settings, alice)) as a, connect(live_url, token_for(settings, bob)) as b:
+    async with (
+        connect(live_url, await token_for(settings, alice)) as a,
+        connect(live_url, await token_for(settings, bob)) as b,
+    ):
         await a.join("room:lobby")
         await b.join("room:lobby")
         ref = await a.push("room:lobby", "new_msg", {"body": "hello"})
@@ -61,7 +66,7 @@ async def test_new_msg_refuses_an_empty_or_too_long_body(
     live_url: str, settings: Settings, body: str, reason: str
 ) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         await client.join("room:lobby")
         ref = await client.push("room:lobby", "new_msg", {"body": body})
         reply = await client.reply(ref)
@@ -75,25 +80,28 @@ async def test_private_rooms_are_for_members_and_admins(live_url: str, settings:
     room = await chat.create_room({"slug": "secret", "name": "Secret"})
     await chat.add_member(room, member)
     for user, status in ((member, "ok"), (admin, "ok"), (outsider, "error")):
-        async with connect(live_url, token_for(settings, user)) as client:
+        async with connect(live_url, await token_for(settings, user)) as client:
             reply = await client.join("room:secret")
             assert reply[4]["status"] == status, user
             if status == "error":
                 assert reply[4]["response"] == {"reason": "unauthorized"}
-    async with connect(live_url, token_for(settings, member)) as client:
+    async with connect(live_url, await token_for(settings, member)) as client:
         assert (await client.join("room:nowhere"))[4] == {"status": "error", "response": {"reason": "unauthorized"}}
 
 
 async def test_a_topic_no_channel_serves_is_unmatched(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         reply = await client.join("nothing:here")
         assert reply[4] == {"status": "error", "response": {"reason": "unmatched topic"}}
 
 
 async def test_two_tabs_of_one_user_are_one_key_with_two_metas(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as one, connect(live_url, token_for(settings, user)) as two:
+    async with (
+        connect(live_url, await token_for(settings, user)) as one,
+        connect(live_url, await token_for(settings, user)) as two,
+    ):
         await one.join("room:lobby")
         await one.next_event("presence_state")
         await two.join("room:lobby")
@@ -111,10 +119,10 @@ async def test_two_tabs_of_one_user_are_one_key_with_two_metas(live_url: str, se
 
 async def test_leaving_sends_a_presence_diff_with_the_leave(live_url: str, settings: Settings) -> None:
     alice, bob = await user_fixture(), await user_fixture()
-    async with connect(live_url, token_for(settings, alice)) as a:
+    async with connect(live_url, await token_for(settings, alice)) as a:
         await a.join("room:lobby")
         await a.next_event("presence_state")
-        async with connect(live_url, token_for(settings, bob)) as b:
+        async with connect(live_url, await token_for(settings, bob)) as b:
             await b.join("room:lobby")
             joined = await a.next_where(lambda m: m[3] == "presence_diff" and str(bob.id) in m[4]["joins"])
             assert joined[4]["leaves"] == {}
@@ -124,7 +132,7 @@ async def test_leaving_sends_a_presence_diff_with_the_leave(live_url: str, setti
 
 async def test_a_second_join_of_a_topic_replaces_the_first(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         first_ref = (await client.join("room:lobby"))[0]
         await client.send("9", "9", "room:lobby", "phx_join", {})
         seen = []
@@ -140,7 +148,7 @@ async def test_a_second_join_of_a_topic_replaces_the_first(live_url: str, settin
 
 async def test_leave_replies_ok_then_closes_the_channel(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    async with connect(live_url, token_for(settings, user)) as client:
+    async with connect(live_url, await token_for(settings, user)) as client:
         reply = await client.join("room:lobby")
         join_ref = reply[0]
         ref = await client.push("room:lobby", "phx_leave")
@@ -163,18 +171,104 @@ async def test_an_invalid_token_is_refused_at_the_handshake_with_403(live_url: s
 
 async def test_the_auth_token_subprotocol_is_accepted_and_echoed(live_url: str, settings: Settings) -> None:
     user = await user_fixture()
-    encoded = base64.urlsafe_b64encode(token_for(settings, user).encode()).decode().rstrip("=")
+    encoded = base64.urlsafe_b64encode((await token_for(settings, user)).encode()).decode().rstrip("=")
     protocols = ["phoenix", f"base64url.bearer.phx.{encoded}"]
     async with connect(live_url, None, subprotocols=protocols) as client:  # type: ignore[arg-type]
         assert client.connection.subprotocol == "phoenix"
         assert (await client.join("room:lobby"))[4]["status"] == "ok"
 
 
-async def test_logging_out_closes_the_sockets_opened_with_that_token(live_url: str, settings: Settings) -> None:
+async def refused_at_handshake(live_url: str, token: str) -> int:
+    """The HTTP status the server answered the upgrade with (it must refuse it)."""
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connect(live_url, token):
+            pass
+    return refused.value.response.status_code
+
+
+async def closed_by_server(client: PhoenixClient) -> int | None:
+    """The close code once the server closed the socket; fails after RECEIVE_TIMEOUT instead of hanging."""
+    await asyncio.wait_for(client.connection.wait_closed(), RECEIVE_TIMEOUT)
+    return client.connection.close_code
+
+
+async def test_logging_out_closes_the_sockets_of_that_token_and_refuses_it_afterwards(
+    live_url: str, settings: Settings
+) -> None:
     user = await user_fixture()
     api_token = await accounts.create_api_token(user)
-    async with connect(live_url, token_for(settings, user, accounts.socket_id_for(api_token))) as client:
+    token = await token_for(settings, user, api_token)
+    other = await token_for(settings, user)  # another credential of the same user
+    async with connect(live_url, token) as client, connect(live_url, other) as unrelated:
         await client.join("room:lobby")
+        await unrelated.join("room:lobby")
+
         await accounts.delete_api_token(api_token)
-        await client.connection.wait_closed()
-        assert client.connection.close_code == 1000
+
+        assert await closed_by_server(client) == 1000
+        assert (await ping(unrelated))["status"] == "ok"  # still open: its credential is alive
+
+    assert await refused_at_handshake(live_url, token) == 403
+    async with connect(live_url, other) as client:
+        assert (await client.join("room:lobby"))[4]["status"] == "ok"
+
+
+async def test_logging_a_browser_session_out_refuses_its_socket_tokens(live_url: str, settings: Settings) -> None:
+    user = await user_fixture()
+    session_token = await accounts.generate_user_session_token(user)
+    credential = await accounts.get_credential(session_token, "session")
+    assert credential is not None
+    token = socket_token.sign(settings, user.id, credential.id)
+    async with connect(live_url, token) as client:
+        assert (await client.join("room:lobby"))[4]["status"] == "ok"
+
+    await accounts.delete_user_session_token(session_token)
+
+    assert await refused_at_handshake(live_url, token) == 403
+
+
+async def test_a_password_change_closes_every_socket_and_refuses_the_old_tokens(
+    live_url: str, settings: Settings
+) -> None:
+    user = await user_fixture()
+    tokens = [await token_for(settings, user), await token_for(settings, user)]
+    async with connect(live_url, tokens[0]) as one, connect(live_url, tokens[1]) as two:
+        await one.join("room:lobby")
+
+        await accounts.update_user_password(user, {"password": "a brand new passphrase"})
+
+        assert [await closed_by_server(one), await closed_by_server(two)] == [1000, 1000]
+
+    for token in tokens:
+        assert await refused_at_handshake(live_url, token) == 403
+
+
+async def test_a_token_naming_another_users_credential_is_refused(live_url: str, settings: Settings) -> None:
+    owner, intruder = await user_fixture(), await user_fixture()
+    credential = await accounts.get_credential(await accounts.create_api_token(owner), "api")
+    assert credential is not None
+
+    assert await refused_at_handshake(live_url, socket_token.sign(settings, intruder.id, credential.id)) == 403
+
+
+async def test_a_demoted_admin_cannot_join_private_rooms_on_a_socket_opened_as_admin(
+    live_url: str, settings: Settings
+) -> None:
+    admin = await user_fixture(role="admin")
+    await chat.create_room({"slug": "staff", "name": "Staff"})  # admin is no member
+    async with connect(live_url, await token_for(settings, admin)) as client:
+        assert (await client.join("room:staff"))[4]["status"] == "ok"
+        ref = await client.push("room:staff", "phx_leave")
+        assert (await client.reply(ref))[4]["status"] == "ok"
+
+        await accounts.update_user(SYSTEM, admin, {"role": "user"})
+
+        assert (await client.join("room:staff"))[4] == {"status": "error", "response": {"reason": "unauthorized"}}
+        assert (await client.join("room:lobby"))[4]["status"] == "ok"
+
+
+async def ping(client: PhoenixClient) -> dict[str, object]:
+    """The reply to a heartbeat: the socket is open and answering."""
+    await client.send(None, "hb", "phoenix", "heartbeat", {})
+    reply: dict[str, object] = (await client.reply("hb"))[4]
+    return reply

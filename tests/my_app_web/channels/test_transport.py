@@ -59,7 +59,7 @@ def no_crashed_socket(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.fixture
 async def token(settings: Settings, live_url: str) -> str:
-    return token_for(settings, await user_fixture())
+    return await token_for(settings, await user_fixture())
 
 
 # --- Helpers ---
@@ -462,7 +462,7 @@ async def test_joining_more_than_max_channels_topics_is_refused(
     user = await user_fixture()
     for slug in ("one", "two", "three"):
         await chat.add_member(await chat.create_room({"slug": slug, "name": slug}), user)
-    token = token_for(settings, user)
+    token = await token_for(settings, user)
     async with connect(live_url, token) as client, connect(live_url, token) as other:
         # Refused and unmatched joins take no slot.
         assert (await client.join("room:secret"))[4] == error("unauthorized")

@@ -117,3 +117,14 @@ async def test_logging_out_ends_the_session(client: httpx.AsyncClient) -> None:
     assert response.headers["location"] == "/"
     assert not await _signed_in(client)
     assert "Logged out successfully." in (await client.get("/", headers={"accept": "text/html"})).text
+
+
+async def test_the_form_shares_the_api_log_in_limit(client: httpx.AsyncClient) -> None:
+    user = await user_fixture()
+    for _ in range(5):  # RATE_LIMIT_LOGIN: 5 failures per account
+        assert (await log_in(client, user.email, "wrong password")).status_code == 401
+
+    refused = await client.post("/api/sessions", json={"email": user.email, "password": "wrong password"})
+
+    assert refused.status_code == 429
+    assert (await log_in(client, user.email)).status_code == 429  # even with the right password, for now

@@ -73,6 +73,18 @@ async def admin_page(session: Annotated[accounts.Session, Depends(authorize_page
     return {"email": session.user.email}
 
 
+@pages.post("/test/plant/{value}")
+async def plant(value: str, request: Request) -> dict[str, str]:
+    """Stands in for anything a visitor's session picks up before log-in (or an attacker plants)."""
+    request.session["planted"] = value
+    return {"ok": "yes"}
+
+
+@pages.get("/test/session")
+async def session_data(request: Request) -> dict[str, object]:
+    return dict(request.session)
+
+
 @pages.get("/test/flash")
 async def flash(request: Request) -> dict[str, str]:
     return pop_flash(request)
@@ -101,13 +113,24 @@ async def test_logging_in_starts_a_session_the_next_request_sees(browser: httpx.
     assert (await browser.get("/test/private")).json() == {"email": user.email}
 
 
-async def test_a_new_log_in_replaces_the_old_session(browser: httpx.AsyncClient) -> None:
+async def test_logging_in_starts_from_an_empty_session_no_fixation(browser: httpx.AsyncClient) -> None:
     user = await user_fixture()
-    await browser.post(f"/test/log-in/{user.email}")
-    first_cookie = browser.cookies.get("_my_app_key")
+    await browser.post("/test/plant/from-before-log-in")
+    assert (await browser.get("/test/session")).json() == {"planted": "from-before-log-in"}
+
     await browser.post(f"/test/log-in/{user.email}")
 
-    assert browser.cookies.get("_my_app_key") != first_cookie  # renewed: no session fixation
+    # Nothing from before the log-in survives it: only what log_in_user puts there.
+    assert set((await browser.get("/test/session")).json()) == {"user_token", "live_socket_id"}
+
+
+async def test_a_new_log_in_replaces_the_old_session_token(browser: httpx.AsyncClient) -> None:
+    user = await user_fixture()
+    await browser.post(f"/test/log-in/{user.email}")
+    first = (await browser.get("/test/session")).json()["user_token"]
+    await browser.post(f"/test/log-in/{user.email}")
+
+    assert (await browser.get("/test/session")).json()["user_token"] != first
 
 
 async def test_logging_out_ends_the_session_and_deletes_its_token(browser: httpx.AsyncClient) -> None:

@@ -10,8 +10,7 @@ from my_app.errors import UnauthorizedError
 from my_app_web.controllers.api import errors, user_json
 from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import BearerToken
-from my_app_web.plugs.client_ip import client_ip
-from my_app_web.plugs.rate_limit import Limiter
+from my_app_web.plugs.password_check import authenticate
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], responses=errors.SERVER_ERROR)
 
@@ -39,16 +38,11 @@ def session_response(user: accounts.User, token: str) -> SessionResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=SessionResponse,
     responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.TOO_MANY},
-    summary="Log in: the same 401 whether the email is unknown or the password wrong",
+    summary="Log in: the same 401 whether the email is unknown or the password wrong;"
+    " attempts per email and per client IP are limited (429)",
 )
 async def create(credentials: Credentials, request: Request) -> SessionResponse:
-    limiter: Limiter = request.app.state.limiter
-    keys = (f"login:email:{credentials.email.lower()}", f"login:ip:{client_ip(request)}")
-    await limiter.ensure_allowed(limiter.login, *keys)
-    user = await accounts.get_user_by_email_and_password(credentials.email, credentials.password)
-    if user is None:
-        await limiter.hit(limiter.login, *keys)  # only failures count toward the lock-out
-        raise UnauthorizedError()
+    user = await authenticate(request, credentials.email, credentials.password)
     return session_response(user, await accounts.create_api_token(user))
 
 

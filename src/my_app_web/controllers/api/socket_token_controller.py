@@ -36,17 +36,14 @@ async def show(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> SocketTokenResponse:
     settings: Settings = request.app.state.settings
-    user: accounts.User | None = None
-    credential: str | None = None
+    credential: accounts.Credential | None = None
     if credentials is not None and credentials.credentials:
-        credential = credentials.credentials
-        user = await accounts.fetch_user_by_api_token(credential)
+        credential = await accounts.get_credential(credentials.credentials, "api")
     elif isinstance(token := request.session.get(SESSION_TOKEN_KEY), str):
-        credential = token
-        found = await accounts.get_user_by_session_token(token)
-        user = found.user if found else None
-    if user is None or credential is None:
+        credential = await accounts.get_credential(token, "session")
+    if credential is None:
         raise UnauthorizedError()
-    # Bound to the credential too: logging it out closes the sockets opened with this token.
-    signed = socket_token.sign(settings, user.id, accounts.socket_id_for(credential))
+    # Bound to the credential: logging it out (or a password change) refuses this token and closes
+    # the sockets opened with it.
+    signed = socket_token.sign(settings, credential.user.id, credential.id)
     return SocketTokenResponse(data=SocketToken(token=signed))

@@ -1,26 +1,26 @@
 """The users API (the seed's UserController, with phx.gen.auth's flows as JSON endpoints).
 
-Controllers stay thin: parse the wrapped body, call the Accounts context, render with UserJSON.
-Errors become responses in `controllers/fallback.py`.
+Controllers stay thin: parse the wrapped body, call the Accounts context with the caller's `Scope`,
+render with UserJSON. Who may see or change which account is the context's decision (it raises
+ForbiddenError/NotFoundError); errors become responses in `controllers/fallback.py`.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from my_app import accounts
-from my_app.accounts.scope import Scope
-from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from my_app.errors import NotFoundError
 from my_app_web.controllers.api import errors, user_json
 from my_app_web.controllers.api.params import Text
 from my_app_web.controllers.api.session_controller import SessionResponse, session_response
-from my_app_web.plugs.auth import AdminScope, ApiScope
+from my_app_web.plugs.auth import ApiScope, ApiUser
 from my_app_web.plugs.client_ip import client_ip
-from my_app_web.plugs.rate_limit import Limiter
+from my_app_web.plugs.password_check import authenticate
+from my_app_web.plugs.rate_limit import Limiter, count_email_request
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors.SERVER_ERROR)
 
@@ -81,29 +81,9 @@ def _limiter(request: Request) -> Limiter:
     return limiter
 
 
-async def _check_current_password(scope: Scope, password: str) -> None:
-    """Sensitive changes over the API ask for the current password (sudo mode for bearer tokens)."""
-    if await accounts.get_user_by_email_and_password(scope.user.email, password) is None:
-        raise UnauthorizedError()
-
-
-async def _count_email_request(request: Request, kind: str, email: str) -> None:
-    """Rate-limit requests that send an email, per address and per client IP (429 past the limit)."""
-    limiter = _limiter(request)
-    await limiter.hit_or_refuse(
-        limiter.email_requests, f"{kind}:ip:{client_ip(request)}", f"{kind}:email:{email.lower()}"
-    )
-
-
 async def _user_in_scope(id: str, scope: ApiScope) -> accounts.User:  # noqa: A002 - the route's name
-    """The user `id` names, if the caller may see it: themself or an admin. A malformed id is 404."""
-    try:
-        user_id = uuid.UUID(id)
-    except ValueError:
-        raise NotFoundError("user", id) from None
-    if not scope.admin and user_id != scope.user.id:
-        raise ForbiddenError()
-    return await accounts.get_user_or_404(user_id)
+    """The user `id` names, as the context lets the caller see it (a dependency: answered before the body)."""
+    return await accounts.get_user_or_404(scope, id)
 
 
 ScopedUser = Annotated[accounts.User, Depends(_user_in_scope)]
@@ -116,10 +96,17 @@ ScopedUser = Annotated[accounts.User, Depends(_user_in_scope)]
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=user_json.UserResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNPROCESSABLE},
-    summary="Sign up; sends the welcome and confirmation emails",
+    responses={**errors.BAD_REQUEST, **errors.UNPROCESSABLE, **errors.TOO_MANY},
+    summary="Sign up; sends the welcome and confirmation emails. Limited per client IP (429)",
+    description="A taken email answers 422 `has already been taken`, as phx.gen.auth does, so a client can"
+    " say why. That answer tells whether an address has an account; sign-ups are therefore limited per"
+    " client IP (`RATE_LIMIT_REGISTRATION`, 10 an hour by default), which also bounds the emails one"
+    " client can make the app send.",
 )
-async def register(params: UserParams, response: Response) -> user_json.UserResponse:
+async def register(params: UserParams, request: Request, response: Response) -> user_json.UserResponse:
+    limiter = _limiter(request)
+    # Counted before anything is checked: refused sign-ups (a taken email) count too.
+    await limiter.hit(limiter.registration, f"register:ip:{client_ip(request)}")
     user = await accounts.register_user(_attrs(params.user))
     response.headers["location"] = f"/api/users/{user.id}"
     return user_json.show(user)
@@ -131,19 +118,20 @@ async def register(params: UserParams, response: Response) -> user_json.UserResp
     responses=errors.UNAUTHORIZED,
     summary="The user the bearer token belongs to",
 )
-async def me(scope: ApiScope) -> user_json.UserResponse:
-    return user_json.show(scope.user)
+async def me(user: ApiUser) -> user_json.UserResponse:
+    return user_json.show(user)
 
 
 @router.put(
     "/me/password",
     response_model=SessionResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE},
-    summary="Change the password: every token is revoked, a new one is returned",
+    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE, **errors.TOO_MANY},
+    summary="Change the password: every token is revoked, a new one is returned."
+    " The current password's attempts count with log-ins (429)",
 )
-async def update_password(params: PasswordChangeParams, scope: ApiScope) -> SessionResponse:
-    await _check_current_password(scope, params.current_password)
-    user = await accounts.update_user_password(scope.user, {"password": params.password})
+async def update_password(params: PasswordChangeParams, request: Request, user: ApiUser) -> SessionResponse:
+    await authenticate(request, user.email, params.current_password)
+    user = await accounts.update_user_password(user, {"password": params.password})
     return session_response(user, await accounts.create_api_token(user))
 
 
@@ -151,12 +139,13 @@ async def update_password(params: PasswordChangeParams, scope: ApiScope) -> Sess
     "/me/email",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE},
-    summary="Ask to change the email: a confirmation link goes to the new address",
+    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE, **errors.TOO_MANY},
+    summary="Ask to change the email: a confirmation link goes to the new address."
+    " The current password's attempts count with log-ins (429)",
 )
-async def request_email_change(params: EmailChangeParams, scope: ApiScope) -> Accepted:
-    await _check_current_password(scope, params.current_password)
-    await accounts.request_user_email_update(scope.user, {"email": params.email})
+async def request_email_change(params: EmailChangeParams, request: Request, user: ApiUser) -> Accepted:
+    await authenticate(request, user.email, params.current_password)
+    await accounts.request_user_email_update(user, {"email": params.email})
     return ACCEPTED
 
 
@@ -166,8 +155,8 @@ async def request_email_change(params: EmailChangeParams, scope: ApiScope) -> Ac
     responses={**errors.UNAUTHORIZED, **errors.NOT_FOUND, **errors.UNPROCESSABLE},
     summary="Confirm the email change with the emailed token",
 )
-async def confirm_email_change(token: str, scope: ApiScope) -> user_json.UserResponse:
-    return user_json.show(await accounts.update_user_email(scope.user, token))
+async def confirm_email_change(token: str, user: ApiUser) -> user_json.UserResponse:
+    return user_json.show(await accounts.update_user_email(user, token))
 
 
 # --- Confirmation, password reset, magic links ---
@@ -181,7 +170,7 @@ async def confirm_email_change(token: str, scope: ApiScope) -> user_json.UserRes
     summary="Send the confirmation email again (same answer for any email)",
 )
 async def resend_confirmation(params: EmailParams, request: Request) -> Accepted:
-    await _count_email_request(request, "confirm", params.email)
+    await count_email_request(request, "confirm", params.email)
     await accounts.request_confirmation(params.email)
     return ACCEPTED
 
@@ -207,7 +196,7 @@ async def confirm(token: str) -> user_json.UserResponse:
     summary="Send a password-reset link (same answer for any email)",
 )
 async def request_password_reset(params: EmailParams, request: Request) -> Accepted:
-    await _count_email_request(request, "reset", params.email)
+    await count_email_request(request, "reset", params.email)
     await accounts.request_password_reset(params.email)
     return ACCEPTED
 
@@ -230,7 +219,7 @@ async def reset_password(token: str, params: PasswordParams) -> user_json.UserRe
     summary="Email a single-use log-in link, valid 15 minutes (same answer for any email)",
 )
 async def request_login_link(params: EmailParams, request: Request) -> Accepted:
-    await _count_email_request(request, "magic", params.email)
+    await count_email_request(request, "magic", params.email)
     await accounts.request_login_link(params.email)
     return ACCEPTED
 
@@ -245,11 +234,11 @@ async def request_login_link(params: EmailParams, request: Request) -> Accepted:
     summary="List users, oldest first (admins)",
 )
 async def index(
-    scope: AdminScope,
+    scope: ApiScope,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="`meta.next_cursor` of the previous page")] = None,
 ) -> user_json.UserListResponse:
-    return user_json.index(await accounts.paginate_users(limit=limit, cursor=cursor))
+    return user_json.index(await accounts.paginate_users(scope, limit=limit, cursor=cursor))
 
 
 @router.post(
@@ -259,8 +248,8 @@ async def index(
     responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="Create a user, with any role (admins)",
 )
-async def create(params: AdminUserParams, scope: AdminScope, response: Response) -> user_json.UserResponse:
-    user = await accounts.admin_create_user(_attrs(params.user))
+async def create(params: AdminUserParams, scope: ApiScope, response: Response) -> user_json.UserResponse:
+    user = await accounts.admin_create_user(scope, _attrs(params.user))
     response.headers["location"] = f"/api/users/{user.id}"
     return user_json.show(user)
 
@@ -275,14 +264,6 @@ async def show(user: ScopedUser) -> user_json.UserResponse:
     return user_json.show(user)
 
 
-async def _update(user: accounts.User, params: AdminUserParams, scope: Scope) -> user_json.UserResponse:
-    attrs = _attrs(params.user)
-    if scope.admin:
-        return user_json.show(await accounts.admin_update_user(user, attrs))
-    # Users change only their name here: role is admin-only, email and password have their flows.
-    return user_json.show(await accounts.update_user(user, attrs))
-
-
 _UPDATE_RESPONSES: errors.Responses = {
     **errors.BAD_REQUEST,
     **errors.UNAUTHORIZED,
@@ -294,12 +275,13 @@ _UPDATE_RESPONSES: errors.Responses = {
 
 @router.patch("/{id}", response_model=user_json.UserResponse, responses=_UPDATE_RESPONSES, summary="Update a user")
 async def update(user: ScopedUser, params: AdminUserParams, scope: ApiScope) -> user_json.UserResponse:
-    return await _update(user, params, scope)
+    # Users change only their name here (the context ignores the rest); admins also email and role.
+    return user_json.show(await accounts.update_user(scope, user, _attrs(params.user)))
 
 
 @router.put("/{id}", response_model=user_json.UserResponse, responses=_UPDATE_RESPONSES, summary="Update a user")
 async def replace(user: ScopedUser, params: AdminUserParams, scope: ApiScope) -> user_json.UserResponse:
-    return await _update(user, params, scope)
+    return user_json.show(await accounts.update_user(scope, user, _attrs(params.user)))
 
 
 @router.delete(
@@ -308,6 +290,6 @@ async def replace(user: ScopedUser, params: AdminUserParams, scope: ApiScope) ->
     responses={**errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.NOT_FOUND},
     summary="Delete a user (themself or an admin)",
 )
-async def delete(user: ScopedUser) -> Response:
-    await accounts.delete_user(user)
+async def delete(user: ScopedUser, scope: ApiScope) -> Response:
+    await accounts.delete_user(scope, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

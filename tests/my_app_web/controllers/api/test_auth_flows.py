@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from my_app import accounts, application, mailer, repo
 from my_app.config import Settings
 from tests.support.conn_case import client_for
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.fixtures.api import (
     ACCEPTED,
     BAD_REQUEST,
@@ -53,7 +54,7 @@ async def log_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.
 
 
 async def stored_email(user: accounts.User) -> str:
-    found = await accounts.get_user(user.id)
+    found = await accounts.get_user(SYSTEM, user.id)
     assert found is not None
     return found.email
 
@@ -149,7 +150,7 @@ class TestConfirm:
         assert response.status_code == 200, response.text
         assert_user_json(response.json()["data"], user)
         assert response.json()["data"]["confirmed_at"] is not None
-        confirmed = await accounts.get_user(user.id)
+        confirmed = await accounts.get_user(SYSTEM, user.id)
         assert confirmed is not None
         assert confirmed.confirmed_at is not None
 
@@ -166,7 +167,7 @@ class TestConfirm:
         response = await client.post(f"/api/users/confirm/{token}")
 
         assert response.status_code == 404
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.confirmed_at is None
 

@@ -13,10 +13,10 @@ from tests.support.conn_case import client_for
 
 # Every API operation, the statuses it answers with, and whether it needs a bearer token.
 OPERATIONS: dict[tuple[str, str], tuple[set[int], bool]] = {
-    ("post", "/api/users/register"): ({201, 400, 422}, False),
+    ("post", "/api/users/register"): ({201, 400, 422, 429}, False),
     ("get", "/api/users/me"): ({200, 401}, True),
-    ("put", "/api/users/me/password"): ({200, 400, 401, 422}, True),
-    ("post", "/api/users/me/email"): ({202, 400, 401, 422}, True),
+    ("put", "/api/users/me/password"): ({200, 400, 401, 422, 429}, True),
+    ("post", "/api/users/me/email"): ({202, 400, 401, 422, 429}, True),
     ("put", "/api/users/me/email/{token}"): ({200, 401, 404, 422}, True),
     ("post", "/api/users/confirm"): ({202, 400, 429}, False),
     ("post", "/api/users/confirm/{token}"): ({200, 404}, False),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
+from my_app.config import Settings
+from my_app_web.endpoint import create_app
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.fixtures.api import (
     BAD_REQUEST,
     PASSWORD,
@@ -22,13 +28,48 @@ from tests.support.fixtures.api import (
     assert_user_json,
     auth_header,
     client_from,
+    committed_api_user,
     confirmed,
     link_to,
     token_from,
     unique_email,
 )
+from tests.support.services import redis_url
 
 LOGIN_LIMIT = 5  # RATE_LIMIT_LOGIN: failed log-ins per email and per IP address in 5 minutes
+PARALLEL = 20  # requests sent at once, all in flight before the first password check ends
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limited_app(
+    request: pytest.FixtureRequest, web_app: FastAPI, settings: Settings, started_app: object
+) -> AsyncIterator[FastAPI]:
+    """The app, counting in memory (the test app's own limiter) or in Redis (an app of its own).
+
+    No sandbox: parallel requests need a connection each, so these tests commit (`committed_api_user`).
+    """
+    if request.param == "memory":
+        yield web_app
+        return
+    app = create_app(settings.model_copy(update={"redis_url": redis_url()}), start_application=False)
+    try:
+        yield app
+    finally:
+        await app.state.limiter.close()
+
+
+def unique_ip() -> str:
+    """An address of its own for the test: counts in Redis outlive it (and are shared with other runs)."""
+    number = uuid.uuid4().int
+    return f"10.{number % 250}.{(number >> 8) % 250}.{(number >> 16) % 250 + 1}"
+
+
+def statuses(responses: list[httpx.Response]) -> dict[int, int]:
+    """How many responses had each status."""
+    counted: dict[int, int] = {}
+    for response in responses:
+        counted[response.status_code] = counted.get(response.status_code, 0) + 1
+    return counted
 
 
 def credentials(email: str, password: str = PASSWORD) -> dict[str, str]:
@@ -94,7 +135,7 @@ class TestCreate:
     async def test_a_user_without_a_password_cannot_log_in(
         self, client: httpx.AsyncClient, db: AsyncConnection
     ) -> None:
-        passwordless = await accounts.admin_create_user({"email": unique_email(), "name": "No Password"})
+        passwordless = await accounts.admin_create_user(SYSTEM, {"email": unique_email(), "name": "No Password"})
 
         for password in ("", PASSWORD):
             response = await client.post("/api/sessions", json=credentials(passwordless.email, password))
@@ -178,16 +219,122 @@ class TestBruteForceProtection:
         assert_too_many(refused)
         assert allowed.status_code == 201
 
+    async def test_parallel_wrong_passwords_for_one_email_are_refused_past_the_limit(
+        self, limited_app: FastAPI
+    ) -> None:
+        # Each from another address: only the per-email count can refuse. All are in flight at
+        # once, so a count taken after the password check would refuse none of them.
+        async with committed_api_user() as user:
+            await self._guess_in_parallel(limited_app, user)
+
+    async def _guess_in_parallel(self, limited_app: FastAPI, user: accounts.User) -> None:
+        async def attempt() -> httpx.Response:
+            async with client_from(limited_app, unique_ip()) as client:
+                return await client.post("/api/sessions", json=credentials(user.email, "wrong password"))
+
+        responses = await asyncio.gather(*(attempt() for _ in range(PARALLEL)))
+
+        assert statuses(responses) == {401: LOGIN_LIMIT, 429: PARALLEL - LOGIN_LIMIT}
+        for response in responses:
+            if response.status_code == 429:
+                assert_too_many(response)
+        async with client_from(limited_app, unique_ip()) as client:
+            assert_too_many(await client.post("/api/sessions", json=credentials(user.email)))
+
+    async def test_parallel_guesses_from_one_address_are_refused_past_the_limit(self, limited_app: FastAPI) -> None:
+        async with client_from(limited_app, unique_ip()) as client:
+            responses = await asyncio.gather(
+                *(client.post("/api/sessions", json=credentials(unique_email(), "wrong")) for _ in range(PARALLEL))
+            )
+
+        assert statuses(responses) == {401: LOGIN_LIMIT, 429: PARALLEL - LOGIN_LIMIT}
+
     async def test_successful_log_ins_do_not_count(self, client: httpx.AsyncClient, user: accounts.User) -> None:
         for _ in range(LOGIN_LIMIT * 2):
             response = await client.post("/api/sessions", json=credentials(user.email))
             assert response.status_code == 201
+
+    async def test_a_right_password_takes_back_only_its_own_attempt(
+        self, client: httpx.AsyncClient, user: accounts.User
+    ) -> None:
+        for _ in range(LOGIN_LIMIT - 1):
+            assert (await client.post("/api/sessions", json=credentials(user.email, "wrong"))).status_code == 401
+        assert (await client.post("/api/sessions", json=credentials(user.email))).status_code == 201
+
+        # The failures still count: one more is allowed, then the account is locked.
+        assert (await client.post("/api/sessions", json=credentials(user.email, "wrong"))).status_code == 401
+        assert_too_many(await client.post("/api/sessions", json=credentials(user.email)))
 
     async def test_bad_requests_do_not_count(self, client: httpx.AsyncClient, user: accounts.User) -> None:
         for _ in range(LOGIN_LIMIT * 2):
             assert (await client.post("/api/sessions", json={"email": user.email})).status_code == 400
 
         assert (await client.post("/api/sessions", json=credentials(user.email))).status_code == 201
+
+
+class TestCurrentPasswordChecks:
+    """`PUT /api/users/me/password` and `POST /api/users/me/email` check the current password: a
+    stolen bearer token must buy no more guesses than the log-in form, so they share its counts."""
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body"),
+        [
+            ("put", "/api/users/me/password", {"password": "another long passphrase"}),
+            ("post", "/api/users/me/email", {"email": "new-address@example.com"}),
+        ],
+        ids=["password", "email"],
+    )
+    async def test_parallel_wrong_current_passwords_are_refused_past_the_limit(
+        self, limited_app: FastAPI, method: str, path: str, body: dict[str, str]
+    ) -> None:
+        async with committed_api_user() as user:
+            await self._guess_in_parallel(limited_app, user, method, path, body)
+
+    async def _guess_in_parallel(
+        self, limited_app: FastAPI, user: accounts.User, method: str, path: str, body: dict[str, str]
+    ) -> None:
+        headers = auth_header(await api_token_for(user))
+        guess = {**body, "current_password": "wrong guess"}
+
+        async def attempt() -> httpx.Response:
+            async with client_from(limited_app, unique_ip()) as client:
+                return await client.request(method, path, json=guess, headers=headers)
+
+        responses = await asyncio.gather(*(attempt() for _ in range(PARALLEL)))
+
+        assert statuses(responses) == {401: LOGIN_LIMIT, 429: PARALLEL - LOGIN_LIMIT}
+        # The account is locked for log-ins too, whatever the password.
+        async with client_from(limited_app, unique_ip()) as client:
+            assert_too_many(await client.post("/api/sessions", json=credentials(user.email)))
+            right = {**body, "current_password": PASSWORD}
+            assert_too_many(await client.request(method, path, json=right, headers=headers))
+
+    async def test_failed_log_ins_from_an_address_leave_it_no_guesses_at_the_current_password(
+        self, web_app: FastAPI, db: AsyncConnection, user: accounts.User
+    ) -> None:
+        headers = auth_header(await api_token_for(user))
+        async with client_from(web_app, "10.0.4.1") as client:
+            for _ in range(LOGIN_LIMIT):
+                response = await client.post("/api/sessions", json=credentials(unique_email(), "wrong"))
+                assert response.status_code == 401
+            refused = await client.put(
+                "/api/users/me/password",
+                json={"current_password": "a guess", "password": "another long passphrase"},
+                headers=headers,
+            )
+
+        assert_too_many(refused)
+
+    async def test_the_right_current_password_does_not_count(
+        self, client: httpx.AsyncClient, user: accounts.User
+    ) -> None:
+        for number in range(LOGIN_LIMIT * 2):
+            response = await client.post(
+                "/api/users/me/email",
+                json={"current_password": PASSWORD, "email": f"new{number}@example.com"},
+                headers=auth_header(await api_token_for(user)),
+            )
+            assert response.status_code == 202, response.text
 
 
 # --- DELETE /api/sessions ---
@@ -266,7 +413,7 @@ class TestMagicLink:
     async def test_confirms_an_unconfirmed_user_without_a_password(
         self, client: httpx.AsyncClient, db: AsyncConnection
     ) -> None:
-        passwordless = await accounts.admin_create_user({"email": unique_email(), "name": "No Password"})
+        passwordless = await accounts.admin_create_user(SYSTEM, {"email": unique_email(), "name": "No Password"})
         token = token_from(await accounts.deliver_login_instructions(passwordless, link_to("log-in")))
 
         response = await client.post(f"/api/sessions/magic-link/{token}")
@@ -284,7 +431,7 @@ class TestMagicLink:
 
         assert response.status_code == 401
         assert response.json() == UNAUTHORIZED
-        stored = await accounts.get_user(user.id)
+        stored = await accounts.get_user(SYSTEM, user.id)
         assert stored is not None
         assert stored.confirmed_at is None
 
@@ -304,7 +451,7 @@ class TestMagicLink:
     ) -> None:
         user = await confirmed(user)
         token = token_from(await accounts.deliver_login_instructions(user, link_to("log-in")))
-        await accounts.admin_update_user(user, {"email": unique_email()})
+        await accounts.update_user(SYSTEM, user, {"email": unique_email()})
 
         response = await client.post(f"/api/sessions/magic-link/{token}")
 

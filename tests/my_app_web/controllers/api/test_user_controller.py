@@ -8,10 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
+from my_app.config import Settings
+from my_app_web.endpoint import create_app
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.fixtures.api import (
     BAD_REQUEST,
     FORBIDDEN,
@@ -21,6 +25,7 @@ from tests.support.fixtures.api import (
     api_user,
     assert_user_json,
     auth_for,
+    client_from,
     email_types,
     unique_email,
 )
@@ -35,7 +40,7 @@ async def user_count(db: AsyncConnection) -> int:
 
 
 async def stored(user_id: uuid.UUID | str) -> accounts.User:
-    found = await accounts.get_user(uuid.UUID(str(user_id)))
+    found = await accounts.get_user(SYSTEM, uuid.UUID(str(user_id)))
     assert found is not None
     return found
 
@@ -190,6 +195,48 @@ class TestRegister:
         assert response.json() == BAD_REQUEST
 
 
+class TestRegistrationLimit:
+    """RATE_LIMIT_REGISTRATION ("10/hour" per client IP): the 422 for a taken email tells whether an
+    address has an account, and every sign-up sends two emails; the limit bounds both."""
+
+    REGISTRATION_LIMIT = 10
+
+    async def test_the_eleventh_sign_up_from_an_address_is_refused(self, web_app: FastAPI, db: AsyncConnection) -> None:
+        async with client_from(web_app, "10.0.5.1") as client:
+            for _ in range(self.REGISTRATION_LIMIT):
+                assert (await client.post("/api/users/register", json=registration())).status_code == 201
+            users_before = await user_count(db)
+            refused = await client.post("/api/users/register", json=registration())
+
+        async with client_from(web_app, "10.0.5.2") as elsewhere:
+            allowed = await elsewhere.post("/api/users/register", json=registration())
+
+        assert refused.status_code == 429, refused.text
+        assert refused.json() == {"errors": {"detail": "Too Many Requests"}}
+        assert 1 <= int(refused.headers["retry-after"]) <= 3600
+        assert await user_count(db) == users_before + 1  # only the other address's
+        assert allowed.status_code == 201
+
+    async def test_probing_taken_emails_counts_too(self, web_app: FastAPI, db: AsyncConnection) -> None:
+        taken = await api_user()
+        async with client_from(web_app, "10.0.5.3") as client:
+            for _ in range(self.REGISTRATION_LIMIT):
+                response = await client.post("/api/users/register", json=registration(email=taken.email))
+                assert response.json() == {"errors": {"email": ["has already been taken"]}}
+            probe = await client.post("/api/users/register", json=registration(email=taken.email))
+
+        assert probe.status_code == 429
+
+    async def test_a_very_high_setting_switches_the_limit_off(self, settings: Settings, db: AsyncConnection) -> None:
+        app = create_app(
+            settings.model_copy(update={"rate_limit_registration": "1000000/hour"}), start_application=False
+        )
+        async with client_from(app, "10.0.5.4") as client:
+            for _ in range(self.REGISTRATION_LIMIT * 2):
+                assert (await client.post("/api/users/register", json=registration())).status_code == 201
+        await app.state.limiter.close()
+
+
 # --- GET /api/users/me ---
 
 
@@ -260,7 +307,7 @@ class TestIndex:
         assert body["meta"] == {"limit": 20, "next_cursor": None}
         for data in body["data"]:
             assert_user_json(data)
-        expected = [str(user.id) for user in await accounts.list_users()]
+        expected = [str(user.id) for user in await accounts.list_users(SYSTEM)]
         assert [data["id"] for data in body["data"]] == expected
         assert {str(admin.id), *(str(other.id) for other in others)} <= set(expected)
 
@@ -269,7 +316,7 @@ class TestIndex:
     ) -> None:
         for _ in range(7):
             await api_user()
-        everyone = [str(user.id) for user in await accounts.list_users()]
+        everyone = [str(user.id) for user in await accounts.list_users(SYSTEM)]
         seen: list[str] = []
         cursor: str | None = None
         pages = 0
@@ -295,7 +342,7 @@ class TestIndex:
     async def test_a_page_is_stable_under_inserts(self, client: httpx.AsyncClient, admin_auth: dict[str, str]) -> None:
         for _ in range(3):
             await api_user()
-        before = {str(user.id) for user in await accounts.list_users()}
+        before = {str(user.id) for user in await accounts.list_users(SYSTEM)}
         first = (await client.get("/api/users", params={"limit": 2}, headers=admin_auth)).json()
         for _ in range(3):
             await api_user()
@@ -634,7 +681,7 @@ class TestDelete:
         assert response.content == b""
         assert (await client.get(f"/api/users/{user.id}", headers=admin_auth)).status_code == 404
         assert (await client.get("/api/users/me", headers=user_auth)).status_code == 401
-        assert await accounts.get_user(user.id) is None
+        assert await accounts.get_user(SYSTEM, user.id) is None
 
     async def test_users_delete_themselves_and_their_tokens_stop_working(
         self, client: httpx.AsyncClient, user: accounts.User, user_auth: dict[str, str]
@@ -642,7 +689,7 @@ class TestDelete:
         response = await client.delete(f"/api/users/{user.id}", headers=user_auth)
 
         assert response.status_code == 204
-        assert await accounts.get_user(user.id) is None
+        assert await accounts.get_user(SYSTEM, user.id) is None
         assert (await client.get(f"/api/users/{user.id}", headers=user_auth)).status_code == 401
 
     async def test_users_may_not_delete_others(
@@ -652,7 +699,7 @@ class TestDelete:
 
         assert response.status_code == 403
         assert response.json() == FORBIDDEN
-        assert await accounts.get_user(admin.id) is not None
+        assert await accounts.get_user(SYSTEM, admin.id) is not None
 
     async def test_unknown_and_malformed_ids_are_404(
         self, client: httpx.AsyncClient, admin_auth: dict[str, str]
@@ -666,4 +713,4 @@ class TestDelete:
         response = await client.delete(f"/api/users/{user.id}")
 
         assert response.status_code == 401
-        assert await accounts.get_user(user.id) is not None
+        assert await accounts.get_user(SYSTEM, user.id) is not None

@@ -1,4 +1,4 @@
-"""EmailWorker run by a real procrastinate worker on committed jobs: delivery, retries, cancel, discard."""
+"""The notifier's email job, run by a real procrastinate worker on committed jobs: delivery, retries, cancel."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from my_app import accounts, jobs, mailer, repo
-from my_app.accounts import User
+from my_app.accounts import User, notifier
 from my_app.config import Settings
-from my_app.workers import email_worker
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.jobs import (
     committed_db_fixture,  # noqa: F401 - fixture
     job_errors,
@@ -47,7 +47,7 @@ async def email_job(type: str, user: User) -> int:  # noqa: A002 - the worker's 
 
 async def enqueue_email(type: str, user_id: str, **params: Any) -> int:  # noqa: A002 - the worker's arg name
     async with repo.transaction() as session:
-        job_id = await jobs.enqueue(session, email_worker.deliver_email, type=type, user_id=user_id, **params)
+        job_id = await jobs.enqueue(session, notifier.deliver_email, type=type, user_id=user_id, **params)
     assert job_id is not None
     return job_id
 
@@ -127,7 +127,7 @@ async def test_a_failed_delivery_is_retried_after_the_backoff(job_settings: Call
 async def test_the_job_of_a_deleted_user_is_cancelled_not_retried() -> None:
     user = await accounts.register_user(ADA)
     welcome = await email_job("welcome", user)
-    await accounts.delete_user(user)
+    await accounts.delete_user(SYSTEM, user)
 
     await run_until(welcome, "emails")
     await run_worker("emails")  # a retry would be due at once: nothing must run

@@ -111,7 +111,6 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     app.state.settings = settings
     app.state.limiter = Limiter.from_settings(settings)
     log.configure(settings)
-    register_exception_handlers(app)
     add_edges(app, settings)
     # Added last = runs first (inside the edges): the body limit comes before anything reads a body.
     app.add_middleware(
@@ -123,6 +122,9 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
         https_only=settings.env == "prod",
     )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Last: its ErrorBoundary is then the outermost of the app's middleware, so an error from the
+    # session or the body limit is answered by us too, never by uvicorn.
+    register_exception_handlers(app)
     mount_api_docs(app, settings)  # /api/docs, unless API_DOCS is off
     app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
     app.include_router(router)

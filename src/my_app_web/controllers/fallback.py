@@ -127,8 +127,9 @@ def register_exception_handlers(app: FastAPI) -> None:
 class ErrorBoundary:
     """Pure ASGI middleware: an error from inside it ends in our answer (500/503), never in the server's.
 
-    Added by `register_exception_handlers` before the endpoint's other middleware, so it sits
-    innermost, around the routes and FastAPI's exception handlers: whatever they let through
+    Added by `register_exception_handlers` after the endpoint's other middleware, so it is the
+    outermost of them (inside the edges), around the session, the body limit, the routes and
+    FastAPI's exception handlers: whatever they let through
     (errors with no handler of their own, exception groups) is answered by `_server_error`. An
     error after the answer started cannot change it any more: it is logged (one line) and the
     response ends there.

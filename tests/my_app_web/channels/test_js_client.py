@@ -174,7 +174,7 @@ async def test_the_phoenix_js_client_is_refused_from_an_origin_check_origin_does
 ) -> None:
     people = await users("alice")
     async with running_server(tmp_path / "server.log", {"CHECK_ORIGIN": "//allowed.example"}) as server:
-        env = {"PHX_SOCKET_URL": server.socket_url, "PHX_USERS": users_env(settings, people)}
+        env = {"PHX_SOCKET_URL": server.socket_url, "PHX_USERS": await users_env(settings, people)}
         run = NodeRun(node, "origin.test.mjs", env, tmp_path / "node.log")
         try:
             await asyncio.to_thread(assert_passed, run, server, tests=3)

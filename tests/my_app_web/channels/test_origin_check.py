@@ -190,7 +190,7 @@ async def test_the_app_accepts_any_origin_in_test_and_dev_by_default(
     web_app: Endpoint, db: AsyncConnection, settings: Settings
 ) -> None:
     assert settings.check_origin is None
-    token = token_for(settings, await user_fixture())
+    token = await token_for(settings, await user_fixture())
     async with serving(web_app) as url:
         await joins(url, EVIL, token, LOBBY)
 
@@ -199,7 +199,7 @@ async def test_the_app_checks_origins_against_app_host_in_prod_by_default(
     settings: Settings, db: AsyncConnection
 ) -> None:
     prod = settings.model_copy(update={"env": "prod", "app_host": "example.com", "check_origin": None})
-    token = token_for(prod, await user_fixture())
+    token = await token_for(prod, await user_fixture())
     async with serving(create_app(prod, start_application=False)) as url:
         assert await status_for(url, EVIL, token) == 403
         await joins(url, "https://example.com", token, LOBBY)
@@ -208,7 +208,7 @@ async def test_the_app_checks_origins_against_app_host_in_prod_by_default(
 
 async def test_the_app_reads_a_check_origin_list(settings: Settings, db: AsyncConnection) -> None:
     listed = settings.model_copy(update={"check_origin": "//*.example.com"})
-    token = token_for(listed, await user_fixture())
+    token = await token_for(listed, await user_fixture())
     async with serving(create_app(listed, start_application=False)) as url:
         assert await status_for(url, "http://localhost:4000", token) == 403
         await joins(url, "https://chat.example.com", token, LOBBY)

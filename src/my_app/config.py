@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     port: int = Field(default=4000, ge=0, le=65535)
     shutdown_timeout: int = Field(default=30, ge=1)  # seconds in-flight requests get on SIGTERM
     web_concurrency: int = Field(default=1, ge=1)  # `myapp server` worker processes (one per core to use them all)
+    # With several workers, uvicorn pings each one and kills (and restarts) a worker that has not
+    # answered within this many seconds. Its default of 5 s kills workers that are only slow to start
+    # on a busy machine (a worker imports the whole app first), again and again.
+    worker_healthcheck_timeout: int = Field(default=30, ge=1)
     socket_compress: bool = False  # permessage-deflate on /socket (Phoenix's `compress: false` default)
     gc_threshold: int = Field(default=50_000, ge=0)  # allocations between young collections (0: Python's 700)
     url_scheme: Literal["http", "https"] | None = None

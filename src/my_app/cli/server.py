@@ -69,6 +69,7 @@ def server(
         # pick its own address. The app trusts forwarded headers itself, from TRUSTED_PROXIES only.
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout,
         # Compression costs ~37 KB of zlib state per socket that asks for it (every browser does).
         ws_per_message_deflate=settings.socket_compress,
         # Phoenix clients send their own heartbeat every 30 s and the socket closes after 60 s of

@@ -109,3 +109,23 @@ async def test_socket_compression_is_off_unless_socket_compress_is_set(
     finally:
         await asyncio.to_thread(server.stop)
         await forget_nodes("room:lobby")
+
+
+async def test_a_worker_that_answers_late_is_not_killed(committed_chat: None, tmp_path: Path) -> None:
+    """A worker starved of CPU for a while (a busy machine, a worker still importing the app) keeps
+    running: uvicorn's health check waits WORKER_HEALTHCHECK_TIMEOUT (30 s), not its own 5 s."""
+    server = ServerProcess(port=free_port(), log=tmp_path / "server.log", env={"WEB_CONCURRENCY": "2"})
+    try:
+        await asyncio.to_thread(server.start)
+        workers = workers_of(server)
+        assert len(workers) == 2
+        workers[0].suspend()
+        try:
+            await asyncio.sleep(8)  # the behaviour under test: no answer to the supervisor's pings for 8 s
+        finally:
+            workers[0].resume()
+        await asyncio.sleep(1)  # one more round of pings, answered now
+
+        assert sorted(p.pid for p in workers_of(server)) == sorted(p.pid for p in workers)
+    finally:
+        await asyncio.to_thread(server.stop)

@@ -63,8 +63,10 @@ def job_settings_fixture(settings: Settings, monkeypatch: pytest.MonkeyPatch) ->
     def change(**updates: Any) -> Settings:
         changed = settings.model_copy(update=updates)
         queue = jobs.running.value
-        assert queue is not None, "the app's job queue is not running"
-        monkeypatch.setattr(queue, "settings", changed)
+        if queue is not None:
+            monkeypatch.setattr(queue, "settings", changed)
+        else:  # no app is running: the queue reads the process-wide settings
+            monkeypatch.setattr(jobs, "get_settings", lambda: changed)
         return changed
 
     return change

@@ -301,10 +301,9 @@ async def _run_worker(conn: psycopg.AsyncConnection[Any], progress: Progress, co
 
 
 def _queue_pool(app: application.Application) -> psycopg_pool.AsyncConnectionPool:
-    for child in app.children:
-        if isinstance(child, application.JobQueueChild) and child.pool is not None:
-            return child.pool
-    raise RuntimeError("the job queue did not start")
+    if app.job_queue is None:
+        raise RuntimeError("the job queue did not start")
+    return app.job_queue.pool
 
 
 async def _show(conn: psycopg.AsyncConnection[Any], setting: str) -> str:

@@ -1,7 +1,9 @@
 """Start and stop the app's long-lived parts, in order (the OTP application's supervisor).
 
 The web endpoint uses `lifespan()` as its ASGI lifespan; `myapp worker` and `myapp console` use
-it too. Children start in the order listed and stop in reverse.
+it too, and tests start "a second app" with it. Children start in the order listed and stop in
+reverse. The app owns the running instances (the Repo, PubSub, Presence, the job queue, the
+mailer's settings, the notifier's links): see `Application` and `my_app.running`.
 """
 
 from __future__ import annotations
@@ -10,19 +12,21 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-import psycopg_pool
 from procrastinate import Blueprint
 
 from my_app import accounts, database, jobs, mailer, presence, pubsub, repo
 from my_app.config import Settings, get_settings
+from my_app.running import Slot
 from my_app.schema_registry import load_all_schemas
 from my_app.workers import maintenance
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+C = TypeVar("C")
 
 
 class Child(Protocol):
@@ -39,114 +43,115 @@ class Child(Protocol):
 class RepoChild:
     """The Repo's engine and connection pool."""
 
-    settings: Settings
+    app: Application
     name: str = "repo"
     database: database.Database | None = None
+    repo: repo.Repo | None = None
 
     async def start(self) -> None:
+        settings = self.app.settings
         # Starting the embedded server blocks for about a second the first time.
-        self.database = await asyncio.to_thread(database.resolve, self.settings)
-        repo.start(
-            self.database.sqlalchemy_url,
-            pool_size=self.settings.pool_size,
-            max_overflow=self.settings.max_overflow,
-            connect_timeout=self.settings.database_connect_timeout,
+        self.database = await asyncio.to_thread(database.resolve, settings)
+        self.repo = self.app.hold(
+            repo.running.holding(
+                repo.Repo.connect(
+                    self.database.sqlalchemy_url,
+                    pool_size=settings.pool_size,
+                    max_overflow=settings.max_overflow,
+                    connect_timeout=settings.database_connect_timeout,
+                )
+            )
         )
 
     async def stop(self) -> None:
-        await repo.stop()
+        if self.repo is not None:
+            await self.repo.stop()
+
+    def database_url(self) -> str:
+        if self.database is None:
+            raise RuntimeError("the Repo must start first")
+        return self.database.url
 
 
 @dataclass
 class JobQueueChild:
     """procrastinate, open on its own pool: jobs can be enqueued, listed and run."""
 
+    app: Application
     repo_child: RepoChild
     blueprints: Mapping[str, Blueprint] = field(default_factory=dict)
     periodic: Sequence[jobs.Periodic] = ()
     name: str = "job queue"
-    pool: psycopg_pool.AsyncConnectionPool | None = None
+    queue: jobs.JobQueue | None = None
 
     async def start(self) -> None:
-        if self.repo_child.database is None:
-            raise RuntimeError("the Repo must start before the job queue")
-        self.pool = await jobs.open_queue(
-            self.repo_child.settings,
-            self.repo_child.database.url,
+        queue = await jobs.open_queue(
+            self.app.settings,
+            self.repo_child.database_url(),
             blueprints=self.blueprints,
             periodic=self.periodic,
         )
+        self.queue = self.app.hold(queue.installed())
 
     async def stop(self) -> None:
-        if self.pool is not None:
-            await jobs.close_queue(self.pool)
-            self.pool = None
+        if self.queue is not None:
+            await self.queue.close()
 
 
 @dataclass
 class PubSubChild:
     """Phoenix.PubSub: messages between processes and nodes (PostgreSQL LISTEN/NOTIFY or Redis)."""
 
+    app: Application
     repo_child: RepoChild
     name: str = "pubsub"
+    node: pubsub.PubSub | None = None
 
     async def start(self) -> None:
-        if self.repo_child.database is None:
-            raise RuntimeError("the Repo must start before PubSub")
-        await pubsub.start(self.repo_child.settings, self.repo_child.database.url)
+        node = await pubsub.start_node(self.app.settings, self.repo_child.database_url())
+        self.node = self.app.hold(pubsub.running.holding(node))
 
     async def stop(self) -> None:
-        await pubsub.stop()
+        if self.node is not None:
+            await self.node.stop()
 
 
 @dataclass
 class PresenceChild:
-    """Presence: who is in each channel topic, replicated between nodes over PubSub."""
+    """Presence: who is in each channel topic, replicated between nodes over this app's PubSub node."""
 
+    app: Application
+    pubsub_child: PubSubChild
     name: str = "presence"
+    tracker: presence.Tracker | None = None
 
     async def start(self) -> None:
-        await presence.tracker.start()
+        tracker = presence.Tracker(self.pubsub_child.node)
+        await tracker.start()
+        self.tracker = self.app.hold(presence.running.holding(tracker))
 
     async def stop(self) -> None:
-        await presence.tracker.stop()
-
-
-@dataclass
-class NotifierChild:
-    """Tells the accounts notifier how to build emailed links (the web layer owns their pages)."""
-
-    links: accounts.notifier.EmailLinks | None
-    name: str = "notifier"
-
-    async def start(self) -> None:
-        accounts.notifier.configure_links(self.links)
-
-    async def stop(self) -> None:
-        accounts.notifier.configure_links(None)
-
-
-@dataclass
-class MailerChild:
-    """Points the Mailer at this app's settings (its adapter, sender and servers)."""
-
-    settings: Settings
-    name: str = "mailer"
-
-    async def start(self) -> None:
-        mailer.configure(self.settings)
-
-    async def stop(self) -> None:
-        mailer.configure(None)
+        if self.tracker is not None:
+            await self.tracker.stop()
 
 
 @dataclass
 class Application:
-    """The running app: its settings and its started children."""
+    """The running app: its settings, its started children and the instances they made.
+
+    The app owns the Repo, the PubSub node, Presence's tracker, the job queue, the mailer's settings
+    and the notifier's links: as it starts, each is made and put in its module's slot
+    (`my_app.running`), where the module-level functions (`repo.transaction()`, `pubsub.broadcast()`,
+    `jobs.enqueue()`, `mailer.deliver()`, ...) find it; as it stops, each slot gets back what it
+    held before. So an app started inside another (a test, a CLI command) is the one everything
+    uses until it stops, then the first one is again. `current()` is the running app.
+    """
 
     settings: Settings
+    links: accounts.notifier.EmailLinks | None = None
     children: list[Child] = field(default_factory=list)
     started: list[Child] = field(default_factory=list)
+    _held: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
     def build(
@@ -163,38 +168,94 @@ class Application:
         (`my_app_web.links.email_link`), since the core may not import it. Without it, email jobs
         that carry a link fail and are retried.
         """
-        repo_child = RepoChild(settings)
+        app = cls(settings=settings, links=links)
+        repo_child = RepoChild(app)
+        pubsub_child = PubSubChild(app, repo_child)
         blueprints, periodic = job_tasks(settings)
-        children: list[Child] = [
+        app.children = [
             repo_child,
-            MailerChild(settings),
-            NotifierChild(links),
-            PubSubChild(repo_child),
-            PresenceChild(),
-            JobQueueChild(repo_child, blueprints=blueprints, periodic=periodic),
+            pubsub_child,
+            PresenceChild(app, pubsub_child),
+            JobQueueChild(app, repo_child, blueprints=blueprints, periodic=periodic),
         ]
         if settings.jobs_in_server if run_jobs is None else run_jobs:
-            children.append(jobs.JobWorkers(settings, queues=queues))
-        return cls(settings=settings, children=children)
+            app.children.append(jobs.JobWorkers(settings, queues=queues))
+        return app
+
+    def hold(self, installed: AbstractContextManager[T]) -> T:
+        """Enter `installed` (a slot's `holding(instance)`) until this app stops; returns the instance."""
+        return self._held.enter_context(installed)
+
+    def child(self, kind: type[C]) -> C | None:
+        """This app's child of `kind`, if it has one."""
+        return next((child for child in self.children if isinstance(child, kind)), None)
 
     def job_workers(self) -> jobs.JobWorkers | None:
         """The supervised job workers, when this app runs them."""
-        return next((child for child in self.children if isinstance(child, jobs.JobWorkers)), None)
+        return self.child(jobs.JobWorkers)
+
+    @property
+    def repo(self) -> repo.Repo | None:
+        child = self.child(RepoChild)
+        return child.repo if child else None
+
+    @property
+    def pubsub(self) -> pubsub.PubSub | None:
+        child = self.child(PubSubChild)
+        return child.node if child else None
+
+    @property
+    def presence(self) -> presence.Tracker | None:
+        child = self.child(PresenceChild)
+        return child.tracker if child else None
+
+    @property
+    def job_queue(self) -> jobs.JobQueue | None:
+        child = self.child(JobQueueChild)
+        return child.queue if child else None
 
     async def start(self) -> None:
+        # What needs no start: the running app, the mailer's settings, the notifier's links.
+        self.hold(running.holding(self))
+        self.hold(mailer.running.holding(self.settings))
+        self.hold(accounts.notifier.links.holding(self.links))
         for child in self.children:
             await child.start()
             self.started.append(child)
             logger.debug("started %s", child.name)
 
     async def stop(self) -> None:
-        while self.started:
-            child = self.started.pop()
-            try:
-                await child.stop()
-            except Exception:
-                # One child failing to stop must not keep the others (the pool) open.
-                logger.exception("stopping %s failed", child.name)
+        try:
+            while self.started:
+                child = self.started.pop()
+                try:
+                    await child.stop()
+                except Exception:
+                    # One child failing to stop must not keep the others (the pool) open.
+                    logger.exception("stopping %s failed", child.name)
+        finally:
+            # Every slot gets back what it held before this app started (the outer app's, or none).
+            self._held.close()
+
+
+# The running app (None before any starts): `current()`.
+running: Slot[Application | None] = Slot("application", None)
+
+
+def current() -> Application:
+    """The running app: the innermost started one.
+
+    Examples:
+        async with application.lifespan(settings) as app:
+            application.current() is app            # True
+            async with application.lifespan(other) as inner:
+                application.current() is inner      # and repo, pubsub, jobs ... are inner's
+            application.current() is app            # True again
+    """
+    app = running.value
+    if app is None:
+        raise RuntimeError("no app is running: start one with my_app.application.lifespan()")
+    return app
 
 
 # Each context's tasks (its notifier's emails) and the housekeeping ones, by task-name namespace.

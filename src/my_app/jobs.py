@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from my_app import backoff, repo
 from my_app.config import Settings, get_settings
 from my_app.errors import NotFoundError, ValidationError
+from my_app.running import Slot
 
 logger = logging.getLogger(__name__)
 _MAX_ERROR_LENGTH = 2_000
@@ -52,15 +54,51 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-procrastinate_app = procrastinate.App(
-    connector=procrastinate.PsycopgConnector(json_dumps=_json_dumps, json_loads=orjson.loads),
-)
-_settings: Settings | None = None
+def _new_connector() -> procrastinate.PsycopgConnector:
+    return procrastinate.PsycopgConnector(json_dumps=_json_dumps, json_loads=orjson.loads)
+
+
+# The process's procrastinate App: its task registry (every task links back to it, `task.blueprint`,
+# and defers through its job manager, periodic tasks included). Its connector is the running queue's:
+# each JobQueue has a connector of its own and installs it with procrastinate's `replace_connector`
+# while the Application holds it in `running` (see `JobQueue.installed`).
+procrastinate_app = procrastinate.App(connector=_new_connector())
+
+
+@dataclass
+class JobQueue:
+    """procrastinate open on a pool of its own: one per running Application.
+
+    Examples:
+        queue = await jobs.open_queue(settings, url, blueprints={"email": notifier.blueprint})
+        with queue.installed():          # what the Application does while it runs
+            await jobs.enqueue(...)      # workers, ping(), retry_job() ... use this queue
+        await queue.close()
+    """
+
+    settings: Settings
+    pool: psycopg_pool.AsyncConnectionPool
+    connector: procrastinate.PsycopgConnector
+
+    @contextmanager
+    def installed(self) -> Iterator[JobQueue]:
+        """This queue is `running`, and procrastinate's App uses its connector, until the block ends."""
+        with running.holding(self), procrastinate_app.replace_connector(self.connector):
+            yield self
+
+    async def close(self) -> None:
+        await self.connector.close_async()  # leaves a pool it did not create open
+        await self.pool.close()
+
+
+# The running app's queue (None before any app starts), put here by the Application (`my_app.running`).
+running: Slot[JobQueue | None] = Slot("job queue", None)
 
 
 def settings() -> Settings:
-    """The settings the queue was started with (the process-wide ones before that)."""
-    return _settings or get_settings()
+    """The settings the running queue was started with (the process-wide ones before that)."""
+    queue = running.value
+    return queue.settings if queue is not None else get_settings()
 
 
 def parse_queues(spec: str) -> dict[str, int]:
@@ -163,20 +201,21 @@ async def record_outcome(call_next: Callable[[], Awaitable[Any]], context: JobCo
         return await call_next()
     except JobCancelled as exc:
         logger.warning("job %s cancelled: %s", context.job.call_string, exc)
-        await _record_error(context.job, f"cancelled: {exc}")
+        await _record_error(worker, context.job, f"cancelled: {exc}")
         raise procrastinate_exceptions.JobAborted(str(exc)) from exc
     except JobDiscarded as exc:
         logger.error("job %s discarded: %s", context.job.call_string, exc)
-        await _record_error(context.job, f"discarded: {exc}")
+        await _record_error(worker, context.job, f"discarded: {exc}")
         raise
     except Exception as exc:
-        await _record_error(context.job, f"{type(exc).__name__}: {exc}")
+        await _record_error(worker, context.job, f"{type(exc).__name__}: {exc}")
         raise
 
 
-async def _record_error(job: Job, error: str) -> None:
+async def _record_error(worker: Worker, job: Job, error: str) -> None:
     try:
-        await procrastinate_app.connector.execute_query_async(
+        # The worker's app: its connector is the database the job came from.
+        await worker.app.connector.execute_query_async(
             "INSERT INTO job_errors (job_id, attempt, error) VALUES (%(job_id)s, %(attempt)s, %(error)s)",
             job_id=job.id,
             attempt=job.attempts + 1,
@@ -208,18 +247,16 @@ async def open_queue(
     *,
     blueprints: Mapping[str, Blueprint] | None = None,
     periodic: Sequence[Periodic] = (),
-) -> psycopg_pool.AsyncConnectionPool:
+) -> JobQueue:
     """Open procrastinate on its own small pool (workers hold connections while they LISTEN).
 
     The queue knows no task of its own: the application hands it the blueprints (by namespace)
     and the periodic tasks at start, so this module imports no worker and no context.
 
     Examples:
-        pool = await jobs.open_queue(settings, url, blueprints={"email": notifier.blueprint},
-                                     periodic=maintenance.periodic(settings))
+        queue = await jobs.open_queue(settings, url, blueprints={"email": notifier.blueprint},
+                                      periodic=maintenance.periodic(settings))
     """
-    global _settings
-    _settings = settings_
     register_tasks(blueprints or {}, periodic)
     pool = psycopg_pool.AsyncConnectionPool(
         conninfo,
@@ -232,30 +269,10 @@ async def open_queue(
     )
     # No waiting: like the Repo, the app starts while PostgreSQL is down and /ready reports it.
     await pool.open(wait=False)
-    connector = _connector()
-    if connector._async_pool is not None:
-        # A second app in the same process (tests) takes over until it stops, like the Repo.
-        _outer_pools.append(connector._async_pool)
-        connector._async_pool = None
-    await procrastinate_app.open_async(pool)
-    return pool
-
-
-async def close_queue(pool: psycopg_pool.AsyncConnectionPool) -> None:
-    await procrastinate_app.close_async()  # leaves a pool it did not create open
-    await pool.close()
-    # procrastinate keeps a reference to an external pool: drop it (or go back to the outer app's).
-    _connector()._async_pool = _outer_pools.pop() if _outer_pools else None
-
-
-_outer_pools: list[psycopg_pool.AsyncConnectionPool] = []
-
-
-def _connector() -> procrastinate.PsycopgConnector:
-    connector = procrastinate_app.connector
-    if not isinstance(connector, procrastinate.PsycopgConnector):
-        raise TypeError(f"the job queue needs procrastinate's PsycopgConnector, not {type(connector).__name__}")
-    return connector
+    # A connector of its own: procrastinate's keeps a reference to an external pool after closing.
+    connector = _new_connector()
+    await connector.open_async(pool)
+    return JobQueue(settings_, pool, connector)
 
 
 _registered_namespaces: set[str] = set()

@@ -26,6 +26,7 @@ import aiosmtplib
 import httpx
 
 from my_app.config import ConfigError, Settings, SmtpSecurity, get_settings
+from my_app.running import Slot
 
 logger = logging.getLogger(__name__)
 
@@ -388,21 +389,9 @@ test_adapter = TestAdapter()
 
 # --- Delivery ---
 
-_configured: Settings | None = None
-
-
-def configure(settings: Settings | None) -> Settings | None:
-    """Use these settings when `deliver` is given none (None: `get_settings()`); returns the previous ones.
-
-    Examples:
-        >>> previous = configure(smtp_settings)
-        >>> await deliver(email)  # through SMTP
-        >>> configure(previous)
-    """
-    # Process-wide, like Swoosh's application config: the app's start-up picks it once.
-    global _configured
-    previous, _configured = _configured, settings
-    return previous
+# The running app's settings (its adapter, sender and servers), put here by the Application as it
+# starts (`my_app.running`), like Swoosh's application config; None: `get_settings()`.
+running: Slot[Settings | None] = Slot("mailer", None)
 
 
 def adapter_for(settings: Settings) -> Adapter:
@@ -433,7 +422,7 @@ async def deliver(email: Email, *, settings: Settings | None = None, adapter: Ad
         Traceback (most recent call last):
         DeliveryError: smtp delivery failed: SMTPConnectError: ...
     """
-    settings = settings or _configured or get_settings()
+    settings = settings or running.value or get_settings()
     if email.from_ is None:
         email = replace(email, from_=settings.mail_from)
     adapter = adapter or adapter_for(settings)

@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from my_app import pubsub
+from my_app.running import Slot
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,6 @@ class Tracker:
         self._node = node
         self._subscription: pubsub.Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._starts = 0
         # Waiting to be flushed: the diffs for local subscribers, and this node's changes for the others.
         self._pending: dict[str, _PendingDiff] = {}
         self._outgoing_joins: State = {}
@@ -159,10 +159,6 @@ class Tracker:
     # --- Lifecycle ---
 
     async def start(self) -> None:
-        # A second Application in the same process (tests) shares the tracker: only the first starts it.
-        self._starts += 1
-        if self._starts > 1:
-            return
         self._send_lock = asyncio.Lock()  # a fresh one for this event loop
         self._subscription = self.pubsub_node.subscribe(REPLICATION_TOPIC, owner="presence")
         self._tasks = [
@@ -173,9 +169,6 @@ class Tracker:
 
     async def stop(self) -> None:
         """Stop replicating; what is pending is flushed first, then the other nodes are told we are down."""
-        self._starts = max(0, self._starts - 1)
-        if self._starts > 0:
-            return
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -462,26 +455,33 @@ class Tracker:
                     state.get(topic, {}).pop(key, None)
 
 
-tracker = Tracker()
+# The running app's tracker (the Application makes one on its PubSub node and puts it here as it
+# starts, `my_app.running`); an unstarted, empty one before.
+running: Slot[Tracker] = Slot("presence", Tracker())
+
+
+def current() -> Tracker:
+    """The tracker the module-level functions use (the running app's)."""
+    return running.value
 
 
 async def track(topic: str, key: str, meta: dict[str, Any], *, owner: str) -> str:
-    return await tracker.track(topic, key, meta, owner=owner)
+    return await running.value.track(topic, key, meta, owner=owner)
 
 
 async def untrack_owner(owner: str) -> None:
-    await tracker.untrack_owner(owner)
+    await running.value.untrack_owner(owner)
 
 
 def list_presences(topic: str) -> dict[str, dict[str, Any]]:
     """Presence.list/1: everyone in `topic` on every node."""
-    return tracker.list(topic)
+    return running.value.list(topic)
 
 
 def encoded_presences(topic: str) -> orjson.Fragment:
     """`list_presences(topic)` encoded, shared by the joins of one flush period: presence_state's payload."""
-    return tracker.encoded_list(topic)
+    return running.value.encoded_list(topic)
 
 
 def topics() -> Iterable[str]:
-    return tracker.local.keys()
+    return running.value.local.keys()

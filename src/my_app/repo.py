@@ -2,13 +2,15 @@
 
 Contexts do all their database work through `transaction()`; the web layer never does. One
 transaction per public context call, committed when the block ends, rolled back on any exception
-(Ecto's `Repo.transact`). `start()`/`stop()` are called by `my_app.application`.
+(Ecto's `Repo.transact`). The running app's `Repo` (engine and sessions) is in `running`: the
+Application makes it when it starts and puts it there (`my_app.running`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -22,19 +24,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from my_app.running import Slot
+
 T = TypeVar("T")
 STREAM_BATCH_SIZE = 500
 
 
 class RepoNotStartedError(RuntimeError):
     def __init__(self) -> None:
-        super().__init__("the Repo is not started: call my_app.application.start() first")
+        super().__init__("the Repo is not started: start the app first (my_app.application.lifespan)")
 
 
-_engine: AsyncEngine | None = None
-_sessionmaker: async_sessionmaker[AsyncSession] | None = None
-# A Repo started while another runs (a second Application in a test) replaces it until stopped.
-_outer: list[tuple[AsyncEngine, async_sessionmaker[AsyncSession]]] = []
 # Set by tests (tests/support/data_case.py): every session joins this connection's transaction.
 _sandbox: AsyncConnection | None = None
 
@@ -43,42 +43,52 @@ def _json_serializer(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def start(url: str, *, pool_size: int = 10, max_overflow: int = 5, connect_timeout: float = 5.0) -> AsyncEngine:
-    """Create the engine and its pool (connections open lazily, on first use).
+@dataclass(frozen=True)
+class Repo:
+    """An engine, its connection pool and its session factory (one per running Application)."""
 
-    `connect_timeout` bounds both a connection attempt and the wait for a free pooled connection.
-    """
-    global _engine, _sessionmaker
-    if _engine is not None and _sessionmaker is not None:
-        _outer.append((_engine, _sessionmaker))
-    _engine = create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,
-        # SQLAlchemy waits 30 s by default for a pooled connection when all are out; with the database
-        # gone that is 30 s per request before its 503. No longer than a connection attempt may take.
-        pool_timeout=connect_timeout,
-        json_serializer=_json_serializer,
-        json_deserializer=orjson.loads,
-        connect_args={"connect_timeout": max(1, round(connect_timeout))},
-    )
-    _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
-    return _engine
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 5, connect_timeout: float = 5.0) -> Repo:
+        """Create the engine and its pool (connections open lazily, on first use).
+
+        `connect_timeout` bounds both a connection attempt and the wait for a free pooled connection.
+
+        Examples:
+            with repo.running.holding(Repo.connect(url)) as started:   # what the Application does
+                ...
+            await started.stop()
+        """
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            # SQLAlchemy waits 30 s by default for a pooled connection when all are out; with the database
+            # gone that is 30 s per request before its 503. No longer than a connection attempt may take.
+            pool_timeout=connect_timeout,
+            json_serializer=_json_serializer,
+            json_deserializer=orjson.loads,
+            connect_args={"connect_timeout": max(1, round(connect_timeout))},
+        )
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+    async def stop(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
 
 
-async def stop() -> None:
-    """Close every pooled connection (and go back to the Repo started before this one, if any)."""
-    global _engine, _sessionmaker
-    if _engine is not None:
-        await _engine.dispose()
-    _engine, _sessionmaker = _outer.pop() if _outer else (None, None)
+# The running app's Repo (None before any app starts); the functions below use it.
+running: Slot[Repo | None] = Slot("repo", None)
 
 
 def engine() -> AsyncEngine:
-    if _engine is None:
+    started = running.value
+    if started is None:
         raise RepoNotStartedError()
-    return _engine
+    return started.engine
 
 
 @asynccontextmanager
@@ -91,8 +101,8 @@ async def transaction() -> AsyncIterator[AsyncSession]:
     """
     if _sandbox is not None:
         session = AsyncSession(bind=_sandbox, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    elif _sessionmaker is not None:
-        session = _sessionmaker()
+    elif (started := running.value) is not None:
+        session = started.sessionmaker()
     else:
         raise RepoNotStartedError()
     async with session, session.begin():

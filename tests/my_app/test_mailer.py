@@ -567,11 +567,8 @@ async def test_test_env_collects_emails_for_assertions(settings: Settings) -> No
 async def test_configure_picks_the_adapter_used_without_explicit_settings(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
-    previous = mailer.configure(smtp_settings(settings, smtp_server.port))
-    try:
+    with mailer.running.holding(smtp_settings(settings, smtp_server.port)):
         await mailer.deliver(an_email())
-    finally:
-        mailer.configure(previous)
 
     assert len(smtp_server.inbox.received) == 1
     assert mailer.test_adapter.sent() == []

@@ -64,7 +64,7 @@ def refs(entry: dict[str, Any]) -> set[str]:
 
 @pytest.mark.usefixtures("started_app")
 async def test_replication_recovers_after_its_subscription_is_dropped_for_falling_behind() -> None:
-    tracker = presence.tracker
+    tracker = presence.current()
     dropped = tracker._subscription
     assert dropped is not None
 

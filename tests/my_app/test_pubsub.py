@@ -701,9 +701,8 @@ async def test_a_node_starts_while_postgresql_is_down_and_broadcasts_without_rai
 
 
 async def test_the_app_node_starts_on_postgresql_by_default(settings: Settings, database_url: str) -> None:
-    await pubsub.start(settings.model_copy(update={"redis_url": None}), database_url)
-    try:
-        node = pubsub.current()
+    async with pubsub.started(settings.model_copy(update={"redis_url": None}), database_url) as node:
+        assert pubsub.current() is node
         assert isinstance(node.adapter, PostgresAdapter)
         assert pubsub.node_id() == node.node_id
         await node.wait_connected(WITHIN)
@@ -719,27 +718,19 @@ async def test_the_app_node_starts_on_postgresql_by_default(settings: Settings, 
         assert events(await messages_until(subscription, "local")) == ["everyone", "local"]
         pubsub.unsubscribe(subscription)
         assert pubsub.subscriber_count(topic) == 0
-    finally:
-        await pubsub.stop()
     assert pubsub.current() is not node
 
 
 async def test_a_second_start_takes_over_until_it_stops(settings: Settings, database_url: str) -> None:
     no_redis = settings.model_copy(update={"redis_url": None})
-    await pubsub.start(no_redis, database_url)
-    try:
-        outer = pubsub.current()
+    async with pubsub.started(no_redis, database_url) as outer:
         outer_subscription = pubsub.subscribe(unique_topic())
-        await pubsub.start(no_redis, database_url)
-        inner = pubsub.current()
-        assert inner is not outer
-        assert pubsub.node_id() == inner.node_id != outer.node_id
-        await pubsub.stop()
+        async with pubsub.started(no_redis, database_url) as inner:
+            assert pubsub.current() is inner is not outer
+            assert pubsub.node_id() == inner.node_id != outer.node_id
 
         assert pubsub.current() is outer
         assert not outer_subscription.closed
-    finally:
-        await pubsub.stop()
     assert outer_subscription.close_reason == "pubsub stopped"
 
 
@@ -751,13 +742,10 @@ from my_app.config import Settings
 
 async def main():
     settings = Settings()
-    await pubsub.start(settings, database.resolve(settings).url)
-    try:
-        await pubsub.current().wait_connected(30)
+    async with pubsub.started(settings, database.resolve(settings).url) as node:
+        await node.wait_connected(30)
         await pubsub.broadcast("imports", "checked", {})
-        print(type(pubsub.current().adapter).__name__, "redis" in sys.modules)
-    finally:
-        await pubsub.stop()
+        print(type(node.adapter).__name__, "redis" in sys.modules)
 
 asyncio.run(main())
 """

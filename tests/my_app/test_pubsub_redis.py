@@ -30,8 +30,7 @@ pytestmark = needs_redis()
 
 
 async def test_the_app_node_uses_redis_when_redis_url_is_set(settings: Settings) -> None:
-    await pubsub.start(settings.model_copy(update={"redis_url": REDIS_URL}), database.resolve(settings).url)
-    try:
+    async with pubsub.started(settings.model_copy(update={"redis_url": REDIS_URL}), database.resolve(settings).url):
         assert isinstance(pubsub.current().adapter, RedisAdapter)
         await pubsub.current().wait_connected(15)
         topic = unique_topic()
@@ -40,8 +39,6 @@ async def test_the_app_node_uses_redis_when_redis_url_is_set(settings: Settings)
         await pubsub.broadcast(topic, "hello", {})
 
         assert await next_message(subscription) == Message(topic, "hello", {})
-    finally:
-        await pubsub.stop()
 
 
 @pytest.mark.integration

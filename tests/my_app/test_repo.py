@@ -154,14 +154,15 @@ async def test_ping_returns_when_the_database_answers_and_raises_unavailable_whe
 ) -> None:
     assert await repo.ping() is None
 
-    repo.start(REFUSED_URL, connect_timeout=1)
+    refusing = repo.Repo.connect(REFUSED_URL, connect_timeout=1)
     try:
-        began = time.monotonic()
-        with pytest.raises(DBAPIError) as refused:
-            await repo.ping()
-        elapsed = time.monotonic() - began
+        with repo.running.holding(refusing):
+            began = time.monotonic()
+            with pytest.raises(DBAPIError) as refused:
+                await repo.ping()
+            elapsed = time.monotonic() - began
     finally:
-        await repo.stop()
+        await refusing.stop()
 
     assert repo.unavailable(refused.value)
     assert elapsed < 2
@@ -172,16 +173,17 @@ async def test_waiting_for_a_pooled_connection_is_bounded_by_the_connect_timeout
     started_app: application.Application,
 ) -> None:
     # One connection, no overflow: a second user waits for it, at most DATABASE_CONNECT_TIMEOUT (not 30 s).
-    repo.start(_app_url(started_app), pool_size=1, max_overflow=0, connect_timeout=1)
+    small = repo.Repo.connect(_app_url(started_app), pool_size=1, max_overflow=0, connect_timeout=1)
     try:
-        async with repo.engine().connect() as held:
-            await held.execute(text("SELECT 1"))
-            began = time.monotonic()
-            with pytest.raises(SQLAlchemyTimeoutError) as timed_out:
-                await repo.ping()
-            waited = time.monotonic() - began
+        with repo.running.holding(small):
+            async with repo.engine().connect() as held:
+                await held.execute(text("SELECT 1"))
+                began = time.monotonic()
+                with pytest.raises(SQLAlchemyTimeoutError) as timed_out:
+                    await repo.ping()
+                waited = time.monotonic() - began
     finally:
-        await repo.stop()
+        await small.stop()
 
     assert 0.9 <= waited < 2.5
     assert repo.unavailable(timed_out.value)

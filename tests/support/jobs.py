@@ -62,7 +62,11 @@ def job_settings_fixture(settings: Settings, monkeypatch: pytest.MonkeyPatch) ->
 
     def change(**updates: Any) -> Settings:
         changed = settings.model_copy(update=updates)
-        monkeypatch.setattr(jobs, "_settings", changed)
+        queue = jobs.running.value
+        if queue is not None:
+            monkeypatch.setattr(queue, "settings", changed)
+        else:  # no app is running: the queue reads the process-wide settings
+            monkeypatch.setattr(jobs, "get_settings", lambda: changed)
         return changed
 
     return change
@@ -76,14 +80,14 @@ def retry_at_once_fixture(job_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture(name="restore_mailer")
 def restore_mailer_fixture(settings: Settings) -> Iterator[None]:
-    """A test may point the mailer elsewhere (`mailer.configure`); the session's settings come back after."""
+    """A test may point the mailer elsewhere (`mailer.running.holding`); what it used comes back after."""
     from my_app import mailer
 
     mailer.test_adapter.clear()
     try:
-        yield
+        with mailer.running.holding(mailer.running.value):
+            yield
     finally:
-        mailer.configure(settings)
         mailer.test_adapter.clear()
 
 

@@ -2,8 +2,8 @@
 
     python -m tests.support.pubsub_node TOPIC
 
-It starts `my_app.pubsub` as the app does (`pubsub.start(settings, database URL)`, so REDIS_URL
-picks the Redis adapter) on the test database it inherits, subscribes to TOPIC and prints one JSON
+It starts a node of `my_app.pubsub` alone (`pubsub.started(settings, database URL)`: REDIS_URL
+picks the Redis adapter, as in the app) on the test database it inherits, subscribes to TOPIC and prints one JSON
 line per event: `{"ready": node_id}` once it listens, then `{"received": {...}}` or `{"gap": reason}`
 for each item. It answers every message with an `ack` broadcast on `TOPIC:ack` carrying what it
 got, and exits after the message whose event is `stop`.
@@ -29,9 +29,8 @@ def emit(line: dict[str, Any]) -> None:
 
 async def run(topic: str) -> None:
     settings = Settings()
-    await pubsub.start(settings, database.resolve(settings).url)
-    try:
-        await pubsub.current().wait_connected(READY_WITHIN)
+    async with pubsub.started(settings, database.resolve(settings).url) as node:
+        await node.wait_connected(READY_WITHIN)
         subscription = pubsub.subscribe(topic)
         emit({"ready": pubsub.node_id()})
         async for item in subscription:
@@ -43,8 +42,6 @@ async def run(topic: str) -> None:
             await pubsub.broadcast(f"{topic}:ack", "ack", {**received, "node": pubsub.node_id()})
             if item.event == "stop":
                 return
-    finally:
-        await pubsub.stop()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from my_app.accounts.user import User
 from my_app.errors import ValidationError
 from my_app.jobs import Backoff, JobCancelled, JobDiscarded
 from my_app.mailer import Email
+from my_app.running import Slot
 
 UrlBuilder = Callable[[str], str]
 # The absolute URL of the page an emailed link of `kind` opens, with its token (None for "home").
@@ -38,13 +39,9 @@ EmailLinks = Callable[[str, str | None], str]
 blueprint = Blueprint()
 MAX_ATTEMPTS = 3
 
-_links: EmailLinks | None = None
-
-
-def configure_links(links: EmailLinks | None) -> None:
-    """Set how emailed links are built (the application does, at start; None when it stops)."""
-    global _links
-    _links = links
+# How the running app builds emailed links: the Application puts the web layer's here as it starts
+# (`my_app.running`); None without them.
+links: Slot[EmailLinks | None] = Slot("notifier links", None)
 
 
 # --- Emails with a link: each makes a new token (only its hash is stored) ---
@@ -139,15 +136,16 @@ def link(kind: str) -> UrlBuilder:
     Examples:
         link("magic_link")("abc")  # "http://localhost:4000/users/log-in/abc"
     """
-    links = _configured_links()
-    return lambda token: links(kind, token)
+    build = _configured_links()
+    return lambda token: build(kind, token)
 
 
 def _configured_links() -> EmailLinks:
-    if _links is None:
+    configured = links.value
+    if configured is None:
         # Retried: a worker started without the web layer's links is a deployment mistake to fix.
         raise RuntimeError("emailed links are not configured: start the app with links (my_app_web.links)")
-    return _links
+    return configured
 
 
 async def _get_user(user_id: str) -> User:

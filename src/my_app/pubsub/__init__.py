@@ -42,10 +42,11 @@ process crashing, in Phoenix's terms) or subscribe again and reload its state. A
 subscription (`on_message=`) has no queue: its callback gets each item at delivery and keeps its
 own bounds (a socket channel crashes itself when its client cannot keep up).
 
-The package: this module is the API the app uses (the functions below act on this process's
-node, `current()`); `subscription.py` (`Subscription`, `Message`, `Gap`), `node.py` (`PubSub`, one
-node), `adapter.py` (the adapter base: reconnecting, backoff, pausing publishes), `postgres.py`
-and `redis.py` (the two adapters; redis-py is imported only when REDIS_URL picks Redis).
+The package: this module is the API the app uses (the functions below act on this process's node,
+`current()`, installed by the Application in `running`); `subscription.py` (`Subscription`,
+`Message`, `Gap`), `node.py` (`PubSub`, one node), `adapter.py` (the adapter base: reconnecting,
+backoff, pausing publishes), `postgres.py` and `redis.py` (the two adapters; redis-py is imported
+only when REDIS_URL picks Redis).
 
 Examples:
     with pubsub.subscribe("room:lobby", owner=socket_id) as subscription:
@@ -61,7 +62,8 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
@@ -71,6 +73,7 @@ from my_app.pubsub.adapter import CHANNEL, Adapter, backoff_seconds
 from my_app.pubsub.node import PubSub, PubSubNotStartedError
 from my_app.pubsub.postgres import PostgresAdapter
 from my_app.pubsub.subscription import Gap, Message, Subscription, SubscriptionClosed
+from my_app.running import Slot
 
 __all__ = [
     "Adapter",
@@ -89,8 +92,9 @@ __all__ = [
     "current",
     "local_broadcast",
     "node_id",
-    "start",
-    "stop",
+    "running",
+    "start_node",
+    "started",
     "subscribe",
     "subscriber_count",
     "unsubscribe",
@@ -116,32 +120,41 @@ def adapter_for(settings: Settings, database_url: str) -> Adapter:
 
 # --- The node the app uses ---
 
-_current = PubSub()
-# A PubSub started while another runs (a second Application in a test) replaces it until stopped.
-_outer: list[PubSub] = []
+# The running app's node (the Application puts it here as it starts, `my_app.running`); an unstarted
+# one before, so the functions below raise PubSubNotStartedError rather than AttributeError.
+running: Slot[PubSub] = Slot("pubsub", PubSub())
 
 
 def current() -> PubSub:
-    """The node the module-level functions use."""
-    return _current
+    """The node the module-level functions use (the running app's)."""
+    return running.value
 
 
-async def start(settings: Settings, database_url: str) -> None:
-    """Start this process's node on the adapter `settings` choose (returns before it connects)."""
-    global _current
-    if _current.started:
-        _outer.append(_current)
-        _current = PubSub()
-    await _current.start(adapter_for(settings, database_url))
+async def start_node(settings: Settings, database_url: str) -> PubSub:
+    """A new node, started on the adapter `settings` choose (returns before it connects).
+
+    The Application makes its node with this and installs it in `running`; `started()` does both
+    for a process that needs PubSub alone.
+    """
+    node = PubSub()
+    await node.start(adapter_for(settings, database_url))
+    return node
 
 
-async def stop() -> None:
-    """Stop the node (closing its subscriptions); a fresh, unstarted one takes its place."""
-    global _current
+@asynccontextmanager
+async def started(settings: Settings, database_url: str) -> AsyncIterator[PubSub]:
+    """A node of its own for the block (no Repo, no jobs): the module's functions use it, then the previous one.
+
+    Examples:
+        async with pubsub.started(settings, url) as node:   # a process that only relays messages
+            await node.wait_connected(10)
+    """
+    node = await start_node(settings, database_url)
     try:
-        await _current.stop()
+        with running.holding(node):
+            yield node
     finally:
-        _current = _outer.pop() if _outer else PubSub()
+        await node.stop()
 
 
 def subscribe(
@@ -162,7 +175,7 @@ def subscribe(
         pubsub.subscribe("t", maxsize=0)          # ValueError: maxsize must be at least 1
         pubsub.subscribe("room:lobby", on_message=handle)   # handle(Message | Gap), called on delivery
     """
-    return _current.subscribe(topic, owner=owner, maxsize=maxsize, on_message=on_message)
+    return running.value.subscribe(topic, owner=owner, maxsize=maxsize, on_message=on_message)
 
 
 def unsubscribe(subscription: Subscription) -> None:
@@ -178,29 +191,29 @@ async def broadcast(topic: str, event: str, payload: Any) -> None:
         await pubsub.broadcast("room:1", "x", object())    # TypeError: not JSON; nobody got anything
         await pubsub.broadcast(...)                        # PubSubNotStartedError before start()
     """
-    await _current.broadcast(topic, event, payload)
+    await running.value.broadcast(topic, event, payload)
 
 
 async def broadcast_from(sender: str, topic: str, event: str, payload: Any) -> None:
     """Like `broadcast`, but not to the subscriptions whose owner is `sender` (on any node)."""
-    await _current.broadcast_from(sender, topic, event, payload)
+    await running.value.broadcast_from(sender, topic, event, payload)
 
 
 def local_broadcast(topic: str, event: str, payload: Any, *, sender: str | None = None) -> None:
     """Send to this node's subscribers of `topic` only (the payload is not copied)."""
-    _current.local_broadcast(topic, event, payload, sender=sender)
+    running.value.local_broadcast(topic, event, payload, sender=sender)
 
 
 def node_id() -> str:
     """This node's id (a uuid, new for each started PubSub)."""
-    return _current.node_id
+    return running.value.node_id
 
 
 def subscriber_count(topic: str) -> int:
     """How many open subscriptions `topic` has on this node."""
-    return _current.subscriber_count(topic)
+    return running.value.subscriber_count(topic)
 
 
 def connected() -> bool:
     """True while this node's adapter listens (for readiness checks)."""
-    return _current.connected
+    return running.value.connected

@@ -61,8 +61,8 @@ def closed_port() -> Iterator[int]:
 
 
 @pytest.fixture
-def smtp_down(settings: Settings, closed_port: int) -> Settings:
-    """The mailer sends through an SMTP server that refuses connections (restored by `restore_mailer`)."""
+def smtp_down(settings: Settings, closed_port: int) -> Iterator[Settings]:
+    """The mailer sends through an SMTP server that refuses connections, for the test."""
     down = settings.model_copy(
         update={
             "mailer_adapter": "smtp",
@@ -72,8 +72,8 @@ def smtp_down(settings: Settings, closed_port: int) -> Settings:
             "smtp_timeout": 2.0,
         }
     )
-    mailer.configure(down)
-    return down
+    with mailer.running.holding(down):
+        yield down
 
 
 async def test_registering_delivers_the_welcome_email_to_the_user() -> None:
@@ -180,22 +180,21 @@ async def test_an_address_the_server_refuses_for_good_is_discarded_after_one_run
     controller = FreePortController(inbox, hostname="127.0.0.1", port=0)
     controller.start()
     try:
-        mailer.configure(
-            settings.model_copy(
-                update={
-                    "mailer_adapter": "smtp",
-                    "smtp_host": "127.0.0.1",
-                    "smtp_port": controller.port,
-                    "smtp_security": "none",
-                    "smtp_timeout": 2.0,
-                }
-            )
+        smtp = settings.model_copy(
+            update={
+                "mailer_adapter": "smtp",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": controller.port,
+                "smtp_security": "none",
+                "smtp_timeout": 2.0,
+            }
         )
-        # The test server answers 550 (no such user) for this address: retrying cannot help.
-        user = await create_user("refuse@example.com")
-        job_id = await enqueue_email("welcome", str(user.id))
+        with mailer.running.holding(smtp):
+            # The test server answers 550 (no such user) for this address: retrying cannot help.
+            user = await create_user("refuse@example.com")
+            job_id = await enqueue_email("welcome", str(user.id))
 
-        row = await run_until(job_id, "emails", states=frozenset({"failed", "succeeded", "aborted"}))
+            row = await run_until(job_id, "emails", states=frozenset({"failed", "succeeded", "aborted"}))
     finally:
         controller.stop()
 

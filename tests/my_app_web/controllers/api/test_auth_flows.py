@@ -475,11 +475,10 @@ def smtp_inbox(settings: Settings) -> Iterator[Inbox]:
     controller = FreePortController(inbox, hostname="127.0.0.1", port=0)
     controller.start()
     smtp = {"mailer_adapter": "smtp", "smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_security": "none"}
-    previous = mailer.configure(settings.model_copy(update=smtp))
     try:
-        yield inbox
+        with mailer.running.holding(settings.model_copy(update=smtp)):
+            yield inbox
     finally:
-        mailer.configure(previous)
         controller.stop()
 
 

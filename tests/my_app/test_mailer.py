@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,14 @@ from my_app.config import ConfigError, Settings
 from my_app.mailer import DeliveryError, Email
 
 # --- A real SMTP server (aiosmtpd, in its own thread) ---
-from tests.support.smtp import Certificates, FreePortController, Inbox, issue_certificates, server_tls_context
+from tests.support.smtp import (
+    Certificates,
+    FreePortController,
+    Inbox,
+    closed_port_fixture,  # noqa: F401 - fixture
+    issue_certificates,
+    server_tls_context,
+)
 
 
 @dataclass
@@ -88,14 +94,6 @@ def tls_smtp_server(request: pytest.FixtureRequest, certificates: Certificates) 
 
 
 # --- Servers that fail: a closed port, and one that accepts and never says a word ---
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    # Bound but not listening: connections are refused, and no other test can take the port meanwhile.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,14 +6,17 @@ with the `openssl` command, and `server_tls_context` is what the server presents
 
 from __future__ import annotations
 
+import socket
 import ssl
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -126,3 +129,12 @@ def server_tls_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
 
 def _openssl(*args: str | Path) -> None:
     subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(name="closed_port")
+def closed_port_fixture() -> Iterator[int]:
+    """A port nothing answers on: bound but not listening, so connections are refused, and no other
+    test can take the port meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

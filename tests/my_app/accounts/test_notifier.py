@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,11 @@ from tests.support.jobs import (
     run_until,
     run_worker,
 )
-from tests.support.smtp import FreePortController, Inbox
+from tests.support.smtp import (
+    FreePortController,
+    Inbox,
+    closed_port_fixture,  # noqa: F401 - fixture
+)
 
 pytestmark = pytest.mark.usefixtures("committed_db", "restore_mailer")
 ADA = {"email": "ada@example.com", "name": "Ada Lovelace", "password": "a long passphrase"}
@@ -50,14 +53,6 @@ async def enqueue_email(type: str, user_id: str, **params: Any) -> int:  # noqa:
         job_id = await jobs.enqueue(session, notifier.deliver_email, type=type, user_id=user_id, **params)
     assert job_id is not None
     return job_id
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    # Bound but not listening: connections are refused, and no other test can take the port meanwhile.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 @pytest.fixture

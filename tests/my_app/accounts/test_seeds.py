@@ -8,7 +8,7 @@ from my_app import accounts, chat
 from my_app.accounts import Identity, Role
 from my_app.config import Settings
 from my_app.priv import seeds
-from tests.support.fixtures.accounts import SYSTEM
+from tests.support.fixtures.accounts import SYSTEM, extract_user_token, url_for
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -55,6 +55,17 @@ async def test_seeded_demo_users_are_plain_users(settings: Settings) -> None:
         user = await accounts.get_user_by_email_and_password(email, seeds.DEMO_PASSWORD)
         assert user is not None
         assert user.role is Role.USER
+
+
+async def test_seeded_accounts_are_confirmed_so_magic_links_work(settings: Settings) -> None:
+    await seeds.run(settings)
+
+    for email in [seeds.DEMO_ADMIN[0], *(email for email, _ in seeds.DEMO_USERS)]:
+        user = await accounts.get_user_by_email(email)
+        assert user is not None
+        assert user.confirmed_at is not None
+        email_sent = await accounts.deliver_login_instructions(user, url_for("log-in"))
+        assert await accounts.login_user_by_magic_link(extract_user_token(email_sent)) is not None
 
 
 async def test_seeds_refuse_to_run_in_prod(settings: Settings) -> None:

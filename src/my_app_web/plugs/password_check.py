@@ -12,7 +12,7 @@ from fastapi import Request
 from my_app import accounts
 from my_app.errors import UnauthorizedError
 from my_app_web.plugs.client_ip import client_ip
-from my_app_web.plugs.rate_limit import Limiter
+from my_app_web.plugs.rate_limit import limiter_of
 
 
 async def authenticate(request: Request, email: str, password: str) -> accounts.User:
@@ -29,7 +29,7 @@ async def authenticate(request: Request, email: str, password: str) -> accounts.
         await authenticate(request, "ada@example.com", "wrong")  # UnauthorizedError (401)
         # a sixth attempt for ada@example.com (or from this IP) within 5 minutes: TooManyRequests (429)
     """
-    limiter: Limiter = request.app.state.limiter
+    limiter = limiter_of(request)
     keys = (f"login:email:{email.lower()}", f"login:ip:{client_ip(request)}")
     await limiter.hit(limiter.login, *keys)
     user = await accounts.get_user_by_email_and_password(email, password)

@@ -118,6 +118,12 @@ class Limiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 
+def limiter_of(request: Request) -> Limiter:
+    """The app's limiter (made once by the endpoint, shared by every route)."""
+    limiter: Limiter = request.app.state.limiter
+    return limiter
+
+
 async def count_email_request(request: Request, kind: str, email: str) -> None:
     """Count a request that sends an email (`kind`: reset, confirm, magic), per address and per client IP.
 
@@ -127,5 +133,5 @@ async def count_email_request(request: Request, kind: str, email: str) -> None:
     Examples:
         await count_email_request(request, "magic", "ada@example.com")
     """
-    limiter: Limiter = request.app.state.limiter
+    limiter = limiter_of(request)
     await limiter.hit(limiter.email_requests, f"{kind}:ip:{client_ip(request)}", f"{kind}:email:{email.lower()}")

@@ -20,7 +20,7 @@ from my_app_web.controllers.api.session_controller import SessionResponse, sessi
 from my_app_web.plugs.auth import ApiScope, ApiUser
 from my_app_web.plugs.client_ip import client_ip
 from my_app_web.plugs.password_check import authenticate
-from my_app_web.plugs.rate_limit import Limiter, count_email_request
+from my_app_web.plugs.rate_limit import count_email_request, limiter_of
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors.SERVER_ERROR)
 
@@ -76,11 +76,6 @@ def _attrs(fields: BaseModel) -> dict[str, Any]:
     return fields.model_dump(exclude_unset=True)
 
 
-def _limiter(request: Request) -> Limiter:
-    limiter: Limiter = request.app.state.limiter
-    return limiter
-
-
 async def _user_in_scope(id: str, scope: ApiScope) -> accounts.User:  # noqa: A002 - the route's name
     """The user `id` names, as the context lets the caller see it (a dependency: answered before the body)."""
     return await accounts.get_user_or_404(scope, id)
@@ -104,7 +99,7 @@ ScopedUser = Annotated[accounts.User, Depends(_user_in_scope)]
     " client can make the app send.",
 )
 async def register(params: UserParams, request: Request, response: Response) -> user_json.UserResponse:
-    limiter = _limiter(request)
+    limiter = limiter_of(request)
     # Counted before anything is checked: refused sign-ups (a taken email) count too.
     await limiter.hit(limiter.registration, f"register:ip:{client_ip(request)}")
     user = await accounts.register_user(_attrs(params.user))

@@ -16,6 +16,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.requests import Request
 
+from my_app import gettext
 from my_app.config import Settings
 
 TEMPLATES_PATH = Path(__file__).parent / "templates"
@@ -55,6 +56,9 @@ def _absolute_url_for(context: Context, name: str, /, **path_params: Any) -> str
 
 
 templates = Jinja2Templates(directory=TEMPLATES_PATH)
+templates.env.add_extension("jinja2.ext.i18n")
+# `_("Log in")` and `{% trans %}` in every template, in the locale of the request (my_app.gettext).
+templates.env.install_gettext_callables(gettext.gettext, gettext.ngettext, newstyle=True)  # type: ignore[attr-defined]
 # Replaces Starlette's `url_for`, which builds absolute URLs on the request's Host header.
 templates.env.globals["url_for"] = _url_for
 templates.env.globals["absolute_url_for"] = _absolute_url_for

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from starlette.requests import Request
 
@@ -21,6 +21,7 @@ from my_app.config import Settings
 
 TEMPLATES_PATH = Path(__file__).parent / "templates"
 STATIC_PATH = Path(__file__).parent / "static"
+COMPONENTS_PATH = Path(__file__).parent / "components"
 
 
 def path_for(request: Request, name: str, /, **path_params: Any) -> str:
@@ -55,8 +56,16 @@ def _absolute_url_for(context: Context, name: str, /, **path_params: Any) -> str
     return absolute_url_for(context["request"], name, **path_params)
 
 
-templates = Jinja2Templates(directory=TEMPLATES_PATH)
-templates.env.add_extension("jinja2.ext.i18n")
+# Pages in templates/; the core components (Jinja2 macros) as "components/core.html".
+templates = Jinja2Templates(
+    env=Environment(
+        loader=ChoiceLoader(
+            [FileSystemLoader(TEMPLATES_PATH), PrefixLoader({"components": FileSystemLoader(COMPONENTS_PATH)})]
+        ),
+        autoescape=select_autoescape(),
+        extensions=["jinja2.ext.i18n"],
+    )
+)
 # `_("Log in")` and `{% trans %}` in every template, in the locale of the request (my_app.gettext).
 templates.env.install_gettext_callables(gettext.gettext, gettext.ngettext, newstyle=True)  # type: ignore[attr-defined]
 # Replaces Starlette's `url_for`, which builds absolute URLs on the request's Host header.

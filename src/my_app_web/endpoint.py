@@ -20,6 +20,7 @@ from my_app_web.channels.user_socket import UserSocket
 from my_app_web.controllers.api_docs import docs_options, mount_api_docs
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.controllers.fallback import register_exception_handlers
+from my_app_web.gettext import LocaleMiddleware
 from my_app_web.links import email_links
 from my_app_web.plugs.body_limit import BodyLimitMiddleware
 from my_app_web.plugs.forwarded import ForwardedHeaders
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     app.state.limiter = Limiter.from_settings(settings)
     log.configure(settings)
     add_edges(app, settings)
+    app.add_middleware(LocaleMiddleware)  # inside the session: remembers `?locale=` there
     # Added last = runs first (inside the edges): the body limit comes before anything reads a body.
     app.add_middleware(
         SessionMiddleware,

@@ -17,9 +17,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, pa
 from jinja2.runtime import Context
 from starlette.requests import Request
 
-from my_app import gettext
 from my_app.config import Settings
-from my_app_web import static_files
+from my_app_web import gettext, static_files
 
 TEMPLATES_PATH = Path(__file__).parent / "templates"
 STATIC_PATH = Path(__file__).parent / "static"
@@ -77,8 +76,9 @@ templates = Jinja2Templates(
         extensions=["jinja2.ext.i18n"],
     )
 )
-# `_("Log in")` and `{% trans %}` in every template, in the locale of the request (my_app.gettext).
-templates.env.install_gettext_callables(gettext.gettext, gettext.ngettext, newstyle=True)  # type: ignore[attr-defined]
+# `_("Log in")`, `{% trans %}`, `current_locale()` and the date/number filters in every template,
+# in the locale of the request (my_app_web.gettext).
+gettext.install(templates.env)
 # Replaces Starlette's `url_for`, which builds absolute URLs on the request's Host header.
 templates.env.globals["url_for"] = _url_for
 templates.env.globals["absolute_url_for"] = _absolute_url_for

@@ -54,6 +54,7 @@ from my_app.accounts.user_token import UserToken
 from my_app.changeset import Changeset, cast, change
 from my_app.constraints import unique_violation
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
+from my_app.gettext import LOCALES
 from my_app.pagination import Page, paginate
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ __all__ = [
     "sudo_mode",
     "update_user",
     "update_user_email",
+    "update_user_locale",
     "update_user_password",
 ]
 
@@ -758,3 +760,23 @@ async def _enqueue_email_in(
         user_id=str(user.id),
         **params,
     )
+
+
+# --- Preferences ---
+
+
+async def update_user_locale(scope: Scope, user: User, locale: str | None) -> User:
+    """Set the language of the user's pages and emails (one of `my_app.gettext.LOCALES`), or None
+    to follow the browser; the user themself or an admin.
+
+    Examples:
+        await update_user_locale(Scope.for_user(ada), ada, "de")    # User(locale="de")
+        await update_user_locale(Scope.for_user(ada), ada, None)    # back to the browser's language
+        await update_user_locale(Scope.for_user(ada), ada, "xx")    # ValidationError({"locale": ["is invalid"]})
+        await update_user_locale(Scope.for_user(ada), bob, "de")    # ForbiddenError
+    """
+    if not scope.can_manage(user.id):
+        raise ForbiddenError()
+    if locale is not None and locale not in LOCALES:
+        raise ValidationError({"locale": ["is invalid"]})
+    return await _update(user, {"locale": locale})

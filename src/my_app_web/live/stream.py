@@ -29,18 +29,18 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from my_app import pubsub
 from my_app.pubsub import Gap, Message, Subscription
 from my_app_web.live import patches
+from my_app_web.live.patches import Patch
 from my_app_web.plugs.auth import LIVE_SOCKET_ID_KEY
-
-if TYPE_CHECKING:
-    from my_app_web.live.page import LivePage
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +56,22 @@ _HEADERS = [
 ]
 
 
+class StreamedPage(Protocol):
+    """What the stream needs of a page (`LivePage` has it)."""
+
+    request: Request
+
+    def topics(self) -> Sequence[str]: ...
+
+    async def refresh(self) -> list[Patch]: ...
+
+    async def handle_info(self, message: Message) -> Sequence[Patch]: ...
+
+
 class LiveResponse(Response):
     """The SSE answer for one live page: runs until the client goes away."""
 
-    def __init__(self, page: LivePage) -> None:
+    def __init__(self, page: StreamedPage) -> None:
         self.page = page
         self.status_code = 200
         self.background = None
@@ -146,7 +158,7 @@ class LiveResponse(Response):
                     self._inbox.clear()
                     await self._send_event("live", patches.render(await self.page.refresh()))
                 elif self._inbox:
-                    found: list[patches.Patch] = []
+                    found: list[Patch] = []
                     while self._inbox:
                         found.extend(await self.page.handle_info(self._inbox.popleft()))
                     if found:

@@ -28,6 +28,7 @@ from my_app.accounts.user import Role
 from my_app.config import Settings
 from my_app.errors import UnauthorizedError
 from my_app_web.flash import put_flash
+from my_app_web.gettext import set_request_locale
 
 SESSION_TOKEN_KEY = "user_token"  # noqa: S105 - a session key, not a secret
 LIVE_SOCKET_ID_KEY = "live_socket_id"
@@ -101,6 +102,8 @@ async def fetch_current_user(request: Request, response: Response) -> accounts.S
     if found is None:
         request.session.pop(SESSION_TOKEN_KEY, None)
         response.delete_cookie(settings.remember_me_cookie)
+    else:
+        set_request_locale(request, found.user.locale)  # the user's language beats ?locale= and the browser's
     return found
 
 

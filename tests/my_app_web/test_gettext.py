@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
@@ -17,6 +17,7 @@ from my_app.gettext import use_locale
 from my_app_web import gettext
 from my_app_web.endpoint import create_app
 from my_app_web.plugs.auth import CurrentSession
+from my_app_web.plugs.csrf import csrf_token
 from my_app_web.templating import templates
 from tests.support.browser_forms import log_in
 from tests.support.conn_case import client_for
@@ -33,11 +34,16 @@ async def signed_in_page(request: Request, session: CurrentSession) -> HTMLRespo
     return HTMLResponse(templates.env.from_string(PAGE).render(request=request))
 
 
+async def csrf(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(csrf_token(request))
+
+
 @pytest.fixture(scope="module")
 def app(settings: Settings) -> FastAPI:
     app = create_app(settings, start_application=False)
     app.add_api_route("/test/page", page, methods=["GET"])
     app.add_api_route("/test/signed-in", signed_in_page, methods=["GET"])
+    app.add_api_route("/test/csrf", csrf, methods=["GET"])
     return app
 
 
@@ -123,6 +129,20 @@ async def test_a_signed_in_user_without_a_setting_gets_the_url_or_browser_locale
 
     assert lang(await client.get("/test/signed-in", headers={"accept-language": "de"})) == "de"
     assert lang(await client.get("/test/signed-in?locale=en", headers={"accept-language": "de"})) == "en"
+
+
+async def test_the_visitors_choice_survives_logging_in_and_out(client: httpx.AsyncClient) -> None:
+    user = await user_fixture()
+    english_browser = {"accept-language": "en"}
+    assert lang(await client.get("/test/page?locale=de", headers=english_browser)) == "de"
+
+    await log_in(client, user.email)  # a new session...
+    assert lang(await client.get("/test/signed-in", headers=english_browser)) == "de"  # ...keeps the choice
+
+    token = (await client.get("/test/csrf")).text
+    logged_out = await client.post("/users/log-out", data={"_csrf_token": token})
+    assert logged_out.status_code == 303
+    assert lang(await client.get("/test/page", headers=english_browser)) == "de"
 
 
 async def test_concurrent_requests_keep_their_own_locale(client: httpx.AsyncClient, app: FastAPI) -> None:

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,7 +29,7 @@ from my_app_web.plugs.request_id import RequestIdMiddleware
 from my_app_web.plugs.security_headers import SecurityHeadersMiddleware
 from my_app_web.plugs.trusted_host import TrustedHostMiddleware, TrustedHosts
 from my_app_web.router import router
-from my_app_web.templating import STATIC_PATH
+from my_app_web.static_files import DigestedStaticFiles, assets
 
 # Runs before a socket is handed its connection: True to go on, False once it has answered itself.
 SocketGate = Callable[[Scope, Receive, Send], Awaitable[bool]]
@@ -128,7 +127,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     # session or the body limit is answered by us too, never by uvicorn.
     register_exception_handlers(app)
     mount_api_docs(app, settings)  # /api/docs, unless API_DOCS is off
-    app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
+    app.mount("/static", DigestedStaticFiles(assets), name="static")  # digested names, long caching
     app.include_router(router)
     app.socket("/socket", UserSocket(settings), check_origin=OriginCheck.from_settings(settings))
     mount_dev_routes(app, settings)  # /dev/mailbox, in dev only

@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUDO_MODE_WINDOW",
+    "USERS_TOPIC",
     "Credential",
     "Identity",
     "Role",
@@ -68,6 +69,7 @@ __all__ = [
     "Session",
     "UrlBuilder",
     "User",
+    "UserEvent",
     "admin_create_user",
     "change_user",
     "confirm_user",
@@ -109,6 +111,9 @@ __all__ = [
 ]
 
 SUDO_MODE_WINDOW = timedelta(minutes=20)
+# Every committed create, update and delete of a user is announced here as {"id": "<uuid>"}.
+USERS_TOPIC = "users"
+UserEvent = Literal["user_created", "user_updated", "user_deleted"]
 # A second reset or magic-link request for the same user within this window sends nothing more.
 EMAIL_REQUEST_WINDOW = timedelta(seconds=60)
 # The kinds of token a person signs in with, which a socket token may be minted from.
@@ -326,6 +331,7 @@ async def delete_user(scope: Scope, user: User) -> User:
         tokens = list(await session.scalars(select(UserToken.token).where(UserToken.user_id == user.id)))
         await session.execute(delete(User).where(User.id == user.id))
     await _disconnect(tokens)
+    await _broadcast_user("user_deleted", user.id)
     return user
 
 
@@ -444,7 +450,8 @@ async def confirm_user(token: str) -> User | None:
         user = found[0]
         user.confirmed_at = user.confirmed_at or _now()
         await session.execute(delete(UserToken).where(UserToken.user_id == user.id, UserToken.context == "confirm"))
-        return user
+    await _broadcast_user("user_updated", user.id)
+    return user
 
 
 # --- Password reset ---
@@ -510,7 +517,8 @@ async def update_user_email(user: User, token: str) -> User:
             if unique_violation(exc) == "users_email_key":
                 raise ValidationError(_EMAIL_TAKEN) from None
             raise
-        return record
+    await _broadcast_user("user_updated", record.id)
+    return record
 
 
 async def update_user_password(user: User, attrs: Mapping[str, Any]) -> User:
@@ -552,6 +560,8 @@ async def login_user_by_magic_link(token: str) -> User | None:
         else:
             await session.delete(row)
     await _disconnect(deleted)
+    if deleted:  # it was confirmed just now
+        await _broadcast_user("user_updated", user.id)
     return user
 
 
@@ -635,6 +645,7 @@ async def _insert_user(data: UserCreate, *, role: Role, welcome: bool) -> User:
         if unique_violation(exc) == "users_email_key":
             raise ValidationError(_EMAIL_TAKEN) from None
         raise
+    await _broadcast_user("user_created", user.id)
     return user
 
 
@@ -648,11 +659,12 @@ async def _update(user: User, changes: Mapping[str, Any]) -> User:
                 setattr(record, key, value)
             await session.flush()
             await session.refresh(record)
-            return record
     except IntegrityError as exc:
         if unique_violation(exc) == "users_email_key":
             raise ValidationError(_EMAIL_TAKEN) from None
         raise
+    await _broadcast_user("user_updated", record.id)
+    return record
 
 
 async def _set_password(user: User, password: str) -> User:
@@ -706,6 +718,14 @@ async def _delete_token(token: str, context: str) -> None:
         )
         deleted = list(result.scalars())
     await _disconnect(deleted)
+
+
+async def _broadcast_user(event: UserEvent, user_id: uuid.UUID) -> None:
+    """Announce a committed write on USERS_TOPIC, whichever door it came through (`{"id": ...}`)."""
+    try:
+        await pubsub.broadcast(USERS_TOPIC, event, {"id": str(user_id)})
+    except Exception:  # the write is done; a missing PubSub must not undo it
+        logger.warning("could not broadcast %s for user %s", event, user_id, exc_info=True)
 
 
 def _socket_id(token_hash: bytes) -> str:

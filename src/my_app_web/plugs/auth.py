@@ -103,8 +103,15 @@ async def fetch_current_user(request: Request, response: Response) -> accounts.S
         request.session.pop(SESSION_TOKEN_KEY, None)
         response.delete_cookie(settings.remember_me_cookie)
     else:
+        request.state.current_user = found.user  # for the layout's navigation (`current_user`)
         set_request_locale(request, found.user.locale)  # the user's language beats ?locale= and the browser's
     return found
+
+
+def current_user(request: Request) -> accounts.User | None:
+    """The signed-in user, once the browser pipeline's `fetch_current_user` has run; else None."""
+    user: accounts.User | None = getattr(request.state, "current_user", None)
+    return user
 
 
 CurrentSession = Annotated[accounts.Session | None, Depends(fetch_current_user)]

@@ -173,6 +173,17 @@ def set_request_locale(request: Request | None, locale: str | None) -> None:
             request.scope["locale"] = known
 
 
+def clear_session_keeping_locale(request: Request) -> None:
+    """Clear the session (log-in, log-out) but keep the language the visitor chose with `?locale=`.
+
+    phx.gen.auth's `renew_session` does the same for a `preferred_locale`.
+    """
+    locale = request.session.get(SESSION_KEY)
+    request.session.clear()
+    if isinstance(locale, str) and known_locale(locale):
+        request.session[SESSION_KEY] = locale
+
+
 def _query_value(scope: Scope, name: str) -> str | None:
     query = scope.get("query_string", b"").decode("latin-1")
     return next((value for key, value in parse_qsl(query) if key == name), None)

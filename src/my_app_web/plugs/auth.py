@@ -28,6 +28,7 @@ from my_app.accounts.user import Role
 from my_app.config import Settings
 from my_app.errors import UnauthorizedError
 from my_app_web.flash import put_flash
+from my_app_web.gettext import clear_session_keeping_locale, set_request_locale
 
 SESSION_TOKEN_KEY = "user_token"  # noqa: S105 - a session key, not a secret
 LIVE_SOCKET_ID_KEY = "live_socket_id"
@@ -103,6 +104,7 @@ async def fetch_current_user(request: Request, response: Response) -> accounts.S
         response.delete_cookie(settings.remember_me_cookie)
     else:
         request.state.current_user = found.user  # for the layout's navigation (`current_user`)
+        set_request_locale(request, found.user.locale)  # the user's language beats ?locale= and the browser's
     return found
 
 
@@ -130,7 +132,8 @@ async def log_in_user(request: Request, response: Response, user: accounts.User,
     """Start a new session for `user` (the old session's data is dropped: no fixation)."""
     settings: Settings = request.app.state.settings
     token = await accounts.generate_user_session_token(user)
-    request.session.clear()
+    clear_session_keeping_locale(request)
+    set_request_locale(request, user.locale)  # a flash put after this is in the user's language
     request.session[SESSION_TOKEN_KEY] = token
     # The topic that live pages and sockets of this session watch, to be disconnected on log-out.
     request.session[LIVE_SOCKET_ID_KEY] = accounts.socket_id_for(token)
@@ -152,7 +155,7 @@ async def log_out_user(request: Request, response: Response) -> None:
     token = request.session.get(SESSION_TOKEN_KEY)
     if token:
         await accounts.delete_user_session_token(token)
-    request.session.clear()
+    clear_session_keeping_locale(request)
     response.delete_cookie(settings.remember_me_cookie)
 
 

@@ -184,14 +184,29 @@ class LiveApp:
         self.log = log
         self.mailbox = mailbox
         self.server: ServerProcess | None = None
+        self._starting: asyncio.Task[str] | None = None
 
     @property
     def running(self) -> bool:
         process = self.server.process if self.server else None
         return process is not None and process.poll() is None
 
+    def start_soon(self) -> None:
+        """Begin starting the server in the background (while Chromium launches, say)."""
+        if self._starting is None and not self.running:
+            self._starting = asyncio.ensure_future(self._start())
+
     async def ensure_started(self) -> str:
-        """Start the server unless it runs; its base URL."""
+        """Start the server unless it runs (or finish starting it); its base URL."""
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            await starting
+        if not self.running:
+            await self._start()
+        assert self.server is not None
+        return self.server.base_url
+
+    async def _start(self) -> str:
         if not self.running:
             port = free_port()
             self.server = ServerProcess(
@@ -217,6 +232,9 @@ class LiveApp:
         return self.server.base_url
 
     async def stop(self) -> None:
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            await asyncio.gather(starting, return_exceptions=True)
         if self.server is not None:
             await asyncio.to_thread(self.server.stop)
 

@@ -76,6 +76,7 @@ async def live_app(
     """This worker's live server (started by `app_server` when a test needs it)."""
     global _live_app
     _live_app = LiveApp(log=tmp_path_factory.mktemp("browser") / "server.log", mailbox=_mailbox_server)
+    _live_app.start_soon()  # starts while Chromium launches
     try:
         yield _live_app
     finally:
@@ -121,7 +122,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def pages(browser: Browser, app_server: str, live_app: LiveApp) -> AsyncIterator[Pages]:
+async def pages(live_app: LiveApp, browser: Browser, app_server: str) -> AsyncIterator[Pages]:
     """The test's contexts; fails the test if a page reported a CSP violation or an uncaught error."""
     opened = Pages(browser, app_server)
     try:

@@ -8,8 +8,10 @@ ask again. A new content is a new name, so a deploy never leaves a stale stylesh
 Where the bytes come from, first match wins:
 
 1. `priv/static/` beside this module: the digested copies `myapp assets digest` builds for a
-   release (`app-<hash>.css`, with `cache_manifest.json`). Git-ignored, inside the package, so a
-   wheel built after `myapp assets digest` carries them.
+   release (`app-<hash>.css`, with `cache_manifest.json`, which lists every name and its logical
+   path for a CDN or a front proxy). Git-ignored, inside the package, so a wheel built after
+   `myapp assets digest` can carry them; copies of earlier releases stay until `myapp assets clean`,
+   so pages still open from the previous release keep their stylesheet.
 2. `static/` (the sources): a digest is computed from the file's content when first asked for, and
    again whenever the file's size or mtime changes. So in dev an edited file has a new URL on the next
    page load, with no build step and no restart.
@@ -234,7 +236,9 @@ def digest(source: Path = SOURCE_PATH, output: Path = DIGEST_PATH) -> DigestRepo
     latest: dict[str, str] = {}
     digests: dict[str, dict[str, Any]] = {}
     written = 0
-    for file in sorted(path for path in source.rglob("*") if path.is_file()):
+    # Hidden files (an editor's, the OS's) are no static files of ours.
+    files = (path for path in source.rglob("*") if path.is_file() and not path.name.startswith("."))
+    for file in sorted(files):
         logical = file.relative_to(source).as_posix()
         content = file.read_bytes()
         checksum = hashlib.md5(content, usedforsecurity=False).hexdigest()

@@ -185,6 +185,7 @@ class LiveApp:
         self.mailbox = mailbox
         self.server: ServerProcess | None = None
         self._starting: asyncio.Task[str] | None = None
+        self._log_mark = 0
 
     @property
     def running(self) -> bool:
@@ -240,6 +241,17 @@ class LiveApp:
 
     def output(self) -> str:
         return self.server.output() if self.server else ""
+
+    def mark_log(self) -> None:
+        """Remember where the log ends: `log_since_mark()` is then what the server wrote since."""
+        self._log_mark = self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since_mark(self) -> str:
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as log:
+            log.seek(self._log_mark)
+            return log.read().decode(errors="replace")
 
 
 # --- Users ---

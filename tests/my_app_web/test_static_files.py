@@ -249,3 +249,31 @@ def test_digest_writes_a_manifest_of_the_latest_names_and_clean_keeps_the_last_r
 
     assert static_files.clean(built, everything=True) == 4  # two app.css, chat.js, the manifest
     assert not built.exists()
+
+
+async def test_a_release_sends_its_gzip_copy_to_clients_that_take_gzip(
+    served: tuple[StaticAssets, httpx.AsyncClient], folders: tuple[Path, Path]
+) -> None:
+    assets, client = served
+    source, built = folders
+    stylesheet = "".join(f".row-{number} {{ color: #{number:06x} }}\n" for number in range(500))
+    (source / "app.css").write_text(stylesheet)
+    static_files.digest(source, built)
+    url = f"/static/{assets.static_path('app.css')}"
+    assert (built / f"{assets.static_path('app.css')}.gz").exists()
+
+    # httpx asks for gzip and decodes it, as a browser does.
+    packed = await client.get(url, headers={"accept-encoding": "gzip"})
+    plain = await client.get(url, headers={"accept-encoding": "identity"})
+
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(stylesheet) / 3
+    assert "content-encoding" not in plain.headers
+    for response in (packed, plain):
+        assert response.status_code == 200
+        assert response.text == stylesheet
+        assert response.headers["content-type"] == "text/css; charset=utf-8"
+        assert response.headers["cache-control"] == IMMUTABLE
+        assert response.headers["vary"] == "accept-encoding"
+    # The gzip copy has no URL of its own.
+    assert (await client.get(f"{url}.gz")).status_code == 404

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,6 +20,7 @@ from my_app_web.channels.user_socket import UserSocket
 from my_app_web.controllers.api_docs import docs_options, mount_api_docs
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.controllers.fallback import register_exception_handlers
+from my_app_web.gettext import LocaleMiddleware
 from my_app_web.links import email_links
 from my_app_web.plugs.body_limit import BodyLimitMiddleware
 from my_app_web.plugs.forwarded import ForwardedHeaders
@@ -29,7 +29,7 @@ from my_app_web.plugs.request_id import RequestIdMiddleware
 from my_app_web.plugs.security_headers import SecurityHeadersMiddleware
 from my_app_web.plugs.trusted_host import TrustedHostMiddleware, TrustedHosts
 from my_app_web.router import router
-from my_app_web.templating import STATIC_PATH
+from my_app_web.static_files import DigestedStaticFiles, assets
 
 # Runs before a socket is handed its connection: True to go on, False once it has answered itself.
 SocketGate = Callable[[Scope, Receive, Send], Awaitable[bool]]
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     app.state.limiter = Limiter.from_settings(settings)
     log.configure(settings)
     add_edges(app, settings)
+    app.add_middleware(LocaleMiddleware)  # inside the session: remembers `?locale=` there
     # Added last = runs first (inside the edges): the body limit comes before anything reads a body.
     app.add_middleware(
         SessionMiddleware,
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     # session or the body limit is answered by us too, never by uvicorn.
     register_exception_handlers(app)
     mount_api_docs(app, settings)  # /api/docs, unless API_DOCS is off
-    app.mount("/static", StaticFiles(directory=STATIC_PATH), name="static")
+    app.mount("/static", DigestedStaticFiles(assets), name="static")  # digested names, long caching
     app.include_router(router)
     app.socket("/socket", UserSocket(settings), check_origin=OriginCheck.from_settings(settings))
     mount_dev_routes(app, settings)  # /dev/mailbox, in dev only

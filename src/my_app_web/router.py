@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from my_app_web.controllers import (
     health,
@@ -13,9 +13,10 @@ from my_app_web.controllers import (
     user_settings_controller,
 )
 from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
+from my_app_web.plugs.auth import fetch_current_user
 
-# pipeline :browser
-browser = APIRouter()
+# pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
+browser = APIRouter(dependencies=[Depends(fetch_current_user)])
 browser.include_router(page.router)
 browser.include_router(user_session_controller.router)
 browser.include_router(user_confirmation_controller.router)

@@ -1,6 +1,7 @@
 """The Jinja2 environment that pages and components render with.
 
-Links within pages are paths (`url_for('static', path='app.css')` is `/static/app.css`): a page
+Links within pages are paths (`url_for('static', path='app.css')` is `/static/app-<hash>.css`, the
+digested name of my_app_web.static_files; `static_path('app.css')` says the same): a page
 never builds a URL from the request's Host header, which the client chooses. Where an absolute URL
 is truly needed (a link that leaves the page: an email, a share link, `og:url`), `absolute_url_for`
 builds it on APP_HOST (`settings.base_url`).
@@ -16,8 +17,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, pa
 from jinja2.runtime import Context
 from starlette.requests import Request
 
-from my_app import gettext
 from my_app.config import Settings
+from my_app_web import gettext, static_files
 
 TEMPLATES_PATH = Path(__file__).parent / "templates"
 STATIC_PATH = Path(__file__).parent / "static"
@@ -48,7 +49,16 @@ def absolute_url_for(request: Request, name: str, /, **path_params: Any) -> str:
 
 @pass_context
 def _url_for(context: Context, name: str, /, **path_params: Any) -> str:
+    if name == "static" and "path" in path_params:
+        # A static file's digested name (`app-<hash>.css`), cached for a year (my_app_web.static_files).
+        path_params["path"] = static_files.assets.static_path(path_params["path"])
     return path_for(context["request"], name, **path_params)
+
+
+@pass_context
+def _static_path(context: Context, path: str, /) -> str:
+    """`static_path("app.css")`: `/static/app-<hash>.css` (Phoenix's `static_path`)."""
+    return path_for(context["request"], "static", path=static_files.assets.static_path(path))
 
 
 @pass_context
@@ -66,8 +76,10 @@ templates = Jinja2Templates(
         extensions=["jinja2.ext.i18n"],
     )
 )
-# `_("Log in")` and `{% trans %}` in every template, in the locale of the request (my_app.gettext).
-templates.env.install_gettext_callables(gettext.gettext, gettext.ngettext, newstyle=True)  # type: ignore[attr-defined]
+# `_("Log in")`, `{% trans %}`, `current_locale()` and the date/number filters in every template,
+# in the locale of the request (my_app_web.gettext).
+gettext.install(templates.env)
 # Replaces Starlette's `url_for`, which builds absolute URLs on the request's Host header.
 templates.env.globals["url_for"] = _url_for
 templates.env.globals["absolute_url_for"] = _absolute_url_for
+templates.env.globals["static_path"] = _static_path

@@ -54,12 +54,14 @@ from my_app.accounts.user_token import UserToken
 from my_app.changeset import Changeset, cast, change
 from my_app.constraints import unique_violation
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
+from my_app.gettext import LOCALES
 from my_app.pagination import Page, paginate
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUDO_MODE_WINDOW",
+    "USERS_TOPIC",
     "Credential",
     "Identity",
     "Role",
@@ -67,6 +69,7 @@ __all__ = [
     "Session",
     "UrlBuilder",
     "User",
+    "UserEvent",
     "admin_create_user",
     "change_user",
     "confirm_user",
@@ -103,10 +106,14 @@ __all__ = [
     "sudo_mode",
     "update_user",
     "update_user_email",
+    "update_user_locale",
     "update_user_password",
 ]
 
 SUDO_MODE_WINDOW = timedelta(minutes=20)
+# Every committed create, update and delete of a user is announced here as {"id": "<uuid>"}.
+USERS_TOPIC = "users"
+UserEvent = Literal["user_created", "user_updated", "user_deleted"]
 # A second reset or magic-link request for the same user within this window sends nothing more.
 EMAIL_REQUEST_WINDOW = timedelta(seconds=60)
 # The kinds of token a person signs in with, which a socket token may be minted from.
@@ -324,6 +331,7 @@ async def delete_user(scope: Scope, user: User) -> User:
         tokens = list(await session.scalars(select(UserToken.token).where(UserToken.user_id == user.id)))
         await session.execute(delete(User).where(User.id == user.id))
     await _disconnect(tokens)
+    await _broadcast_user("user_deleted", user.id)
     return user
 
 
@@ -442,7 +450,8 @@ async def confirm_user(token: str) -> User | None:
         user = found[0]
         user.confirmed_at = user.confirmed_at or _now()
         await session.execute(delete(UserToken).where(UserToken.user_id == user.id, UserToken.context == "confirm"))
-        return user
+    await _broadcast_user("user_updated", user.id)
+    return user
 
 
 # --- Password reset ---
@@ -508,7 +517,8 @@ async def update_user_email(user: User, token: str) -> User:
             if unique_violation(exc) == "users_email_key":
                 raise ValidationError(_EMAIL_TAKEN) from None
             raise
-        return record
+    await _broadcast_user("user_updated", record.id)
+    return record
 
 
 async def update_user_password(user: User, attrs: Mapping[str, Any]) -> User:
@@ -550,6 +560,8 @@ async def login_user_by_magic_link(token: str) -> User | None:
         else:
             await session.delete(row)
     await _disconnect(deleted)
+    if deleted:  # it was confirmed just now
+        await _broadcast_user("user_updated", user.id)
     return user
 
 
@@ -633,6 +645,7 @@ async def _insert_user(data: UserCreate, *, role: Role, welcome: bool) -> User:
         if unique_violation(exc) == "users_email_key":
             raise ValidationError(_EMAIL_TAKEN) from None
         raise
+    await _broadcast_user("user_created", user.id)
     return user
 
 
@@ -646,11 +659,12 @@ async def _update(user: User, changes: Mapping[str, Any]) -> User:
                 setattr(record, key, value)
             await session.flush()
             await session.refresh(record)
-            return record
     except IntegrityError as exc:
         if unique_violation(exc) == "users_email_key":
             raise ValidationError(_EMAIL_TAKEN) from None
         raise
+    await _broadcast_user("user_updated", record.id)
+    return record
 
 
 async def _set_password(user: User, password: str) -> User:
@@ -706,6 +720,14 @@ async def _delete_token(token: str, context: str) -> None:
     await _disconnect(deleted)
 
 
+async def _broadcast_user(event: UserEvent, user_id: uuid.UUID) -> None:
+    """Announce a committed write on USERS_TOPIC, whichever door it came through (`{"id": ...}`)."""
+    try:
+        await pubsub.broadcast(USERS_TOPIC, event, {"id": str(user_id)})
+    except Exception:  # the write is done; a missing PubSub must not undo it
+        logger.warning("could not broadcast %s for user %s", event, user_id, exc_info=True)
+
+
 def _socket_id(token_hash: bytes) -> str:
     return "users_sessions:" + token_hash.hex()[:32]
 
@@ -738,3 +760,23 @@ async def _enqueue_email_in(
         user_id=str(user.id),
         **params,
     )
+
+
+# --- Preferences ---
+
+
+async def update_user_locale(scope: Scope, user: User, locale: str | None) -> User:
+    """Set the language of the user's pages and emails (one of `my_app.gettext.LOCALES`), or None
+    to follow the browser; the user themself or an admin.
+
+    Examples:
+        await update_user_locale(Scope.for_user(ada), ada, "de")    # User(locale="de")
+        await update_user_locale(Scope.for_user(ada), ada, None)    # back to the browser's language
+        await update_user_locale(Scope.for_user(ada), ada, "xx")    # ValidationError({"locale": ["is invalid"]})
+        await update_user_locale(Scope.for_user(ada), bob, "de")    # ForbiddenError
+    """
+    if not scope.can_manage(user.id):
+        raise ForbiddenError()
+    if locale is not None and locale not in LOCALES:
+        raise ValidationError({"locale": ["is invalid"]})
+    return await _update(user, {"locale": locale})

@@ -21,6 +21,7 @@ EMAIL_MAX_LENGTH = 160
 NAME_MAX_LENGTH = 160
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 72  # bcrypt ignores bytes after the 72nd
+LOCALE_MAX_LENGTH = 16
 _EMAIL_FORMAT = re.compile(r"^[^\s@]+@[^\s@]+$")
 
 
@@ -44,6 +45,9 @@ class User(Timestamps, Base):
         server_default=Role.USER.value,
     )
     confirmed_at: Mapped[datetime | None]
+    # The language pages and emails use for this user (one of my_app.gettext.LOCALES); None: the
+    # browser's choice for pages, the default for emails.
+    locale: Mapped[str | None] = mapped_column(String(LOCALE_MAX_LENGTH))
 
     def __repr__(self) -> str:  # never the password hash
         return f"User(id={self.id!s}, email={self.email!r}, role={self.role.value!r})"

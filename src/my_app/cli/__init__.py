@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from my_app.cli import db, dev, gen, jobs, server, users
+from my_app.cli import db, dev, gen, gettext, jobs, server, users
 from my_app.cli._output import fail
 from my_app.config import ConfigError
 
@@ -30,6 +30,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(users.app, name="users")
 app.add_typer(gen.app, name="gen")
+app.add_typer(gettext.app, name="gettext")
 
 
 def main() -> None:

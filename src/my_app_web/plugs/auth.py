@@ -101,7 +101,15 @@ async def fetch_current_user(request: Request, response: Response) -> accounts.S
     if found is None:
         request.session.pop(SESSION_TOKEN_KEY, None)
         response.delete_cookie(settings.remember_me_cookie)
+    else:
+        request.state.current_user = found.user  # for the layout's navigation (`current_user`)
     return found
+
+
+def current_user(request: Request) -> accounts.User | None:
+    """The signed-in user, once the browser pipeline's `fetch_current_user` has run; else None."""
+    user: accounts.User | None = getattr(request.state, "current_user", None)
+    return user
 
 
 CurrentSession = Annotated[accounts.Session | None, Depends(fetch_current_user)]

@@ -15,6 +15,7 @@ import pytest
 from starlette.requests import Request
 
 from my_app.config import Settings
+from my_app_web import static_files
 from my_app_web.endpoint import create_app
 from my_app_web.templating import COMPONENTS_PATH, TEMPLATES_PATH, templates
 from tests.my_app_web.plugs.test_security_headers import INLINE
@@ -548,9 +549,8 @@ def test_the_layout_loads_its_scripts_deferred_sends_the_csrf_token_and_configur
     assert html.one("html")["lang"] == "de"
     scripts = [(script["src"], script.has("defer")) for script in html.all("script")]
     assert scripts == [
-        ("/static/vendor/htmx.org@2.0.11/htmx.min.js", True),
-        ("/static/vendor/htmx-ext-sse@2.2.4/sse.js", True),
-        ("/static/app.js", True),
+        ("/static/" + static_files.assets.static_path(path), True)
+        for path in ["vendor/htmx.org@2.0.11/htmx.min.js", "vendor/htmx-ext-sse@2.2.4/sse.js", "app.js"]
     ]
     assert json.loads(html.one("body")["hx-headers"]) == {"x-csrf-token": "tok3n"}
     config = json.loads(html.one("meta", name="htmx-config")["content"])
@@ -590,8 +590,8 @@ async def test_the_home_and_error_pages_render_with_the_components(settings: Set
 
 async def test_the_script_and_stylesheet_are_served(settings: Settings) -> None:
     async with client_for(create_app(settings, start_application=False)) as client:
-        script = await client.get("/static/app.js")
-        stylesheet = await client.get("/static/app.css")
+        script = await client.get("/static/" + static_files.assets.static_path("app.js"))
+        stylesheet = await client.get("/static/" + static_files.assets.static_path("app.css"))
 
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]

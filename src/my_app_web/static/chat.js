@@ -152,13 +152,16 @@ function start(root) {
     const items = people.map((person) => {
       const item = document.createElement("li");
       item.dataset.userId = person.id;
-      item.textContent = person.name;
+      // One flex item beside the dot: "(you)" wraps as a word with the name, not as a column.
+      const name = document.createElement("span");
+      name.textContent = person.name;
       if (person.id === myId) {
         const you = document.createElement("span");
         you.className = "chat-you";
-        you.textContent = " " + text("i18nYou");
-        item.append(you);
+        you.textContent = text("i18nYou");
+        name.append(" ", you);
       }
+      item.append(name);
       return item;
     });
     if (people.length <= 1) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from my_app_web.controllers import (
+    chat_controller,
     health,
     page,
     user_confirmation_controller,
@@ -22,6 +23,7 @@ browser.include_router(user_session_controller.router)
 browser.include_router(user_confirmation_controller.router)
 browser.include_router(user_reset_password_controller.router)
 browser.include_router(user_settings_controller.router)
+browser.include_router(chat_controller.router)
 
 # pipeline :api
 api = APIRouter(prefix="/api")

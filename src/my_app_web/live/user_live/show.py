@@ -50,7 +50,8 @@ class UserShow(LivePage):
             user = await accounts.get_user(self.scope, self.user_id)
         notice, self._notice = self._notice, None
         return {
-            "user": user,
+            # Not `user`: the root layout's navigation sets that name to the signed-in user.
+            "shown_user": user,
             "user_id": self.user_id,
             "notice": notice,
             "modal": self.modal,

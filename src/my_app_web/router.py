@@ -14,6 +14,7 @@ from my_app_web.controllers import (
     user_settings_controller,
 )
 from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
+from my_app_web.live import user_live
 from my_app_web.plugs.auth import fetch_current_user
 
 # pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
@@ -23,6 +24,7 @@ browser.include_router(user_session_controller.router)
 browser.include_router(user_confirmation_controller.router)
 browser.include_router(user_reset_password_controller.router)
 browser.include_router(user_settings_controller.router)
+browser.include_router(user_live.router)
 browser.include_router(chat_controller.router)
 
 # pipeline :api

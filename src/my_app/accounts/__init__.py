@@ -780,3 +780,22 @@ async def update_user_locale(scope: Scope, user: User, locale: str | None) -> Us
     if locale is not None and locale not in LOCALES:
         raise ValidationError({"locale": ["is invalid"]})
     return await _update(user, {"locale": locale})
+
+
+# --- Forms: a new user (the live user pages' form) ---
+
+__all__ += ["change_new_user"]
+
+
+def change_new_user(scope: Scope, attrs: Mapping[str, Any] | None = None) -> Changeset[User]:
+    """A new user with `attrs` validated as `admin_create_user` would take them, for forms; writes
+    nothing (a taken email is only found when saving). Admins (and the system) only.
+
+    Examples:
+        change_new_user(Scope.for_user(admin), {"email": "b@example.com", "name": "B"}).valid  # True
+        change_new_user(Scope.for_user(admin), {"email": "nope"}).errors
+        # {"email": ["must be a valid email"], "name": ["can't be blank"]}
+        change_new_user(Scope.for_user(ada))                                                   # ForbiddenError
+    """
+    _require_admin(scope)
+    return change(AdminUserCreate, User(role=Role.USER), attrs or {})

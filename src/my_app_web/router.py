@@ -8,6 +8,7 @@ from my_app_web.controllers import (
     health,
     page,
     user_confirmation_controller,
+    user_registration_controller,
     user_reset_password_controller,
     user_session_controller,
     user_settings_controller,
@@ -22,6 +23,8 @@ browser.include_router(user_session_controller.router)
 browser.include_router(user_confirmation_controller.router)
 browser.include_router(user_reset_password_controller.router)
 browser.include_router(user_settings_controller.router)
+# before any `/users/{id}` route (admin user pages): `/users/register` must not be taken for an id
+browser.include_router(user_registration_controller.router)
 
 # pipeline :api
 api = APIRouter(prefix="/api")

@@ -98,7 +98,7 @@ async def magic_link(request: Request, token: str, session: CurrentSession) -> R
     if user is None:
         put_flash(request, "error", _("Magic link is invalid or it has expired."))
         return RedirectResponse(path_for(request, "user_log_in"), status_code=303)
-    return render(request, "users/magic_link.html", page_title=_("Log in"), token=token, user=user)
+    return render(request, "users/magic_link.html", page_title=_("Log in"), token=token, account=user)
 
 
 @router.post("/log-in/{token}", name="user_magic_link_create", dependencies=[Depends(verify_csrf)])

@@ -157,6 +157,6 @@ def _page(
         "email_errors": translated(email_form_errors or {}),
         "password_errors": translated(password_form_errors or {}),
         "locale_errors": translated(locale_form_errors or {}),
-        "locale": user.locale or "",
+        "user_locale": user.locale or "",
     }
     return render(request, "users/settings.html", status_code=status_code, page_title=_("Account Settings"), **assigns)

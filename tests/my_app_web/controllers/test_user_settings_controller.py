@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
 from tests.support.browser_forms import csrf_token_in, log_in, submit
+from tests.support.conn_case import client_for
 from tests.support.fixtures.accounts import (
     enqueued_emails,
     extract_user_token,
@@ -16,11 +18,6 @@ from tests.support.fixtures.accounts import (
     user_fixture,
     valid_user_password,
 )
-
-
-def client_for(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """Another browser (its own cookies) on the same app."""
-    return httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
 
 
 async def test_the_link_switches_the_signed_in_user_to_the_new_email(client: httpx.AsyncClient) -> None:
@@ -34,15 +31,17 @@ async def test_the_link_switches_the_signed_in_user_to_the_new_email(client: htt
 
     response = await client.get(f"/users/settings/confirm-email/{token}")
 
-    # Back to the settings page, as phx.gen.auth 1.8 does.
-    assert response.headers["location"] == "/users/settings"
-    settings = (await client.get("/users/settings")).text
-    assert "Email changed successfully." in settings
-    assert new_email in settings
+    assert response.headers["location"] == "/"
+    home = (await client.get("/", headers={"accept": "text/html"})).text
+    assert "Email changed successfully." in home
     assert await accounts.get_user_by_email(new_email) is not None
+    assert new_email in (await client.get("/users/settings")).text
     # The link works once.
     await client.get(f"/users/settings/confirm-email/{token}")
-    assert "Email change link is invalid or it has expired." in (await client.get("/users/settings")).text
+    assert (
+        "Email change link is invalid or it has expired."
+        in (await client.get("/", headers={"accept": "text/html"})).text
+    )
 
 
 async def test_a_visitor_must_log_in_first(client: httpx.AsyncClient) -> None:
@@ -163,10 +162,12 @@ async def test_an_invalid_or_unchanged_email_is_refused(client: httpx.AsyncClien
     assert await enqueued_emails(db, user) == []
 
 
-async def test_changing_the_password_logs_out_other_sessions_but_not_this_one(client: httpx.AsyncClient) -> None:
+async def test_changing_the_password_logs_out_other_sessions_but_not_this_one(
+    client: httpx.AsyncClient, web_app: FastAPI
+) -> None:
     user = await user_fixture()
     await log_in(client, user.email)
-    async with client_for(client) as other_browser:
+    async with client_for(web_app) as other_browser:
         await log_in(other_browser, user.email)
         assert await _signed_in(other_browser)
 

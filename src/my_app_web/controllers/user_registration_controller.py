@@ -20,10 +20,9 @@ from my_app.gettext import gettext as _
 from my_app_web.controllers.html import render, render_fragment
 from my_app_web.flash import put_flash
 from my_app_web.gettext import translate_error
-from my_app_web.live import Form, form_params, used_fields
 from my_app_web.plugs.auth import redirect_if_user_is_authenticated
 from my_app_web.plugs.client_ip import client_ip
-from my_app_web.plugs.csrf import verify_csrf
+from my_app_web.plugs.csrf import FORM_FIELD, verify_csrf
 from my_app_web.plugs.rate_limit import limiter_of
 from my_app_web.templating import path_for
 
@@ -31,6 +30,18 @@ router = APIRouter(prefix="/users/register", tags=["pages"], include_in_schema=F
 
 FORM_NAME = "user"
 FIELDS = ("email", "name", "password")
+
+
+async def form_params(request: Request) -> dict[str, str]:
+    """The posted form's text fields, the CSRF token left out (as `my_app_web.live.form_params`, which
+    controllers cannot import: `live` builds on `controllers.html`, and the layering forbids a cycle)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str) and key != FORM_FIELD}
+
+
+def used_fields(params: Mapping[str, str]) -> set[str]:
+    """The fields someone has typed in (live validation posts them all, empty or not)."""
+    return {key for key, value in params.items() if value.strip()}
 
 
 def translated(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
@@ -45,7 +56,7 @@ def translated(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
     dependencies=[Depends(redirect_if_user_is_authenticated)],
 )
 async def new(request: Request) -> HTMLResponse:
-    return _page(request, Form(FORM_NAME))
+    return _page(request, {}, {})
 
 
 @router.post(
@@ -57,7 +68,7 @@ async def create(request: Request) -> Response:
     params = await form_params(request)
     changeset = accounts.change_user_registration(params)
     if not changeset.valid:
-        return _page(request, Form.from_changeset(changeset, FORM_NAME, fields=FIELDS), status_code=422)
+        return _page(request, params, changeset.errors, status_code=422)
     # Counted only for sign-ups that reach the context: "has already been taken" tells whether an
     # address has an account, so the API's per-IP limit (one count for both doors) bounds that.
     limiter = limiter_of(request)
@@ -65,8 +76,7 @@ async def create(request: Request) -> Response:
     try:
         user = await accounts.register_user(params)
     except ValidationError as exc:
-        form = Form(FORM_NAME, values=params, errors=exc.errors)
-        return _page(request, form, status_code=422)
+        return _page(request, params, exc.errors, status_code=422)
     message = _("An email was sent to %(email)s, please access it to confirm your account.", email=user.email)
     put_flash(request, "info", message)
     return RedirectResponse(path_for(request, "user_log_in"), status_code=303)
@@ -76,19 +86,23 @@ async def create(request: Request) -> Response:
 async def validate(request: Request) -> HTMLResponse:
     """Live validation: the error blocks of the fields typed in so far, swapped out of band."""
     params = await form_params(request)
-    changeset = accounts.change_user_registration(params)
-    form = Form.from_changeset(changeset, FORM_NAME, fields=FIELDS, used=used_fields(params))
+    used = used_fields(params)
+    errors = {
+        field: messages for field, messages in accounts.change_user_registration(params).errors.items() if field in used
+    }
     return render_fragment(
-        request, "users/_form_errors.html", form_name=FORM_NAME, fields=FIELDS, errors=translated(form.errors)
+        request, "users/_form_errors.html", form_name=FORM_NAME, fields=FIELDS, errors=translated(errors)
     )
 
 
-def _page(request: Request, form: Form, *, status_code: int = 200) -> HTMLResponse:
+def _page(
+    request: Request, values: Mapping[str, str], errors: Mapping[str, list[str]], *, status_code: int = 200
+) -> HTMLResponse:
     return render(
         request,
         "users/register.html",
         status_code=status_code,
         page_title=_("Register"),
-        form=form,
-        errors=translated(form.errors),
+        values={field: values.get(field, "") for field in FIELDS if field != "password"},
+        errors=translated(errors),
     )

@@ -18,9 +18,8 @@ from my_app import accounts
 from my_app.errors import NotFoundError, ValidationError
 from my_app.gettext import gettext as _
 from my_app_web.controllers.html import render, render_fragment
-from my_app_web.controllers.user_registration_controller import translated
+from my_app_web.controllers.user_registration_controller import form_params, translated, used_fields
 from my_app_web.flash import put_flash
-from my_app_web.live import form_params, used_fields
 from my_app_web.plugs.auth import SIGNED_IN_PATH
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.plugs.rate_limit import count_email_request

@@ -20,11 +20,10 @@ from my_app.errors import NotFoundError, ValidationError
 from my_app.gettext import get_locale, use_locale
 from my_app.gettext import gettext as _
 from my_app_web.controllers.html import render, render_fragment
-from my_app_web.controllers.user_registration_controller import translated
+from my_app_web.controllers.user_registration_controller import form_params, translated, used_fields
 from my_app_web.controllers.user_reset_password_controller import password_errors
 from my_app_web.controllers.user_session_controller import RETURN_TO_KEY
 from my_app_web.flash import put_flash
-from my_app_web.live import form_params, used_fields
 from my_app_web.plugs.auth import SIGNED_IN_PATH, Redirect, log_in_user, require_authenticated_user, require_sudo_mode
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for

@@ -9,6 +9,7 @@ from my_app_web.controllers import (
     health,
     page,
     user_confirmation_controller,
+    user_registration_controller,
     user_reset_password_controller,
     user_session_controller,
     user_settings_controller,
@@ -24,6 +25,8 @@ browser.include_router(user_session_controller.router)
 browser.include_router(user_confirmation_controller.router)
 browser.include_router(user_reset_password_controller.router)
 browser.include_router(user_settings_controller.router)
+browser.include_router(user_registration_controller.router)
+# After the auth pages (`/users/{id}` takes UUIDs only, but `/users/register` and the rest come first).
 browser.include_router(user_live.router)
 browser.include_router(chat_controller.router)
 

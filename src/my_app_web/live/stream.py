@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -85,6 +86,9 @@ class LiveResponse(Response):
         self._pump: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._send: Send | None = None
+        # The request's context (its locale, its request id): pushes are rendered and logged in it,
+        # though PubSub delivers from its listener's context.
+        self._context = contextvars.copy_context()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._send = send
@@ -142,7 +146,7 @@ class LiveResponse(Response):
 
     def _wake(self) -> None:
         if self._ready and not self._closed and (self._pump is None or self._pump.done()):
-            self._pump = asyncio.get_running_loop().create_task(self._drain())
+            self._pump = asyncio.get_running_loop().create_task(self._drain(), context=self._context)
 
     # --- The pump: a task only while there is something to send ---
 

@@ -23,7 +23,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from my_app import accounts
 from my_app.accounts import Role, Scope, User
 from my_app.errors import NotFoundError, ValidationError
-from my_app.gettext import get_locale, use_locale
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.controllers.html import render_fragment
@@ -33,7 +32,7 @@ from my_app_web.live.page import REGION_ID
 from my_app_web.live.user_live import form as user_form
 from my_app_web.live.user_live.access import AdminScope, hx_target, is_stream
 from my_app_web.live.user_live.form import SLOT_ID, UserModal
-from my_app_web.live.user_live.rendering import render_live, slot
+from my_app_web.live.user_live.rendering import slot
 from my_app_web.live.user_live.show import show_page
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for
@@ -59,8 +58,6 @@ class UserIndex(LivePage):
         self.users = Stream("users")
         self.complete = True  # every user is shown: a new one belongs at the end of the list
         self.revoked = False  # the viewer is no longer an admin: the page stops showing changes
-        # The stream's pushes are rendered outside the request: in the language the page was opened in.
-        self.locale = get_locale()
 
     def topics(self) -> Sequence[str]:
         return [accounts.USERS_TOPIC]
@@ -73,14 +70,12 @@ class UserIndex(LivePage):
         return {"users": users, "more_url": more_url, "modal": self.modal, "page_title": _("Listing Users")}
 
     async def refresh(self) -> list[Patch]:
-        with use_locale(self.locale):
-            if self.revoked:
-                return [self._revoked()]
-            return await super().refresh()
+        if self.revoked:
+            return [self._revoked()]
+        return await super().refresh()
 
     async def handle_info(self, message: Message) -> Sequence[Patch]:
-        with use_locale(self.locale):
-            return [patch for patch in await self._patches(message) if patch is not None]
+        return [patch for patch in await self._patches(message) if patch is not None]
 
     async def _patches(self, message: Message) -> list[Patch | None]:
         user_id = str(message.payload.get("id", ""))
@@ -131,10 +126,10 @@ async def index_page(
     if is_stream(request):
         return await live(request, UserIndex(request, scope, limit=limit))
     if hx_target(request) == SLOT_ID:
-        response = slot(request, modal, status_code=status_code)
+        response: Response = slot(request, modal, status_code=status_code)
     else:
         page = UserIndex(request, scope, limit=limit, modal=modal)
-        response = await render_live(request, page, live_url=_list_url(request, limit), status_code=status_code)
+        response = await live(request, page, live_url=_list_url(request, limit), status_code=status_code)
     if status_code != 200:
         response.headers["hx-push-url"] = "false"  # a form refused: the address stays the modal's
     return response

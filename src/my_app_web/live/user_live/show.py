@@ -14,7 +14,6 @@ from fastapi.responses import RedirectResponse, Response
 from my_app import accounts
 from my_app.accounts import Scope, User
 from my_app.errors import NotFoundError
-from my_app.gettext import get_locale, use_locale
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.flash import put_flash
@@ -22,7 +21,7 @@ from my_app_web.live import LivePage, Patch, live
 from my_app_web.live.user_live import form as user_form
 from my_app_web.live.user_live.access import AdminScope, hx_target, is_stream
 from my_app_web.live.user_live.form import SLOT_ID, UserModal
-from my_app_web.live.user_live.rendering import render_live, slot
+from my_app_web.live.user_live.rendering import slot
 from my_app_web.templating import path_for
 
 router = APIRouter(prefix="/users", tags=["pages"], include_in_schema=False)
@@ -37,7 +36,6 @@ class UserShow(LivePage):
         self.scope = scope
         self.user_id = user.id
         self.modal = modal
-        self.locale = get_locale()
         self._loaded: User | None = user  # for the first render; later renders load it afresh
         self._notice: str | None = None
 
@@ -58,23 +56,18 @@ class UserShow(LivePage):
             "page_title": user.name if user is not None else _("User deleted"),
         }
 
-    async def refresh(self) -> list[Patch]:
-        with use_locale(self.locale):
-            return await super().refresh()
-
     async def handle_info(self, message: Message) -> Sequence[Patch]:
         if str(message.payload.get("id", "")) != str(self.user_id):
             return []
-        with use_locale(self.locale):
-            if message.event == "user_updated":
-                role = self.scope.user.role.value if self.scope.user is not None else "system"
-                self._loaded = await self.shared(
-                    message, f"user:{role}", lambda: accounts.get_user(self.scope, self.user_id)
-                )
-                self._notice = _("This user was just changed; the page shows the new details.")
-            elif message.event != "user_deleted":
-                return []
-            return await super().refresh()
+        if message.event == "user_updated":
+            role = self.scope.user.role.value if self.scope.user is not None else "system"
+            self._loaded = await self.shared(
+                message, f"user:{role}", lambda: accounts.get_user(self.scope, self.user_id)
+            )
+            self._notice = _("This user was just changed; the page shows the new details.")
+        elif message.event != "user_deleted":
+            return []
+        return await super().refresh()
 
 
 async def show_page(
@@ -84,11 +77,11 @@ async def show_page(
     if is_stream(request):
         return await live(request, UserShow(request, scope, user))
     if hx_target(request) == SLOT_ID:
-        response = slot(request, modal, status_code=status_code)
+        response: Response = slot(request, modal, status_code=status_code)
     else:
         page = UserShow(request, scope, user, modal=modal)
         live_url = path_for(request, "user_show", user_id=user.id)
-        response = await render_live(request, page, live_url=live_url, status_code=status_code)
+        response = await live(request, page, live_url=live_url, status_code=status_code)
     if status_code != 200:
         response.headers["hx-push-url"] = "false"
     return response

@@ -26,7 +26,7 @@ from my_app.errors import NotFoundError
 from my_app.gettext import gettext as _
 from my_app_web.channels import socket_token
 from my_app_web.channels.room_channel import MAX_BODY_LENGTH
-from my_app_web.controllers.html import render
+from my_app_web.html import render
 from my_app_web.plugs.auth import (
     LOG_IN_PATH,
     SESSION_TOKEN_KEY,

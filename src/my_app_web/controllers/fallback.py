@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from my_app import log, repo
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
-from my_app_web.controllers.html import page_context
+from my_app_web.html import page_context
 from my_app_web.plugs.auth import Redirect
 from my_app_web.plugs.request_id import HEADER as REQUEST_ID_HEADER
 from my_app_web.templating import templates

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from my_app import accounts
 from my_app.gettext import gettext as _
-from my_app_web.controllers.html import render
 from my_app_web.flash import put_flash
+from my_app_web.html import render
 from my_app_web.plugs.auth import SIGNED_IN_PATH, CurrentSession
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.plugs.rate_limit import count_email_request

@@ -17,12 +17,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from my_app import accounts
 from my_app.errors import ValidationError
 from my_app.gettext import gettext as _
-from my_app_web.controllers.html import render, render_fragment
 from my_app_web.flash import put_flash
-from my_app_web.gettext import translate_error
+from my_app_web.gettext import translate_errors
+from my_app_web.html import render, render_fragment
+from my_app_web.live.forms import form_params, used_fields
 from my_app_web.plugs.auth import redirect_if_user_is_authenticated
 from my_app_web.plugs.client_ip import client_ip
-from my_app_web.plugs.csrf import FORM_FIELD, verify_csrf
+from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.plugs.rate_limit import limiter_of
 from my_app_web.templating import path_for
 
@@ -30,23 +31,6 @@ router = APIRouter(prefix="/users/register", tags=["pages"], include_in_schema=F
 
 FORM_NAME = "user"
 FIELDS = ("email", "name", "password")
-
-
-async def form_params(request: Request) -> dict[str, str]:
-    """The posted form's text fields, the CSRF token left out (as `my_app_web.live.form_params`, which
-    controllers cannot import: `live` builds on `controllers.html`, and the layering forbids a cycle)."""
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str) and key != FORM_FIELD}
-
-
-def used_fields(params: Mapping[str, str]) -> set[str]:
-    """The fields someone has typed in (live validation posts them all, empty or not)."""
-    return {key for key, value in params.items() if value.strip()}
-
-
-def translated(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    """Validation messages in the page's language (the core keeps Ecto's English for the API)."""
-    return {field: [translate_error(message) for message in messages] for field, messages in errors.items()}
 
 
 @router.get(
@@ -91,7 +75,7 @@ async def validate(request: Request) -> HTMLResponse:
         field: messages for field, messages in accounts.change_user_registration(params).errors.items() if field in used
     }
     return render_fragment(
-        request, "users/_form_errors.html", form_name=FORM_NAME, fields=FIELDS, errors=translated(errors)
+        request, "users/_form_errors.html", form_name=FORM_NAME, fields=FIELDS, errors=translate_errors(errors)
     )
 
 
@@ -104,5 +88,5 @@ def _page(
         status_code=status_code,
         page_title=_("Register"),
         values={field: values.get(field, "") for field in FIELDS if field != "password"},
-        errors=translated(errors),
+        errors=translate_errors(errors),
     )

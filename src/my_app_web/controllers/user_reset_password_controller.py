@@ -17,9 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from my_app import accounts
 from my_app.errors import NotFoundError, ValidationError
 from my_app.gettext import gettext as _
-from my_app_web.controllers.html import render, render_fragment
-from my_app_web.controllers.user_registration_controller import form_params, translated, used_fields
 from my_app_web.flash import put_flash
+from my_app_web.gettext import translate_errors
+from my_app_web.html import render, render_fragment
+from my_app_web.live.forms import form_params, used_fields
 from my_app_web.plugs.auth import SIGNED_IN_PATH
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.plugs.rate_limit import count_email_request
@@ -90,7 +91,7 @@ async def validate(request: Request, token: str) -> HTMLResponse:
     params = await form_params(request)
     errors = password_errors(params, used=used_fields(params))
     return render_fragment(
-        request, "users/_form_errors.html", form_name=FORM_NAME, fields=FIELDS, errors=translated(errors)
+        request, "users/_form_errors.html", form_name=FORM_NAME, fields=FIELDS, errors=translate_errors(errors)
     )
 
 
@@ -103,5 +104,5 @@ def _edit_page(
         status_code=status_code,
         page_title=_("Reset password"),
         token=token,
-        errors=translated(errors),
+        errors=translate_errors(errors),
     )

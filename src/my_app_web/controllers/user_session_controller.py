@@ -23,8 +23,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from my_app import accounts
 from my_app.errors import UnauthorizedError
 from my_app.gettext import gettext as _
-from my_app_web.controllers.html import render
 from my_app_web.flash import put_flash
+from my_app_web.html import render
 from my_app_web.plugs.auth import (
     SIGNED_IN_PATH,
     CurrentSession,

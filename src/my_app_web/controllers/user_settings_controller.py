@@ -19,11 +19,12 @@ from my_app import accounts
 from my_app.errors import NotFoundError, ValidationError
 from my_app.gettext import get_locale, use_locale
 from my_app.gettext import gettext as _
-from my_app_web.controllers.html import render, render_fragment
-from my_app_web.controllers.user_registration_controller import form_params, translated, used_fields
 from my_app_web.controllers.user_reset_password_controller import password_errors
 from my_app_web.controllers.user_session_controller import RETURN_TO_KEY
 from my_app_web.flash import put_flash
+from my_app_web.gettext import translate_errors
+from my_app_web.html import render, render_fragment
+from my_app_web.live.forms import form_params, used_fields
 from my_app_web.plugs.auth import SIGNED_IN_PATH, Redirect, log_in_user, require_authenticated_user, require_sudo_mode
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for
@@ -139,7 +140,7 @@ async def confirm_email(request: Request, token: str, session: SignedIn) -> Redi
 
 def _errors(request: Request, form_name: str, fields: tuple[str, ...], errors: Mapping[str, list[str]]) -> HTMLResponse:
     return render_fragment(
-        request, "users/_form_errors.html", form_name=form_name, fields=fields, errors=translated(errors)
+        request, "users/_form_errors.html", form_name=form_name, fields=fields, errors=translate_errors(errors)
     )
 
 
@@ -155,9 +156,9 @@ def _page(
 ) -> HTMLResponse:
     assigns: dict[str, Any] = {
         "email": user.email if email is None else email,
-        "email_errors": translated(email_form_errors or {}),
-        "password_errors": translated(password_form_errors or {}),
-        "locale_errors": translated(locale_form_errors or {}),
+        "email_errors": translate_errors(email_form_errors or {}),
+        "password_errors": translate_errors(password_form_errors or {}),
+        "locale_errors": translate_errors(locale_form_errors or {}),
         "user_locale": user.locale or "",
     }
     return render(request, "users/settings.html", status_code=status_code, page_title=_("Account Settings"), **assigns)

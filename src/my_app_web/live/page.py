@@ -54,7 +54,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from my_app.pubsub import Message
-from my_app_web.controllers.html import page_context, render
+from my_app_web.html import page_context, render
 from my_app_web.live import patches
 from my_app_web.live.patches import Patch
 from my_app_web.live.stream import LiveResponse

@@ -16,7 +16,7 @@ from fastapi import Request
 from my_app import accounts
 from my_app.accounts import Scope, User
 from my_app.gettext import gettext as _
-from my_app_web.gettext import translate_error
+from my_app_web.gettext import translate_errors
 from my_app_web.live import Form
 from my_app_web.templating import path_for
 
@@ -55,7 +55,7 @@ def new_user_modal(
         values = _values(accounts.change_new_user(scope).data, NEW_FIELDS)
     return UserModal(
         title=_("New User"),
-        form=Form(FORM_NAME, _only(values, NEW_FIELDS), translated(errors)),
+        form=Form(FORM_NAME, _only(values, NEW_FIELDS), translate_errors(errors)),
         fields=NEW_FIELDS,
         action=path_for(request, "user_create"),
         validate=path_for(request, "user_validate"),
@@ -78,7 +78,7 @@ def edit_user_modal(
     shown = values if values is not None else _values(user, EDIT_FIELDS)
     return UserModal(
         title=_("Edit User"),
-        form=Form(FORM_NAME, _only(shown, EDIT_FIELDS), translated(errors)),
+        form=Form(FORM_NAME, _only(shown, EDIT_FIELDS), translate_errors(errors)),
         fields=EDIT_FIELDS,
         action=path_for(request, "user_update", user_id=user.id),
         validate=path_for(request, "user_validate_edit", user_id=user.id),
@@ -90,7 +90,7 @@ def edit_user_modal(
 
 def new_user_errors(scope: Scope, params: Mapping[str, str]) -> dict[str, list[str]]:
     """What is wrong with a new user's fields as typed so far (nothing is written)."""
-    return translated(accounts.change_new_user(scope, params).errors)
+    return translate_errors(accounts.change_new_user(scope, params).errors)
 
 
 def edit_user_errors(scope: Scope, user: User, params: Mapping[str, str]) -> dict[str, list[str]]:
@@ -99,12 +99,7 @@ def edit_user_errors(scope: Scope, user: User, params: Mapping[str, str]) -> dic
     for field in REQUIRED_ON_EDIT:
         if field in params and not params[field].strip():
             errors.setdefault(field, ["can't be blank"])
-    return translated(errors)
-
-
-def translated(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    """The context's validation messages in the request's language."""
-    return {field: [translate_error(message) for message in messages] for field, messages in errors.items()}
+    return translate_errors(errors)
 
 
 def return_to_of(params: Mapping[str, str]) -> ReturnTo:

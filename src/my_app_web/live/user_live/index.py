@@ -25,8 +25,8 @@ from my_app.accounts import Role, Scope, User
 from my_app.errors import NotFoundError, ValidationError
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
-from my_app_web.controllers.html import render_fragment
 from my_app_web.flash import put_flash
+from my_app_web.html import render_fragment
 from my_app_web.live import LivePage, Patch, Stream, form_params, live, patches
 from my_app_web.live.page import REGION_ID
 from my_app_web.live.user_live import form as user_form

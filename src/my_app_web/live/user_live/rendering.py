@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from my_app_web.controllers.html import render_fragment
 from my_app_web.flash import pop_flash
+from my_app_web.html import render_fragment
 from my_app_web.live.user_live.form import UserModal
 
 SLOT_TEMPLATE = "user_live/slot.html"

@@ -27,6 +27,7 @@ from my_app.accounts.scope import Scope
 from my_app.accounts.user import Role
 from my_app.config import Settings
 from my_app.errors import UnauthorizedError
+from my_app.gettext import gettext as _
 from my_app_web.flash import put_flash
 from my_app_web.gettext import clear_session_keeping_locale, set_request_locale
 
@@ -162,9 +163,11 @@ async def log_out_user(request: Request, response: Response) -> None:
 async def require_authenticated_user(request: Request, session: CurrentSession) -> accounts.Session:
     """Pages for signed-in users: others go to the log-in page with a flash message."""
     if session is None:
-        put_flash(request, "error", "You must log in to access this page.")
-        if request.method == "GET":
-            request.session["user_return_to"] = str(request.url.path)
+        # A live page's stream is not a page the person asked for: nothing to say or come back to.
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            put_flash(request, "error", _("You must log in to access this page."))
+            if request.method == "GET":
+                request.session["user_return_to"] = str(request.url.path)
         raise Redirect(LOG_IN_PATH)
     return session
 
@@ -180,7 +183,7 @@ async def require_sudo_mode(
 ) -> accounts.Session:
     """Sensitive settings need a log-in within the last 20 minutes."""
     if not accounts.sudo_mode(session.authenticated_at):
-        put_flash(request, "error", "You must re-authenticate to access this page.")
+        put_flash(request, "error", _("You must re-authenticate to access this page."))
         raise Redirect(LOG_IN_PATH)
     return session
 
@@ -192,7 +195,7 @@ def authorize_page(*roles: Role) -> Callable[..., Awaitable[accounts.Session]]:
         request: Request, session: Annotated[accounts.Session, Depends(require_authenticated_user)]
     ) -> accounts.Session:
         if session.user.role not in roles:
-            put_flash(request, "error", "You are not authorized to access this page.")
+            put_flash(request, "error", _("You are not authorized to access this page."))
             raise Redirect(SIGNED_IN_PATH)
         return session
 

@@ -32,9 +32,9 @@ async def test_home_page_loads_with_digested_static_files_and_no_csp_violation(
         headers = await asset.all_headers()
         assert headers["cache-control"] == IMMUTABLE, (asset.url, headers)
     assert await page.evaluate("getComputedStyle(document.body).fontFamily") != ""
-    # htmx, when the root layout loads it (it does from the live-page toolkit on).
-    if await page.locator("script[src*='htmx']").count():
-        assert await page.evaluate("typeof htmx") == "object"
+    # htmx and its SSE extension, loaded by the root layout.
+    assert await page.evaluate("typeof htmx") == "object"
+    assert await page.evaluate("typeof htmx.createEventSource") == "function"
     assert pages.of(page).csp_violations == []
     assert pages.of(page).page_errors == []
     await screenshot(page, "home")

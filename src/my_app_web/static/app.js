@@ -178,12 +178,13 @@
   // ---- history -------------------------------------------------------------------------------
 
   // A form submitted through htmx (simple_form's target) has hx-push-url="true": push the page it
-  // was redirected to, but not the POST's own URL when it answered with the form again (a 422):
-  // Back would then GET a route that only takes POST.
+  // was redirected to (a saved form: 303, then the page's 200), but not the POST's own URL when it
+  // answered with the form again (a 422): Back would then GET a route that only takes POST. The
+  // status tells them apart; the paths cannot (POST /users may well redirect to /users).
   document.addEventListener("htmx:beforeHistoryUpdate", function (event) {
     var detail = event.detail;
     var verb = detail.requestConfig && detail.requestConfig.verb;
-    if (verb && verb !== "get" && detail.pathInfo.responsePath === detail.pathInfo.finalRequestPath) {
+    if (verb && verb !== "get" && detail.xhr && detail.xhr.status !== 200) {
       detail.history.type = "replace";
       detail.history.path = location.pathname + location.search + location.hash;
     }

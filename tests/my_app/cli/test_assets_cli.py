@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from my_app.cli import assets
+from my_app.cli._output import console
 from tests.support.processes import PROJECT_ROOT, child_env, plain
 
 cli = typer.Typer()
@@ -18,7 +19,14 @@ SOURCE = PROJECT_ROOT / "src" / "my_app_web" / "static"
 
 
 def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, ["assets", *args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    # The CLI's console was sized when it was first imported (80 columns without a terminal, as under
+    # `make test`): widen it, so long tmp paths and the table are not wrapped or cut.
+    width = console.width
+    console.width = 200
+    try:
+        result = CliRunner().invoke(cli, ["assets", *args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    finally:
+        console.width = width
     assert result.exit_code == 0, result.output
     return plain(result.output)
 

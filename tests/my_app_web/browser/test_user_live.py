@@ -99,6 +99,8 @@ async def test_a_refused_save_keeps_the_modal_open_with_the_errors(page: Page, a
     await expect(page.locator("#user_email-error")).to_have_text("has already been taken")
     await expect(page.get_by_role("dialog", name="New User")).to_be_visible()
     await expect(page.locator("#user_name")).to_have_value("Copy")
+    # Once the answer has settled, focus is on the first field in error (and the modal hears Escape).
+    await expect(page.locator("#user_email")).to_be_focused()
 
     await page.keyboard.press("Escape")  # closes the modal, back on the list
     await expect(page.get_by_role("dialog")).to_have_count(0)

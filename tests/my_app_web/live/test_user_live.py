@@ -12,22 +12,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
 from my_app.accounts import Role
 from tests.support.browser_forms import csrf_token_in, log_in
 from tests.support.fixtures.accounts import SYSTEM, unique_user_email, user_fixture
-from tests.support.fixtures.api import reset_rate_limits
 from tests.support.live_case import LiveStreamReader, live_stream
 
 HTMX_SLOT = {"hx-request": "true", "hx-target": "user-modal-slot"}
-
-
-@pytest.fixture(autouse=True)
-async def _fresh_rate_limits(web_app: FastAPI) -> AsyncIterator[None]:
-    await reset_rate_limits(web_app)
-    yield
-    await reset_rate_limits(web_app)
 
 
 @pytest.fixture
@@ -429,12 +423,18 @@ async def test_the_list_stream_pushes_creates_updates_and_deletes(
 
 
 async def test_a_cut_short_list_pushes_nothing_about_users_it_does_not_show(
-    web_app: FastAPI, client: httpx.AsyncClient, admin: accounts.User
+    web_app: FastAPI, client: httpx.AsyncClient, admin: accounts.User, db: AsyncConnection
 ) -> None:
     hidden = await user_fixture()
+    # Users made in one test transaction share their inserted_at (the transaction's now()): make
+    # this one the newest, so the list cut short by one leaves it out, not the viewing admin.
+    await db.execute(
+        text("UPDATE users SET inserted_at = inserted_at + interval '1 minute' WHERE id = :id"), {"id": hidden.id}
+    )
     shown = len(await accounts.list_users(SYSTEM)) - 1
     async with live_stream(web_app, client, f"/users?limit={shown}") as stream:
-        await stream.next_event()
+        first = await stream.next_event()
+        assert f'id="users-{hidden.id}"' not in first.data
         await accounts.update_user(SYSTEM, hidden, {"name": "Not Shown"})
         await user_fixture()  # after the last one shown: "Show more" finds it
         await accounts.delete_user(SYSTEM, hidden)

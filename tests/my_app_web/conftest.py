@@ -1,4 +1,4 @@
-"""Every controller test starts with fresh rate limits."""
+"""Every web test (controllers, API, live pages) starts with fresh rate limits."""
 
 from __future__ import annotations
 

@@ -191,12 +191,20 @@ _marks: dict[str, Any] = {}
 
 
 @bench_router.get("/_bench/stats")
-async def stats(collect: bool = False) -> dict[str, Any]:
+async def stats(collect: bool = False, debug: bool = False) -> dict[str, Any]:
     if collect:
         gc.collect()
     tasks = asyncio.all_tasks()
     kinds = Counter(getattr(task.get_coro(), "__qualname__", "?") for task in tasks)
-    return {"pid": os.getpid(), "tasks": len(tasks), "task_kinds": dict(kinds.most_common(8))}
+    out = {"pid": os.getpid(), "tasks": len(tasks), "task_kinds": dict(kinds.most_common(8))}
+    if debug:
+        live = [o for o in gc.get_objects() if isinstance(o, asyncio.Task)]
+        out["task_objects"] = {
+            "all": len(live),
+            "pending": sum(not t.done() for t in live),
+            "registered": len(asyncio.tasks._all_tasks),
+        }
+    return out
 
 
 @bench_router.post("/_bench/mark")
@@ -284,16 +292,19 @@ class Load:
         self.lost = 0
         self.statuses: Counter[str] = Counter()
 
-    def arm(self, expected: int, waiting_for: int) -> asyncio.Future[None]:
+    def arm(self, expected: int, waiting_for: int, *, new_only: bool = False) -> asyncio.Future[None]:
+        """Wait for `waiting_for` connections to have seen the pattern `expected` times; with
+        `new_only`, only connections opened from now on count (a batch being opened)."""
         self.expected = expected
         self.arrived = 0
         self.waiting_for = waiting_for
         for index in range(len(self.arrivals)):
             self.arrivals[index] = math.nan
         self.done = asyncio.get_running_loop().create_future()
-        for conn in self.conns:  # those already there (a connection's first event came with its headers)
-            if conn.seen >= expected:
-                self.arrive(conn)
+        if not new_only:
+            for conn in self.conns:  # those whose event came already
+                if conn.seen >= expected:
+                    self.arrive(conn)
         return self.done
 
     def arrive(self, conn: Conn) -> None:
@@ -352,7 +363,7 @@ async def open_connections(load: Load, port: int, request: bytes, count: int, ba
     start = len(load.conns)
     for first in range(start, start + count, batch):
         size = min(batch, start + count - first)
-        done = load.arm(1, size)
+        done = load.arm(1, size, new_only=True)  # the earlier batches have had theirs
         results = await asyncio.gather(
             *(
                 loop.create_connection(lambda i=i: Conn(load, i, request), "127.0.0.1", port)  # type: ignore[misc]

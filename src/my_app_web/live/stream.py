@@ -49,6 +49,9 @@ HEARTBEAT_SECONDS = 25.0
 RETRY_MILLISECONDS = 1000
 # Messages waiting for the pump; beyond this the page is re-rendered instead (a slow client).
 INBOX_LIMIT = 64
+# A list in the request's scope, put there by the endpoint: a stream appends itself to it once it
+# has sent its first event, and the endpoint then `hold()`s it outside the middleware stack.
+DETACHED_KEY = "my_app.live_detached"
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
@@ -73,36 +76,63 @@ class LiveResponse(Response):
         self._pump: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._send: Send | None = None
+        self._subscriptions: list[Subscription] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._send = send
-        subscriptions: list[Subscription] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             await send({"type": "http.response.body", "body": b"retry: %d\n\n" % RETRY_MILLISECONDS, "more_body": True})
             # Subscribe before the first render: a change made meanwhile is pushed after it.
-            subscriptions = [pubsub.subscribe(topic, on_message=self._on_message) for topic in self.page.topics()]
+            self._subscriptions = [pubsub.subscribe(topic, on_message=self._on_message) for topic in self.page.topics()]
             session_topic = self.page.request.session.get(LIVE_SOCKET_ID_KEY)
             if isinstance(session_topic, str):
-                subscriptions.append(pubsub.subscribe(session_topic, on_message=self._on_logout))
+                self._subscriptions.append(pubsub.subscribe(session_topic, on_message=self._on_logout))
             await self._send_event("live", patches.render(await self.page.refresh()))
-            self._ready = True
-            self._wake()
-            self._schedule_heartbeat()
-            # The connection's own coroutine waits here until the client goes away (or a pump ends
-            # the response, which makes receive() answer "http.disconnect" too).
+        except OSError:
+            self._close()  # the client went away while we wrote
+            return
+        except BaseException:
+            self._close()
+            raise
+        self._ready = True
+        self._schedule_heartbeat()
+        if self._inbox or self._stale or self._reload:
+            self._wake()  # what arrived during the first render
+        detached = scope.get(DETACHED_KEY)
+        if isinstance(detached, list):
+            # The endpoint serves this stream from here on, once the middleware and the route have
+            # returned: an idle page then keeps none of their frames alive (`Endpoint.__call__`).
+            detached.append(self)
+            return
+        await self.hold(receive)
+
+    async def hold(self, receive: Receive, send: Send | None = None) -> None:
+        """Wait, as the connection's own coroutine, until the client goes away; then clean up.
+
+        With `send`, later events go straight to it (the server's own, outside the middleware).
+        """
+        if send is not None:
+            self._send = send
+        try:
+            # A pump that ends the response makes receive() answer "http.disconnect" too.
             while (await receive())["type"] != "http.disconnect":
                 pass
         except OSError:
-            pass  # the client went away while we wrote
+            pass
         finally:
-            self._closed = True
-            for subscription in subscriptions:
-                subscription.close("live page closed")
-            if self._timer is not None:
-                self._timer.cancel()
-            if self._pump is not None and not self._pump.done():
-                self._pump.cancel()
+            self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        for subscription in self._subscriptions:
+            subscription.close("live page closed")
+        self._subscriptions = []
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+        self._pump = None
 
     # --- Called by PubSub on delivery (no await: queue and wake the pump) ---
 
@@ -163,6 +193,8 @@ class LiveResponse(Response):
             # browser reconnects after `retry`, and the reconnection renders the page afresh.
             logger.warning("live page %s failed; closing its stream", type(self.page).__name__, exc_info=True)
             await self._finish()
+        finally:
+            self._pump = None  # an idle page keeps no finished task alive
 
     async def _send_event(self, event: str, data: str) -> None:
         self._event_id += 1

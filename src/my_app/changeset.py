@@ -84,6 +84,6 @@ def _message(error: Any) -> str:
         return f"should be at most {context['max_length']} character(s)"
     if kind == "value_error":
         return str(context.get("error", error["msg"]))
-    if kind in {"string_type", "int_type", "bool_type", "uuid_type", "uuid_parsing"}:
+    if kind in {"string_type", "int_type", "bool_type", "uuid_type", "uuid_parsing", "enum", "literal_error"}:
         return "is invalid"
     return str(error["msg"])

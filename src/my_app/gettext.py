@@ -129,9 +129,9 @@ def install_jinja(environment: Environment) -> None:
     environment.globals["current_locale"] = get_locale
 
 
-def catalog_path(locale: str, root: Path = CATALOGS_PATH) -> Path:
-    """Where `locale`'s catalog lives: `<root>/<locale>/LC_MESSAGES/messages.po`."""
-    return root / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+def catalog_path(locale: str, root: Path | None = None) -> Path:
+    """Where `locale`'s catalog lives: `<root>/<locale>/LC_MESSAGES/messages.po` (root: the package's)."""
+    return (root or CATALOGS_PATH) / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 def translations(locale: str) -> NullTranslations:

@@ -26,6 +26,7 @@ which API clients match on). Pages translate them as they render them:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -173,6 +174,17 @@ def set_request_locale(request: Request | None, locale: str | None) -> None:
             request.scope["locale"] = known
 
 
+def clear_session_keeping_locale(request: Request) -> None:
+    """Clear the session (log-in, log-out) but keep the language the visitor chose with `?locale=`.
+
+    phx.gen.auth's `renew_session` does the same for a `preferred_locale`.
+    """
+    locale = request.session.get(SESSION_KEY)
+    request.session.clear()
+    if isinstance(locale, str) and known_locale(locale):
+        request.session[SESSION_KEY] = locale
+
+
 def _query_value(scope: Scope, name: str) -> str | None:
     query = scope.get("query_string", b"").decode("latin-1")
     return next((value for key, value in parse_qsl(query) if key == name), None)
@@ -193,6 +205,11 @@ def current_locale() -> str:
 def locale_choices() -> list[tuple[str, str]]:
     """Each locale the app speaks with its name in its own language: [("en", "English"), ("de", "Deutsch")]."""
     return [(code, Locale.parse(code).get_display_name(code) or code) for code in LOCALES]
+
+
+def translate_errors(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Every message of a changeset's errors in the request's locale (`translate_error` each)."""
+    return {field: [translate_error(message) for message in messages] for field, messages in errors.items()}
 
 
 def translate_error(message: str) -> str:

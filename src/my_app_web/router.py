@@ -5,14 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from my_app_web.controllers import (
+    chat_controller,
     health,
     page,
     user_confirmation_controller,
+    user_registration_controller,
     user_reset_password_controller,
     user_session_controller,
     user_settings_controller,
 )
 from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
+from my_app_web.live import user_live
 from my_app_web.plugs.auth import fetch_current_user
 
 # pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
@@ -22,6 +25,10 @@ browser.include_router(user_session_controller.router)
 browser.include_router(user_confirmation_controller.router)
 browser.include_router(user_reset_password_controller.router)
 browser.include_router(user_settings_controller.router)
+browser.include_router(user_registration_controller.router)
+# After the auth pages (`/users/{id}` takes UUIDs only, but `/users/register` and the rest come first).
+browser.include_router(user_live.router)
+browser.include_router(chat_controller.router)
 
 # pipeline :api
 api = APIRouter(prefix="/api")

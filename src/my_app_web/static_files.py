@@ -8,8 +8,12 @@ ask again. A new content is a new name, so a deploy never leaves a stale stylesh
 Where the bytes come from, first match wins:
 
 1. `priv/static/` beside this module: the digested copies `myapp assets digest` builds for a
-   release (`app-<hash>.css`, with `cache_manifest.json`). Git-ignored, inside the package, so a
-   wheel built after `myapp assets digest` carries them.
+   release (`app-<hash>.css`, with `cache_manifest.json`, which lists every name and its logical
+   path for a CDN or a front proxy). Git-ignored, inside the package, so a wheel built after
+   `myapp assets digest` can carry them; copies of earlier releases stay until `myapp assets clean`,
+   so pages still open from the previous release keep their stylesheet.
+   Text files get a gzip copy too (`app-<hash>.css.gz`), sent with `Content-Encoding: gzip` to
+   clients whose Accept-Encoding takes it.
 2. `static/` (the sources): a digest is computed from the file's content when first asked for, and
    again whenever the file's size or mtime changes. So in dev an edited file has a new URL on the next
    page load, with no build step and no restart.
@@ -31,8 +35,10 @@ version in its folder name, and the CSP forbids the inline import map that would
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import mimetypes
 import os
 import re
 import shutil
@@ -65,6 +71,8 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".woff2": "font/woff2",
 }
+# Text files `myapp assets digest` also writes gzipped (Phoenix's `phx.digest` does the same).
+COMPRESSED = frozenset({".css", ".js", ".mjs", ".map", ".svg", ".json", ".txt", ".html"})
 # `app-0123456789abcdef0123456789abcdef.css`: the name, the digest (md5, as phx.digest), the extension.
 _DIGESTED = re.compile(r"^(?P<stem>.+)-(?P<digest>[0-9a-f]{32})(?P<ext>\.[A-Za-z0-9]+)?$")
 
@@ -102,6 +110,30 @@ def undigested(path: str) -> tuple[str, str] | None:
     if match is None:
         return None
     return str(posix.with_name(match["stem"] + (match["ext"] or ""))), match["digest"]
+
+
+def accepts_gzip(headers: Headers) -> bool:
+    """True when Accept-Encoding lists gzip (or `*`) without `q=0`.
+
+    Examples:
+        >>> accepts_gzip(Headers({"accept-encoding": "gzip, deflate, br"}))
+        True
+        >>> accepts_gzip(Headers({"accept-encoding": "br, gzip;q=0"}))
+        False
+    """
+    for item in headers.get("accept-encoding", "").lower().split(","):
+        coding, _, parameters = item.strip().partition(";")
+        if coding.strip() in {"gzip", "*"}:
+            quality = parameters.strip().removeprefix("q=")
+            return not (parameters.strip().startswith("q=") and _is_zero(quality))
+    return False
+
+
+def _is_zero(quality: str) -> bool:
+    try:
+        return float(quality) == 0
+    except ValueError:
+        return False
 
 
 def _resolve_inside(root: Path, relative: str) -> Path | None:
@@ -201,9 +233,19 @@ class DigestedStaticFiles(StaticFiles):
         if found is None:
             raise HTTPException(status_code=404)
         file, cache_control = found
-        response = FileResponse(file, stat_result=file.stat(), media_type=CONTENT_TYPES.get(file.suffix))
-        response.headers["cache-control"] = cache_control
-        if self.is_not_modified(response.headers, Headers(scope=scope)):
+        request_headers = Headers(scope=scope)
+        headers = {"cache-control": cache_control}
+        media_type = CONTENT_TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0]
+        if file.suffix in COMPRESSED and file.is_relative_to(self.assets.digested.resolve()):
+            # A release's copy: `myapp assets digest` wrote it gzipped beside it too (when smaller).
+            headers["vary"] = "accept-encoding"
+            packed = file.with_name(file.name + ".gz")
+            if accepts_gzip(request_headers) and packed.is_file():
+                file = packed
+                headers["content-encoding"] = "gzip"
+        response = FileResponse(file, stat_result=file.stat(), media_type=media_type)
+        response.headers.update(headers)
+        if self.is_not_modified(response.headers, request_headers):
             return NotModifiedResponse(response.headers)
         return response
 
@@ -234,7 +276,9 @@ def digest(source: Path = SOURCE_PATH, output: Path = DIGEST_PATH) -> DigestRepo
     latest: dict[str, str] = {}
     digests: dict[str, dict[str, Any]] = {}
     written = 0
-    for file in sorted(path for path in source.rglob("*") if path.is_file()):
+    # Hidden files (an editor's, the OS's) are no static files of ours.
+    files = (path for path in source.rglob("*") if path.is_file() and not path.name.startswith("."))
+    for file in sorted(files):
         logical = file.relative_to(source).as_posix()
         content = file.read_bytes()
         checksum = hashlib.md5(content, usedforsecurity=False).hexdigest()
@@ -244,6 +288,11 @@ def digest(source: Path = SOURCE_PATH, output: Path = DIGEST_PATH) -> DigestRepo
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
             written += 1
+            if file.suffix in COMPRESSED:
+                # mtime=0: the same content gives the same bytes, whenever it is built.
+                packed = gzip.compress(content, compresslevel=9, mtime=0)
+                if len(packed) < len(content):
+                    target.with_name(target.name + ".gz").write_bytes(packed)
         latest[logical] = name
         # `generation`: the last run that found this content current; `clean` removes by age.
         digests[name] = {"logical_path": logical, "digest": checksum, "size": len(content), "generation": generation}
@@ -284,6 +333,7 @@ def clean(output: Path = DIGEST_PATH, *, keep: int = 2, everything: bool = False
     for name, entry in list(digests.items()):
         if generation - int(entry.get("generation", 0)) >= keep:
             (output / name).unlink(missing_ok=True)
+            (output / f"{name}.gz").unlink(missing_ok=True)
             del digests[name]
             removed += 1
     manifest["digests"] = digests

@@ -261,8 +261,8 @@ async def test_a_browser_asking_for_a_missing_page_gets_an_html_404(http: httpx.
 
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
-    assert "<h1>404</h1>" in response.text
-    assert "Not Found" in response.text
+    assert '<p class="error-code">404</p>' in response.text
+    assert '<h1 id="error-title">Not Found</h1>' in response.text
     assert 'class="brand"' in response.text  # rendered in the site's layout
 
 

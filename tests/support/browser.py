@@ -184,14 +184,30 @@ class LiveApp:
         self.log = log
         self.mailbox = mailbox
         self.server: ServerProcess | None = None
+        self._starting: asyncio.Task[str] | None = None
+        self._log_mark = 0
 
     @property
     def running(self) -> bool:
         process = self.server.process if self.server else None
         return process is not None and process.poll() is None
 
+    def start_soon(self) -> None:
+        """Begin starting the server in the background (while Chromium launches, say)."""
+        if self._starting is None and not self.running:
+            self._starting = asyncio.ensure_future(self._start())
+
     async def ensure_started(self) -> str:
-        """Start the server unless it runs; its base URL."""
+        """Start the server unless it runs (or finish starting it); its base URL."""
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            await starting
+        if not self.running:
+            await self._start()
+        assert self.server is not None
+        return self.server.base_url
+
+    async def _start(self) -> str:
         if not self.running:
             port = free_port()
             self.server = ServerProcess(
@@ -217,11 +233,25 @@ class LiveApp:
         return self.server.base_url
 
     async def stop(self) -> None:
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            await asyncio.gather(starting, return_exceptions=True)
         if self.server is not None:
             await asyncio.to_thread(self.server.stop)
 
     def output(self) -> str:
         return self.server.output() if self.server else ""
+
+    def mark_log(self) -> None:
+        """Remember where the log ends: `log_since_mark()` is then what the server wrote since."""
+        self._log_mark = self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since_mark(self) -> str:
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as log:
+            log.seek(self._log_mark)
+            return log.read().decode(errors="replace")
 
 
 # --- Users ---

@@ -71,7 +71,11 @@ __all__ = [
     "User",
     "UserEvent",
     "admin_create_user",
+    "change_new_user",
     "change_user",
+    "change_user_email",
+    "change_user_password",
+    "change_user_registration",
     "confirm_user",
     "create_api_token",
     "create_user",
@@ -89,6 +93,7 @@ __all__ = [
     "get_user",
     "get_user_by_email",
     "get_user_by_email_and_password",
+    "get_user_by_magic_link_token",
     "get_user_by_reset_password_token",
     "get_user_by_session_token",
     "get_user_or_404",
@@ -780,3 +785,55 @@ async def update_user_locale(scope: Scope, user: User, locale: str | None) -> Us
     if locale is not None and locale not in LOCALES:
         raise ValidationError({"locale": ["is invalid"]})
     return await _update(user, {"locale": locale})
+
+
+# --- Forms: a new user (the live user pages' form) ---
+
+
+def change_new_user(scope: Scope, attrs: Mapping[str, Any] | None = None) -> Changeset[User]:
+    """A new user with `attrs` validated as `admin_create_user` would take them, for forms; writes
+    nothing (a taken email is only found when saving). Admins (and the system) only.
+
+    Examples:
+        change_new_user(Scope.for_user(admin), {"email": "b@example.com", "name": "B"}).valid  # True
+        change_new_user(Scope.for_user(admin), {"email": "nope"}).errors
+        # {"email": ["must be a valid email"], "name": ["can't be blank"]}
+        change_new_user(Scope.for_user(ada))                                                   # ForbiddenError
+    """
+    _require_admin(scope)
+    return change(AdminUserCreate, User(role=Role.USER), attrs or {})
+
+
+# --- Browser pages: form changesets and the magic-link page (issue 10, auth pages) ---
+# Kept apart so the other helpers' edits above do not collide with these. Forms validate as you type
+# with these (no write); the magic-link page shows whom the link logs in before its button is pressed.
+
+
+def change_user_registration(attrs: Mapping[str, Any] | None = None) -> Changeset[None]:
+    """The sign-up form's input validated as `register_user` would take it; writes nothing.
+
+    Examples:
+        change_user_registration({"email": "ada@example.com", "name": "Ada", "password": "a long passphrase"}).valid
+        change_user_registration({"password": "short"}).errors["password"]  # ["should be at least 12 character(s)"]
+    """
+    return change(UserRegistration, None, attrs or {})
+
+
+def change_user_email(user: User, attrs: Mapping[str, Any] | None = None) -> Changeset[User]:
+    """The new-email form validated as `request_user_email_update` would check it (not the "taken" check)."""
+    changeset = change(UserEmailChange, user, attrs or {})
+    new_email = changeset.changes.get("email")
+    if isinstance(new_email, str) and new_email.lower() == user.email.lower():
+        return Changeset(data=user, changes=changeset.changes, errors={"email": ["did not change"]})
+    return changeset
+
+
+def change_user_password(user: User | None, attrs: Mapping[str, Any] | None = None) -> Changeset[User | None]:
+    """A new password validated as `update_user_password` / `reset_user_password` would take it."""
+    return change(UserPasswordChange, user, attrs or {})
+
+
+async def get_user_by_magic_link_token(token: str) -> User | None:
+    """The user a valid, unexpired log-in link was sent to, else None; uses nothing up."""
+    found = await _user_and_token(token, user_token.LOGIN)
+    return found[0] if found and found[1].sent_to == found[0].email else None

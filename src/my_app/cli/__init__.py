@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from my_app.cli import db, dev, gen, gettext, jobs, server, users
+from my_app.cli import assets, db, dev, gen, gettext, jobs, server, users
 from my_app.cli._output import fail
 from my_app.config import ConfigError
 
@@ -31,6 +31,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(users.app, name="users")
 app.add_typer(gen.app, name="gen")
 app.add_typer(gettext.app, name="gettext")
+app.add_typer(assets.app, name="assets")
 
 
 def main() -> None:

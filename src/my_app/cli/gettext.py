@@ -182,7 +182,10 @@ class Coverage:
 
 def coverage(template: Catalog, catalog: Catalog) -> Coverage:
     """What of `template` `catalog` leaves untranslated, fuzzy or missing, and placeholders that disagree."""
-    fuzzy, untranslated, missing, errors = [], [], [], []
+    fuzzy: list[str] = []
+    untranslated: list[str] = []
+    missing: list[str] = []
+    errors: list[str] = []
     for message in template:
         if not message.id:
             continue
@@ -292,11 +295,18 @@ def merge(
         path = gettext.catalog_path(locale, catalogs)
         if path.is_file():
             catalog = merge_catalog(template, read_catalog(path, locale))
+            # Rewritten only when something changed: a merge that changes nothing leaves no diff.
+            if render_catalog(catalog) == path.read_bytes():
+                info(f"{path} is up to date")
+            else:
+                catalog.revision_date = datetime.now().astimezone()
+                write_catalog(path, catalog)
+                info(f"updated {path}")
         else:
             catalog = new_catalog(locale, template)
+            catalog.revision_date = datetime.now().astimezone()
+            write_catalog(path, catalog)
             info(f"created {path}")
-        catalog.revision_date = datetime.now().astimezone()
-        write_catalog(path, catalog)
         result = coverage(template, catalog)
         source = locale == gettext.DEFAULT_LOCALE
         table.add_row(

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from my_app import log, repo
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
+from my_app_web.html import page_context
 from my_app_web.plugs.auth import Redirect
 from my_app_web.plugs.request_id import HEADER as REQUEST_ID_HEADER
 from my_app_web.templating import templates
@@ -32,12 +33,11 @@ def error_response(request: Request, status_code: int, headers: dict[str, str] |
     """`{"errors": {"detail": <reason phrase>}}`, or the HTML error page for browsers."""
     detail = HTTPStatus(status_code).phrase
     if _wants_html(request):
+        assigns = {"status_code": status_code, "detail": detail}
+        # Within the session (most errors): the page's navigation and CSRF token, as on any page.
+        context = page_context(request, **assigns) if "session" in request.scope else assigns
         return templates.TemplateResponse(
-            request,
-            "error/error.html",
-            {"status_code": status_code, "detail": detail},
-            status_code=status_code,
-            headers=headers,
+            request, "error/error.html", context, status_code=status_code, headers=headers
         )
     return JSONResponse({"errors": {"detail": detail}}, status_code=status_code, headers=headers)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from my_app_web.controllers.html import render
+from my_app_web.html import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

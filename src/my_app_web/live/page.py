@@ -54,7 +54,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from my_app.pubsub import Message
-from my_app_web.controllers.html import page_context, render
+from my_app_web.html import page_context, render
 from my_app_web.live import patches
 from my_app_web.live.patches import Patch
 from my_app_web.live.stream import LiveResponse
@@ -107,13 +107,19 @@ class LivePage:
         return await _shared(message, f"{type(self).__qualname__}:{key}", load)
 
 
-async def live(request: Request, page: LivePage) -> Response:
-    """The page for a browser's GET, or its live stream for the page's EventSource."""
+async def live(request: Request, page: LivePage, *, status_code: int = 200, live_url: str | None = None) -> Response:
+    """The page for a browser's GET, or its live stream for the page's EventSource.
+
+    `live_url`: where the page's stream is, when it is not this request's URL (a form refused with
+    422 is answered at its POST address; its page streams from the list's GET address).
+    """
     if EVENT_STREAM in request.headers.get("accept", ""):
         return LiveResponse(page)
-    url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    url = live_url or request.url.path + (f"?{request.url.query}" if request.url.query else "")
     assigns = await page.assigns()
-    response = render(request, page.template, live_url=url, region_template=page.region_template, **assigns)
+    response = render(
+        request, page.template, status_code=status_code, live_url=url, region_template=page.region_template, **assigns
+    )
     response.headers["vary"] = "Accept"
     return response
 

@@ -27,20 +27,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from my_app import pubsub
 from my_app.pubsub import Gap, Message, Subscription
 from my_app_web.live import patches
+from my_app_web.live.patches import Patch
 from my_app_web.plugs.auth import LIVE_SOCKET_ID_KEY
-
-if TYPE_CHECKING:
-    from my_app_web.live.page import LivePage
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,22 @@ _HEADERS = [
 ]
 
 
+class StreamedPage(Protocol):
+    """What the stream needs of a page (`LivePage` has it)."""
+
+    request: Request
+
+    def topics(self) -> Sequence[str]: ...
+
+    async def refresh(self) -> list[Patch]: ...
+
+    async def handle_info(self, message: Message) -> Sequence[Patch]: ...
+
+
 class LiveResponse(Response):
     """The SSE answer for one live page: runs until the client goes away."""
 
-    def __init__(self, page: LivePage) -> None:
+    def __init__(self, page: StreamedPage) -> None:
         self.page = page
         self.status_code = 200
         self.background = None
@@ -77,6 +90,9 @@ class LiveResponse(Response):
         self._timer: asyncio.TimerHandle | None = None
         self._send: Send | None = None
         self._subscriptions: list[Subscription] = []
+        # The request's context (its locale, its request id): pushes are rendered and logged in it,
+        # though PubSub delivers from its listener's context.
+        self._context = contextvars.copy_context()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._send = send
@@ -160,7 +176,7 @@ class LiveResponse(Response):
 
     def _wake(self) -> None:
         if self._ready and not self._closed and (self._pump is None or self._pump.done()):
-            self._pump = asyncio.get_running_loop().create_task(self._drain())
+            self._pump = asyncio.get_running_loop().create_task(self._drain(), context=self._context)
 
     # --- The pump: a task only while there is something to send ---
 
@@ -176,7 +192,7 @@ class LiveResponse(Response):
                     self._inbox.clear()
                     await self._send_event("live", patches.render(await self.page.refresh()))
                 elif self._inbox:
-                    found: list[patches.Patch] = []
+                    found: list[Patch] = []
                     while self._inbox:
                         found.extend(await self.page.handle_info(self._inbox.popleft()))
                     if found:

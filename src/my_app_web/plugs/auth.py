@@ -27,7 +27,9 @@ from my_app.accounts.scope import Scope
 from my_app.accounts.user import Role
 from my_app.config import Settings
 from my_app.errors import UnauthorizedError
+from my_app.gettext import gettext as _
 from my_app_web.flash import put_flash
+from my_app_web.gettext import clear_session_keeping_locale, set_request_locale
 
 SESSION_TOKEN_KEY = "user_token"  # noqa: S105 - a session key, not a secret
 LIVE_SOCKET_ID_KEY = "live_socket_id"
@@ -103,6 +105,7 @@ async def fetch_current_user(request: Request, response: Response) -> accounts.S
         response.delete_cookie(settings.remember_me_cookie)
     else:
         request.state.current_user = found.user  # for the layout's navigation (`current_user`)
+        set_request_locale(request, found.user.locale)  # the user's language beats ?locale= and the browser's
     return found
 
 
@@ -130,7 +133,8 @@ async def log_in_user(request: Request, response: Response, user: accounts.User,
     """Start a new session for `user` (the old session's data is dropped: no fixation)."""
     settings: Settings = request.app.state.settings
     token = await accounts.generate_user_session_token(user)
-    request.session.clear()
+    clear_session_keeping_locale(request)
+    set_request_locale(request, user.locale)  # a flash put after this is in the user's language
     request.session[SESSION_TOKEN_KEY] = token
     # The topic that live pages and sockets of this session watch, to be disconnected on log-out.
     request.session[LIVE_SOCKET_ID_KEY] = accounts.socket_id_for(token)
@@ -152,16 +156,18 @@ async def log_out_user(request: Request, response: Response) -> None:
     token = request.session.get(SESSION_TOKEN_KEY)
     if token:
         await accounts.delete_user_session_token(token)
-    request.session.clear()
+    clear_session_keeping_locale(request)
     response.delete_cookie(settings.remember_me_cookie)
 
 
 async def require_authenticated_user(request: Request, session: CurrentSession) -> accounts.Session:
     """Pages for signed-in users: others go to the log-in page with a flash message."""
     if session is None:
-        put_flash(request, "error", "You must log in to access this page.")
-        if request.method == "GET":
-            request.session["user_return_to"] = str(request.url.path)
+        # A live page's stream is not a page the person asked for: nothing to say or come back to.
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            put_flash(request, "error", _("You must log in to access this page."))
+            if request.method == "GET":
+                request.session["user_return_to"] = str(request.url.path)
         raise Redirect(LOG_IN_PATH)
     return session
 
@@ -177,7 +183,7 @@ async def require_sudo_mode(
 ) -> accounts.Session:
     """Sensitive settings need a log-in within the last 20 minutes."""
     if not accounts.sudo_mode(session.authenticated_at):
-        put_flash(request, "error", "You must re-authenticate to access this page.")
+        put_flash(request, "error", _("You must re-authenticate to access this page."))
         raise Redirect(LOG_IN_PATH)
     return session
 
@@ -189,7 +195,7 @@ def authorize_page(*roles: Role) -> Callable[..., Awaitable[accounts.Session]]:
         request: Request, session: Annotated[accounts.Session, Depends(require_authenticated_user)]
     ) -> accounts.Session:
         if session.user.role not in roles:
-            put_flash(request, "error", "You are not authorized to access this page.")
+            put_flash(request, "error", _("You are not authorized to access this page."))
             raise Redirect(SIGNED_IN_PATH)
         return session
 

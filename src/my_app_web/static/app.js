@@ -115,7 +115,8 @@
     openModalEl = modal;
     modal.hidden = false;
     var panel = modal.querySelector(".modal-panel") || modal;
-    var target = panel.querySelector("[autofocus]") ||
+    // A form re-rendered with errors: straight to the first field to fix.
+    var target = panel.querySelector("[aria-invalid=true]") || panel.querySelector("[autofocus]") ||
       panel.querySelector("input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])") ||
       panel;
     // After the swap settles: focusing mid-swap is undone by htmx's own focus restore.
@@ -172,6 +173,20 @@
     if (el.tagName === "A") return; // a link to cancel_url: the browser (or htmx) follows it
     event.preventDefault();
     closeModal(el.closest("[data-modal]"));
+  });
+
+  // ---- history -------------------------------------------------------------------------------
+
+  // A form submitted through htmx (simple_form's target) has hx-push-url="true": push the page it
+  // was redirected to, but not the POST's own URL when it answered with the form again (a 422):
+  // Back would then GET a route that only takes POST.
+  document.addEventListener("htmx:beforeHistoryUpdate", function (event) {
+    var detail = event.detail;
+    var verb = detail.requestConfig && detail.requestConfig.verb;
+    if (verb && verb !== "get" && detail.pathInfo.responsePath === detail.pathInfo.finalRequestPath) {
+      detail.history.type = "replace";
+      detail.history.path = location.pathname + location.search + location.hash;
+    }
   });
 
   // ---- flash ------------------------------------------------------------------------------------

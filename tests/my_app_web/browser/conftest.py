@@ -59,6 +59,16 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _live_app.server.stop()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    # A failed browser test shows what the live server logged meanwhile (errors, tracebacks).
+    report = yield
+    failed = report.failed and _live_app is not None and _is_browser_test(item)  # type: ignore[attr-defined]
+    if failed and (log := _live_app.log_since_mark().strip()):  # type: ignore[union-attr]
+        report.sections.append(("live server log", log[-20_000:]))  # type: ignore[attr-defined]
+    return report
+
+
 @pytest.fixture(scope="session")
 def _mailbox_server() -> Iterator[Mailbox]:
     mailbox = Mailbox()
@@ -76,6 +86,7 @@ async def live_app(
     """This worker's live server (started by `app_server` when a test needs it)."""
     global _live_app
     _live_app = LiveApp(log=tmp_path_factory.mktemp("browser") / "server.log", mailbox=_mailbox_server)
+    _live_app.start_soon()  # starts while Chromium launches
     try:
         yield _live_app
     finally:
@@ -96,7 +107,9 @@ async def clean_tables(started_app: application.Application) -> AsyncIterator[No
 @pytest.fixture
 async def app_server(live_app: LiveApp, clean_tables: None) -> str:
     """The live server's base URL, e.g. `http://127.0.0.1:38211`."""
-    return await live_app.ensure_started()
+    base_url = await live_app.ensure_started()
+    live_app.mark_log()
+    return base_url
 
 
 @pytest.fixture
@@ -110,8 +123,9 @@ def mailbox(_mailbox_server: Mailbox, app_server: str) -> Mailbox:
 async def browser() -> AsyncIterator[Browser]:
     """Debian's Chromium (headless, no sandbox, no background networking), one per worker."""
     support.require_browser()
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
+    expect.set_options(timeout=support.TIMEOUT_MS)  # `expect(...)` waits as long as actions do
     async with async_playwright() as playwright:
         chromium = await support.launch_chromium(playwright)
         try:
@@ -121,7 +135,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def pages(browser: Browser, app_server: str, live_app: LiveApp) -> AsyncIterator[Pages]:
+async def pages(live_app: LiveApp, browser: Browser, app_server: str) -> AsyncIterator[Pages]:
     """The test's contexts; fails the test if a page reported a CSP violation or an uncaught error."""
     opened = Pages(browser, app_server)
     try:

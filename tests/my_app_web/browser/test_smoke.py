@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from playwright.async_api import Page, Response
+from playwright.async_api import Page, Response, expect
 
 from my_app import accounts
+from my_app_web.plugs.security_headers import PAGE_POLICY
 from tests.support.browser import BrowserUser, Mailbox, Pages, log_in, screenshot
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -31,9 +32,9 @@ async def test_home_page_loads_with_digested_static_files_and_no_csp_violation(
         headers = await asset.all_headers()
         assert headers["cache-control"] == IMMUTABLE, (asset.url, headers)
     assert await page.evaluate("getComputedStyle(document.body).fontFamily") != ""
-    # htmx, when the root layout loads it (it does from the live-page toolkit on).
-    if await page.locator("script[src*='htmx']").count():
-        assert await page.evaluate("typeof htmx") == "object"
+    # htmx and its SSE extension, loaded by the root layout.
+    assert await page.evaluate("typeof htmx") == "object"
+    assert await page.evaluate("typeof htmx.createEventSource") == "function"
     assert pages.of(page).csp_violations == []
     assert pages.of(page).page_errors == []
     await screenshot(page, "home")
@@ -86,3 +87,30 @@ async def test_log_in_helper_signs_the_user_in(page: Page, committed_user: Brows
     await log_in(page, committed_user.email, committed_user.password)
 
     assert "/users/log-in" not in page.url
+
+
+async def test_an_es_module_under_a_digested_name_imports_the_vendored_phoenix_client(
+    page: Page, pages: Pages, app_server: str
+) -> None:
+    """How /chat loads `phoenix`: a digested module, a relative import of the undigested vendor path."""
+    module = 'import {Socket, Presence} from "./vendor/phoenix@1.8.16/phoenix.mjs"\n'
+    module += "document.body.dataset.phoenix = typeof Socket + ' ' + typeof Presence\n"
+    html = "<!DOCTYPE html><html><head><title>probe</title>"
+    html += f'<script type="module" src="/static/probe-{"0" * 32}.js"></script></head><body></body></html>'
+    headers = {"content-security-policy": PAGE_POLICY}
+    # Served by the test, under the app's origin and CSP; the import itself goes to the live server.
+    await page.route(
+        f"{app_server}/probe", lambda route: route.fulfill(body=html, content_type="text/html", headers=headers)
+    )
+    await page.route(
+        f"{app_server}/static/probe-*.js",
+        lambda route: route.fulfill(body=module, content_type="text/javascript", headers=headers),
+    )
+    imported: list[Response] = []
+    page.on("response", lambda response: imported.append(response) if "phoenix.mjs" in response.url else None)
+
+    await page.goto("/probe")
+
+    await expect(page.locator("body")).to_have_attribute("data-phoenix", "function function")
+    assert [response.url for response in imported] == [f"{app_server}/static/vendor/phoenix@1.8.16/phoenix.mjs"]
+    assert (await imported[0].all_headers())["content-type"] == "text/javascript; charset=utf-8"

@@ -21,7 +21,8 @@ async def test_the_layout_s_stylesheet_is_served(client: httpx.AsyncClient) -> N
     page = await client.get("/")
     stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page.text)
     assert stylesheet is not None
-    assert urlsplit(stylesheet.group(1)).path == "/static/app.css"
+    # Its digested name (my_app_web.static_files), cached for a year.
+    assert re.fullmatch(r"/static/app-[0-9a-f]{32}\.css", urlsplit(stylesheet.group(1)).path)
 
     response = await client.get(stylesheet.group(1))
 

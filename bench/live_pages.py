@@ -40,10 +40,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import gc
+import io
 import math
 import os
 import platform
+import pstats
 import re
 import subprocess
 import sys
@@ -233,6 +236,26 @@ async def growth(limit: int = 25) -> dict[str, Any]:
     return out
 
 
+@bench_router.post("/_bench/profile/start")
+async def profile_start() -> dict[str, Any]:
+    profiler = cProfile.Profile()
+    _marks["profiler"] = profiler
+    profiler.enable()
+    return {}
+
+
+@bench_router.post("/_bench/profile/stop")
+async def profile_stop(limit: int = 30) -> dict[str, str]:
+    profiler: cProfile.Profile = _marks.pop("profiler")
+    profiler.disable()
+    out: dict[str, str] = {}
+    for key in ("tottime", "cumulative"):
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).strip_dirs().sort_stats(key).print_stats(limit)
+        out[key] = text.getvalue()
+    return out
+
+
 class BareStreams:
     """`/_bench/bare`: an SSE stream in plain ASGI, before the app's middleware: headers, one event,
     then the connection's coroutine waits in `receive()` until the client goes away."""
@@ -251,9 +274,34 @@ class BareStreams:
             pass
 
 
+def memoize_paths() -> None:
+    """Experiment (`--memoize-paths`): remember `templating.path_for`'s answers. FastAPI's
+    `url_path_for` walks the routes on every call (about 0.35 ms here), and a `/users` row has six
+    links: the rows 1,000 pages render for one change spend most of their time there."""
+    from my_app_web import templating
+
+    original = templating.path_for
+    known: dict[tuple[Any, ...], str] = {}
+
+    def path_for(request: Request, name: str, /, **path_params: Any) -> str:
+        router = request.scope.get("router") or request.scope["app"]
+        key = (id(router), request.scope.get("root_path", ""), name, *sorted(path_params.items()))
+        path = known.get(key)
+        if path is None:
+            if len(known) > 10_000:
+                known.clear()
+            path = known[key] = original(request, name, **path_params)
+        return path
+
+    templating.path_for = path_for
+
+
 def create_bench_app() -> ASGIApp:
     """The app `myapp server` serves, with the bench pages and routes; the factory `serve` runs."""
     from my_app_web.endpoint import create_app
+
+    if os.environ.get("BENCH_MEMOIZE_PATHS"):
+        memoize_paths()
 
     loader = templates.env.loader
     assert isinstance(loader, ChoiceLoader)
@@ -413,6 +461,8 @@ class Options:
     users_path: str
     timeout: float
     explain: bool
+    profile: bool
+    memoize_paths: bool
     keep_db: bool
 
 
@@ -442,6 +492,7 @@ class Result:
     nofile: tuple[int, int] = (0, 0)
     load: tuple[float, float] = (0.0, 0.0)
     growth: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, str] = field(default_factory=dict)
 
     @property
     def kb_per_page(self) -> float:
@@ -558,7 +609,11 @@ async def run_scenario(
                 result.growth = (await http.get("/_bench/growth")).json()
 
             if spec.live and result.opened == options.pages:
+                if options.profile:
+                    await http.post("/_bench/profile/start")
                 await fan_out(options, load, touch, ps, me, result)
+                if options.profile:
+                    result.profile = (await http.post("/_bench/profile/stop")).json()
                 await asyncio.sleep(0.5)
                 result.tasks_after_rounds = (await http.get("/_bench/stats")).json()["tasks"]
             result.lost = load.lost
@@ -797,7 +852,7 @@ def parse_args(argv: list[str] | None) -> Options | int:
     serve_parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pages", type=int, default=1000, help="connections per scenario (N)")
     parser.add_argument("--rounds", type=int, default=10, help="timed user changes per live scenario")
-    parser.add_argument("--batch", type=int, default=100, help="connections opening at once")
+    parser.add_argument("--batch", type=int, default=25, help="connections opening at once")
     parser.add_argument("--users", type=int, default=50, help="users in the database (rows of a user list)")
     parser.add_argument(
         "--scenarios",
@@ -807,6 +862,10 @@ def parse_args(argv: list[str] | None) -> Options | int:
     parser.add_argument("--users-path", default="/users", help="the live user list the `users` scenario opens")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a batch or a round")
     parser.add_argument("--explain", action="store_true", help="also trace allocations per page (tracemalloc)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the server during the fan-out rounds")
+    parser.add_argument(
+        "--memoize-paths", action="store_true", help="experiment: the server caches templating.path_for's answers"
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -825,6 +884,8 @@ def parse_args(argv: list[str] | None) -> Options | int:
         users_path=args.users_path,
         timeout=args.timeout,
         explain=args.explain,
+        profile=args.profile,
+        memoize_paths=args.memoize_paths,
         keep_db=args.keep_db,
     )
 
@@ -839,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_db = scratch_database(base, BENCH_DATABASE)
         settings = Settings(env="dev", database_url=bench_db.url, jobs_in_server=False)
         env = server_env(settings, bench_db)
+        env["BENCH_MEMOIZE_PATHS"] = "1" if options.memoize_paths else ""
         seed(bench_db, env, options.users)
     where = describe_database(bench_db, base)
     console.print(f"benchmarking on {where}: N={options.pages:,}, scenarios {', '.join(options.scenarios)}")
@@ -858,7 +920,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result.tasks_per_page:.2f} tasks/page, reach all median {_ms(_percentile(result.reach_all, 0.5))} ms"
             )
         if options.explain:
-            traced = server_env(settings, bench_db, tracing=True)
+            traced = {**env, "BENCH_TRACEMALLOC": "1"}
             for key in options.scenarios:
                 if specs[key].live or key == "bare":
                     growth.append(uvloop.run(run_scenario(options, specs[key], traced, cookie, explain=True)))
@@ -867,6 +929,10 @@ def main(argv: list[str] | None = None) -> int:
             database.drop(bench_db)
     report(options, where, results)
     report_growth(growth)
+    for result in results:
+        for key, text in result.profile.items():
+            console.print(f"[bold]{result.spec.label}: server profile of the rounds, by {key}[/bold]")
+            console.print(text, markup=False, highlight=False)
     ok = all(r.skipped or (r.opened == options.pages and not r.missing) for r in results)
     return 0 if ok else 1
 

@@ -7,6 +7,11 @@ connection's own coroutine (waiting for the client to go away), the subscription
 object, nothing else; a timer (not a task) sends a comment now and then so proxies keep the
 connection open.
 
+Served by the app's `Endpoint`, a stream goes through the middleware and its route (session,
+authentication, dependencies), sends its headers and first event, and returns: the endpoint then
+`hold()`s it with the server's own `send`, so an idle page keeps none of their frames alive. Called
+by anything else, it holds itself.
+
 On every (re)connection the page's region is rendered again first: a page that was away (the
 server restarted, the network dropped, the EventSource reconnected with `Last-Event-ID`) catches
 up by itself, and so does a page whose GET and stream straddled a change. A PubSub `Gap`, or an

@@ -7,6 +7,11 @@ connection's own coroutine (waiting for the client to go away), the subscription
 object, nothing else; a timer (not a task) sends a comment now and then so proxies keep the
 connection open.
 
+Served by the app's `Endpoint`, a stream goes through the middleware and its route (session,
+authentication, dependencies), sends its headers and first event, and returns: the endpoint then
+`hold()`s it with the server's own `send`, so an idle page keeps none of their frames alive. Called
+by anything else, it holds itself.
+
 On every (re)connection the page's region is rendered again first: a page that was away (the
 server restarted, the network dropped, the EventSource reconnected with `Last-Event-ID`) catches
 up by itself, and so does a page whose GET and stream straddled a change. A PubSub `Gap`, or an
@@ -29,7 +34,6 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -50,6 +54,9 @@ HEARTBEAT_SECONDS = 25.0
 RETRY_MILLISECONDS = 1000
 # Messages waiting for the pump; beyond this the page is re-rendered instead (a slow client).
 INBOX_LIMIT = 64
+# A list in the request's scope, put there by the endpoint: a stream appends itself to it once it
+# has sent its first event, and the endpoint then `hold()`s it outside the middleware stack.
+DETACHED_KEY = "my_app.live_detached"
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
@@ -76,7 +83,8 @@ class LiveResponse(Response):
         self.page = page
         self.status_code = 200
         self.background = None
-        self._inbox: deque[Message] = deque()
+        # A list, not a deque: an empty deque costs ~700 bytes, times every open page.
+        self._inbox: list[Message] = []
         self._stale = False  # re-render the region at the next pump (a gap, an overflow)
         self._reload = False
         self._beat = False
@@ -86,39 +94,66 @@ class LiveResponse(Response):
         self._pump: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._send: Send | None = None
+        self._subscriptions: list[Subscription] = []
         # The request's context (its locale, its request id): pushes are rendered and logged in it,
         # though PubSub delivers from its listener's context.
         self._context = contextvars.copy_context()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._send = send
-        subscriptions: list[Subscription] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             await send({"type": "http.response.body", "body": b"retry: %d\n\n" % RETRY_MILLISECONDS, "more_body": True})
             # Subscribe before the first render: a change made meanwhile is pushed after it.
-            subscriptions = [pubsub.subscribe(topic, on_message=self._on_message) for topic in self.page.topics()]
+            self._subscriptions = [pubsub.subscribe(topic, on_message=self._on_message) for topic in self.page.topics()]
             session_topic = self.page.request.session.get(LIVE_SOCKET_ID_KEY)
             if isinstance(session_topic, str):
-                subscriptions.append(pubsub.subscribe(session_topic, on_message=self._on_logout))
+                self._subscriptions.append(pubsub.subscribe(session_topic, on_message=self._on_logout))
             await self._send_event("live", patches.render(await self.page.refresh()))
-            self._ready = True
-            self._wake()
-            self._schedule_heartbeat()
-            # The connection's own coroutine waits here until the client goes away (or a pump ends
-            # the response, which makes receive() answer "http.disconnect" too).
+        except OSError:
+            self._close()  # the client went away while we wrote
+            return
+        except BaseException:
+            self._close()
+            raise
+        self._ready = True
+        self._schedule_heartbeat()
+        if self._inbox or self._stale or self._reload:
+            self._wake()  # what arrived during the first render
+        detached = scope.get(DETACHED_KEY)
+        if isinstance(detached, list):
+            # The endpoint serves this stream from here on, once the middleware and the route have
+            # returned: an idle page then keeps none of their frames alive (`Endpoint.__call__`).
+            detached.append(self)
+            return
+        await self.hold(receive)
+
+    async def hold(self, receive: Receive, send: Send | None = None) -> None:
+        """Wait, as the connection's own coroutine, until the client goes away; then clean up.
+
+        With `send`, later events go straight to it (the server's own, outside the middleware).
+        """
+        if send is not None:
+            self._send = send
+        try:
+            # A pump that ends the response makes receive() answer "http.disconnect" too.
             while (await receive())["type"] != "http.disconnect":
                 pass
         except OSError:
-            pass  # the client went away while we wrote
+            pass
         finally:
-            self._closed = True
-            for subscription in subscriptions:
-                subscription.close("live page closed")
-            if self._timer is not None:
-                self._timer.cancel()
-            if self._pump is not None and not self._pump.done():
-                self._pump.cancel()
+            self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        for subscription in self._subscriptions:
+            subscription.close("live page closed")
+        self._subscriptions = []
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+        self._pump = None
 
     # --- Called by PubSub on delivery (no await: queue and wake the pump) ---
 
@@ -136,13 +171,13 @@ class LiveResponse(Response):
             self._wake()
 
     def _schedule_heartbeat(self) -> None:
-        def beat() -> None:
-            self._beat = True
-            self._wake()
-            self._schedule_heartbeat()
-
         if not self._closed:
-            self._timer = asyncio.get_running_loop().call_later(HEARTBEAT_SECONDS, beat)
+            self._timer = asyncio.get_running_loop().call_later(HEARTBEAT_SECONDS, self._heartbeat)
+
+    def _heartbeat(self) -> None:
+        self._beat = True
+        self._wake()
+        self._schedule_heartbeat()
 
     def _wake(self) -> None:
         if self._ready and not self._closed and (self._pump is None or self._pump.done()):
@@ -164,7 +199,7 @@ class LiveResponse(Response):
                 elif self._inbox:
                     found: list[Patch] = []
                     while self._inbox:
-                        found.extend(await self.page.handle_info(self._inbox.popleft()))
+                        found.extend(await self.page.handle_info(self._inbox.pop(0)))
                     if found:
                         await self._send_event("live", patches.render(found))
                 elif self._beat:
@@ -179,6 +214,8 @@ class LiveResponse(Response):
             # browser reconnects after `retry`, and the reconnection renders the page afresh.
             logger.warning("live page %s failed; closing its stream", type(self.page).__name__, exc_info=True)
             await self._finish()
+        finally:
+            self._pump = None  # an idle page keeps no finished task alive
 
     async def _send_event(self, event: str, data: str) -> None:
         self._event_id += 1

@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Literal
 
@@ -34,7 +35,8 @@ class Stream:
 
     def reset(self, item_ids: Iterable[object]) -> None:
         """The items now on the page (after a full render)."""
-        self._shown = {str(item_id) for item_id in item_ids}
+        # Interned: 1,000 open pages listing the same items share one string per id.
+        self._shown = {sys.intern(str(item_id)) for item_id in item_ids}
 
     def __contains__(self, item_id: object) -> bool:
         return str(item_id) in self._shown
@@ -45,7 +47,7 @@ class Stream:
     def insert(self, item_id: object, html: str, *, at: Literal[0, -1] = -1) -> Patch:
         if item_id in self:
             return patches.replace(self.dom_id(item_id), html)
-        self._shown.add(str(item_id))
+        self._shown.add(sys.intern(str(item_id)))
         return patches.insert(self.name, html, at=at)
 
     def update(self, item_id: object, html: str) -> Patch | None:

@@ -9,7 +9,6 @@ builds it on APP_HOST (`settings.base_url`).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +34,33 @@ def path_for(request: Request, name: str, /, **path_params: Any) -> str:
     """
     router = request.scope.get("router") or request.scope["app"]
     root_path: str = request.scope.get("root_path", "")
+    return root_path.rstrip("/") + _route_path(router, name, path_params)
+
+
+# Paths found, per router (kept on the router itself: they go with it). Starlette walks every route
+# for each lookup (~0.35 ms with our routes): a row of a live list has several links, and 1,000
+# open pages render it once each (bench/live_pages.py). Routes do not change once the app runs.
+_PATHS_ATTRIBUTE = "_my_app_route_paths"
+_PATHS_KEPT = 8192
+
+
+def _route_path(router: Any, name: str, path_params: dict[str, Any]) -> str:
     try:
-        path = _route_path(router, name, tuple(path_params.items()))
-    except TypeError:  # an unhashable parameter: not cached
+        key = (name, *sorted(path_params.items()))
+        hash(key)
+    except TypeError:  # an unhashable parameter: not kept
+        return str(router.url_path_for(name, **path_params))
+    paths: dict[tuple[Any, ...], str] | None = getattr(router, _PATHS_ATTRIBUTE, None)
+    if paths is None:
+        paths = {}
+        setattr(router, _PATHS_ATTRIBUTE, paths)
+    path = paths.get(key)
+    if path is None:
         path = str(router.url_path_for(name, **path_params))
-    return root_path.rstrip("/") + path
-
-
-@lru_cache(maxsize=8192)
-def _route_path(router: Any, name: str, path_params: tuple[tuple[str, Any], ...]) -> str:
-    # Starlette walks every route for each lookup (~0.35 ms with our routes): a row of a live list
-    # has several links, and 1,000 open pages render it once each (bench/live_pages.py). Routes do
-    # not change once the app runs, so a path, once found, is kept.
-    return str(router.url_path_for(name, **dict(path_params)))
+        if len(paths) >= _PATHS_KEPT:
+            paths.clear()
+        paths[key] = path
+    return path
 
 
 def absolute_url_for(request: Request, name: str, /, **path_params: Any) -> str:

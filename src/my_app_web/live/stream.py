@@ -135,6 +135,7 @@ class LiveResponse(Response):
         """
         if send is not None:
             self._send = send
+        _forget_parsed(self.page.request)
         try:
             # A pump that ends the response makes receive() answer "http.disconnect" too.
             while (await receive())["type"] != "http.disconnect":
@@ -231,3 +232,13 @@ class LiveResponse(Response):
         if self._send is not None:
             with contextlib.suppress(OSError):
                 await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+# What Starlette's Request caches once parsed (its URL, headers, cookies, query): an open page keeps
+# its request for as long as it is open, and each of these is parsed again if a later render needs it.
+_PARSED_REQUEST_CACHES = ("_url", "_base_url", "_headers", "_cookies", "_query_params")
+
+
+def _forget_parsed(request: Request) -> None:
+    for attribute in _PARSED_REQUEST_CACHES:
+        request.__dict__.pop(attribute, None)

@@ -17,8 +17,8 @@ a form posts to its route (POST-redirect-GET without JavaScript), and live valid
 validate route that re-renders the form from `change_*` (no write).
 """
 
-from my_app_web.live.forms import Form, form_params, is_htmx, used_fields
-from my_app_web.live.page import LivePage, live
+from my_app_web.live.forms import Form, form_params, hx_target, is_htmx, used_fields
+from my_app_web.live.page import LivePage, is_live_stream, live
 from my_app_web.live.patches import Patch, delete, inner, insert, replace
 from my_app_web.live.stream import LiveResponse
 from my_app_web.live.streams import Stream
@@ -31,9 +31,11 @@ __all__ = [
     "Stream",
     "delete",
     "form_params",
+    "hx_target",
     "inner",
     "insert",
     "is_htmx",
+    "is_live_stream",
     "live",
     "replace",
     "used_fields",

@@ -71,3 +71,8 @@ def used_fields(params: Mapping[str, str]) -> set[str]:
 def is_htmx(request: Request) -> bool:
     """True for a request made by htmx (live validation, a fragment), False for a plain form post."""
     return request.headers.get("hx-request") == "true"
+
+
+def hx_target(request: Request) -> str | None:
+    """The id of the element an htmx request will swap (`HX-Target`), or None for a plain request."""
+    return request.headers.get("hx-target") if is_htmx(request) else None

@@ -113,7 +113,7 @@ async def live(request: Request, page: LivePage, *, status_code: int = 200, live
     `live_url`: where the page's stream is, when it is not this request's URL (a form refused with
     422 is answered at its POST address; its page streams from the list's GET address).
     """
-    if EVENT_STREAM in request.headers.get("accept", ""):
+    if is_live_stream(request):
         return LiveResponse(page)
     url = live_url or request.url.path + (f"?{request.url.query}" if request.url.query else "")
     assigns = await page.assigns()
@@ -122,6 +122,11 @@ async def live(request: Request, page: LivePage, *, status_code: int = 200, live
     )
     response.headers["vary"] = "Accept"
     return response
+
+
+def is_live_stream(request: Request) -> bool:
+    """The page's own EventSource asking for its live stream (not a browser wanting the page)."""
+    return EVENT_STREAM in request.headers.get("accept", "")
 
 
 # --- Loads shared between pages handling the same message ---

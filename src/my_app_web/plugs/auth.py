@@ -26,7 +26,7 @@ from my_app import accounts
 from my_app.accounts.scope import Scope
 from my_app.accounts.user import Role
 from my_app.config import Settings
-from my_app.errors import UnauthorizedError
+from my_app.errors import ForbiddenError, UnauthorizedError
 from my_app.gettext import gettext as _
 from my_app_web.flash import put_flash
 from my_app_web.gettext import clear_session_keeping_locale, set_request_locale
@@ -189,14 +189,14 @@ async def require_sudo_mode(
 
 
 def authorize_page(*roles: Role) -> Callable[..., Awaitable[accounts.Session]]:
-    """Authorize for pages: users without one of `roles` go home with a flash message."""
+    """Authorize for pages: visitors log in first (and come back); signed-in users without one of
+    `roles` get 403 (the page exists; they may not see it). A live page's stream asks the same way."""
 
     async def authorize(
-        request: Request, session: Annotated[accounts.Session, Depends(require_authenticated_user)]
+        session: Annotated[accounts.Session, Depends(require_authenticated_user)],
     ) -> accounts.Session:
         if session.user.role not in roles:
-            put_flash(request, "error", _("You are not authorized to access this page."))
-            raise Redirect(SIGNED_IN_PATH)
+            raise ForbiddenError()
         return session
 
     return authorize

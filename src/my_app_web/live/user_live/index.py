@@ -28,9 +28,10 @@ from my_app.pubsub import Message
 from my_app_web.flash import put_flash
 from my_app_web.html import render_fragment
 from my_app_web.live import LivePage, Patch, Stream, form_params, live, patches
-from my_app_web.live.page import REGION_ID
+from my_app_web.live.forms import hx_target
+from my_app_web.live.page import REGION_ID, is_live_stream
 from my_app_web.live.user_live import form as user_form
-from my_app_web.live.user_live.access import AdminScope, hx_target, is_stream
+from my_app_web.live.user_live.access import AdminScope
 from my_app_web.live.user_live.form import SLOT_ID, UserModal
 from my_app_web.live.user_live.rendering import slot
 from my_app_web.live.user_live.show import show_page
@@ -123,7 +124,7 @@ async def index_page(
     request: Request, scope: Scope, modal: UserModal | None, *, limit: int = PAGE_SIZE, status_code: int = 200
 ) -> Response:
     """The list page with `modal` open over it (or just the slot, for htmx; the stream, for its EventSource)."""
-    if is_stream(request):
+    if is_live_stream(request):
         return await live(request, UserIndex(request, scope, limit=limit))
     if hx_target(request) == SLOT_ID:
         response: Response = slot(request, modal, status_code=status_code)
@@ -145,7 +146,7 @@ async def index(request: Request, scope: AdminScope, limit: Limit = PAGE_SIZE) -
 
 @router.get("/new", name="user_new")
 async def new(request: Request, scope: AdminScope) -> Response:
-    modal = None if is_stream(request) else user_form.new_user_modal(request, scope)
+    modal = None if is_live_stream(request) else user_form.new_user_modal(request, scope)
     return await index_page(request, scope, modal)
 
 
@@ -170,7 +171,7 @@ async def validate(request: Request, scope: AdminScope) -> HTMLResponse:
 @router.get("/{user_id:uuid}/edit", name="user_edit")
 async def edit(request: Request, user_id: uuid.UUID, scope: AdminScope) -> Response:
     user = await accounts.get_user_or_404(scope, user_id)
-    modal = None if is_stream(request) else user_form.edit_user_modal(request, user)
+    modal = None if is_live_stream(request) else user_form.edit_user_modal(request, user)
     return await index_page(request, scope, modal)
 
 

@@ -18,8 +18,10 @@ from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.flash import put_flash
 from my_app_web.live import LivePage, Patch, live
+from my_app_web.live.forms import hx_target
+from my_app_web.live.page import is_live_stream
 from my_app_web.live.user_live import form as user_form
-from my_app_web.live.user_live.access import AdminScope, hx_target, is_stream
+from my_app_web.live.user_live.access import AdminScope
 from my_app_web.live.user_live.form import SLOT_ID, UserModal
 from my_app_web.live.user_live.rendering import slot
 from my_app_web.templating import path_for
@@ -74,7 +76,7 @@ async def show_page(
     request: Request, scope: Scope, user: User, modal: UserModal | None, *, status_code: int = 200
 ) -> Response:
     """The user's page with `modal` over it (or just the slot, for htmx; the stream, for its EventSource)."""
-    if is_stream(request):
+    if is_live_stream(request):
         return await live(request, UserShow(request, scope, user))
     if hx_target(request) == SLOT_ID:
         response: Response = slot(request, modal, status_code=status_code)
@@ -91,7 +93,7 @@ async def _user_or_back_to_list(request: Request, scope: Scope, user_id: uuid.UU
     user = await accounts.get_user(scope, user_id)
     if user is not None:
         return user
-    if is_stream(request):
+    if is_live_stream(request):
         raise NotFoundError("user", user_id)  # the stream of a page whose user is gone: nothing to show
     put_flash(request, "error", _("That user no longer exists."))
     return RedirectResponse(path_for(request, "user_index"), status_code=303)
@@ -110,5 +112,5 @@ async def edit(request: Request, user_id: uuid.UUID, scope: AdminScope) -> Respo
     user = await _user_or_back_to_list(request, scope, user_id)
     if isinstance(user, Response):
         return user
-    modal = None if is_stream(request) else user_form.edit_user_modal(request, user, return_to="show")
+    modal = None if is_live_stream(request) else user_form.edit_user_modal(request, user, return_to="show")
     return await show_page(request, scope, user, modal)

@@ -60,7 +60,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.channels_client import raise_open_files_limit
-from bench.support import describe_database, scratch_database
+from bench.support import describe_database, percentile, scratch_database
 from my_app import database
 from my_app.config import Settings
 from my_app_web.channels import connection, socket_token
@@ -646,13 +646,6 @@ def server_env(settings: Settings, bench_db: database.Database) -> dict[str, str
 # --- Report ---
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 def _ms(seconds: float) -> str:
     return "–" if math.isnan(seconds) else f"{seconds * 1000:,.0f}" if seconds >= 0.1 else f"{seconds * 1000:,.1f}"
 
@@ -745,9 +738,9 @@ def report_results(options: Options, results: list[Result]) -> None:
     row("server RSS all joined, MB", lambda r: _mb(r.rss_joined))
     row("[bold]memory per socket, KB[/bold]", lambda r: f"[bold]{_kb_per_socket(r):,.1f}[/bold]")
     row("server asyncio tasks, all joined", lambda r: f"{r.tasks:,}" if r.tasks is not None else "–")
-    row("[bold]per socket: p50 ms[/bold]", lambda r: f"[bold]{_ms(_percentile(r.latencies, 0.50))}[/bold]")
-    row("[bold]per socket: p99 ms[/bold]", lambda r: f"[bold]{_ms(_percentile(r.latencies, 0.99))}[/bold]")
-    row("reach all: median ms", lambda r: _ms(_percentile(r.reach_all, 0.50)))
+    row("[bold]per socket: p50 ms[/bold]", lambda r: f"[bold]{_ms(percentile(r.latencies, 0.50))}[/bold]")
+    row("[bold]per socket: p99 ms[/bold]", lambda r: f"[bold]{_ms(percentile(r.latencies, 0.99))}[/bold]")
+    row("reach all: median ms", lambda r: _ms(percentile(r.reach_all, 0.50)))
     row("reach all: max ms", lambda r: _ms(max(r.reach_all) if r.reach_all else math.nan))
     row("server CPU s (broadcasts)", lambda r: f"{r.server_cpu:.2f}")
     row("load client CPU s (broadcasts)", lambda r: f"{r.client_cpu:.2f}")
@@ -824,15 +817,15 @@ def report_results(options: Options, results: list[Result]) -> None:
             continue
         line = (
             f"[bold]{r.scenario.label}: {r.joined:,} sockets joined, {_kb_per_socket(r):,.1f} KB/socket, "
-            f"one broadcast reaches them all in {_ms(_percentile(r.reach_all, 0.5))} ms (median; worst "
-            f"{_ms(max(r.reach_all))} ms), per socket p50 {_ms(_percentile(r.latencies, 0.5))} ms, "
-            f"p99 {_ms(_percentile(r.latencies, 0.99))} ms[/bold]"
+            f"one broadcast reaches them all in {_ms(percentile(r.reach_all, 0.5))} ms (median; worst "
+            f"{_ms(max(r.reach_all))} ms), per socket p50 {_ms(percentile(r.latencies, 0.5))} ms, "
+            f"p99 {_ms(percentile(r.latencies, 0.99))} ms[/bold]"
         )
         comparable = baseline is not None and abs(baseline.joined - r.joined) <= 0.01 * max(r.joined, 1)
         if baseline is not None and baseline.latencies and comparable:
             line += (
                 f" — ÷ baseline: memory {_kb_per_socket(r) / _kb_per_socket(baseline):.1f}×, reach-all "
-                f"{_percentile(r.reach_all, 0.5) / _percentile(baseline.reach_all, 0.5):.1f}×"
+                f"{percentile(r.reach_all, 0.5) / percentile(baseline.reach_all, 0.5):.1f}×"
             )
         console.print(line)
     targets = [r for r in results if r.scenario.key in ("plain", "room")]
@@ -980,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
                 kb = _kb_per_socket(result)
                 console.print(
                     f"{result.scenario.label}: {result.joined:,} joined, {kb:,.1f} KB/socket, reach-all median "
-                    f"{_ms(_percentile(result.reach_all, 0.5))} ms"
+                    f"{_ms(percentile(result.reach_all, 0.5))} ms"
                 )
                 if result.server_log is not None:
                     result.log_summary = _log_summary(result.server_log)

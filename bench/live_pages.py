@@ -71,7 +71,7 @@ from rich.table import Table
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.channels_client import raise_open_files_limit
-from bench.support import PROJECT_ROOT, describe_database, free_port, scratch_database, wait_until_ready
+from bench.support import PROJECT_ROOT, describe_database, free_port, percentile, scratch_database, wait_until_ready
 from my_app import accounts, database
 from my_app.accounts import Role
 from my_app.accounts.scope import Scope as AccountsScope
@@ -691,13 +691,6 @@ def server_env(settings: Settings, bench_db: database.Database, *, tracing: bool
 # --- Report ---
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 def _ms(seconds: float) -> str:
     if math.isnan(seconds):
         return "–"
@@ -761,9 +754,9 @@ def report(options: Options, where: str, results: list[Result]) -> None:
             f"{r.opened:,}",
             f"{r.kb_per_page:.1f}",
             f"{r.tasks_per_page:.2f}",
-            _ms(_percentile(r.latencies, 0.5)),
-            _ms(_percentile(r.latencies, 0.99)),
-            f"{_ms(_percentile(r.reach_all, 0.5))} / {_ms(max(r.reach_all, default=math.nan))}" if r.reach_all else "–",
+            _ms(percentile(r.latencies, 0.5)),
+            _ms(percentile(r.latencies, 0.99)),
+            f"{_ms(percentile(r.reach_all, 0.5))} / {_ms(max(r.reach_all, default=math.nan))}" if r.reach_all else "–",
             cpu,
         )
     console.print(table)
@@ -781,7 +774,7 @@ def report(options: Options, where: str, results: list[Result]) -> None:
             + f"; opened in {r.open_seconds:.1f} s (server {r.open_server_cpu:.1f}, client {r.open_client_cpu:.1f}"
             f" CPU s); client RSS +{r.client_rss_delta / 1e6:.1f} MB; statuses {r.statuses}; closed early {r.lost}"
             + (f"; missing arrivals {r.missing}" if r.missing else "")
-            + (f"; touch {_ms(_percentile(r.touch_seconds, 0.5))} ms in the server" if r.touch_seconds else "")
+            + (f"; touch {_ms(percentile(r.touch_seconds, 0.5))} ms in the server" if r.touch_seconds else "")
             + f"; tasks by kind {r.task_kinds}",
         )
     console.print(details)
@@ -811,11 +804,11 @@ def report(options: Options, where: str, results: list[Result]) -> None:
             constant = by_key.get("constant")
             ratio = "–"
             if constant and constant.reach_all:
-                base = _percentile(constant.reach_all, 0.5)
-                ratio = f"{_percentile(page.reach_all, 0.5) / base:.2f}× the constant page ({_ms(base)} ms)"
+                base = percentile(constant.reach_all, 0.5)
+                ratio = f"{percentile(page.reach_all, 0.5) / base:.2f}× the constant page ({_ms(base)} ms)"
             figures.add_row(
                 f"reach all {page.opened:,} pages, median (max)",
-                f"{_ms(_percentile(page.reach_all, 0.5))} ({_ms(worst)}) ms",
+                f"{_ms(percentile(page.reach_all, 0.5))} ({_ms(worst)}) ms",
                 ratio,
                 "[green]met[/green]" if worst < TARGET_REACH_SECONDS else "[red]missed[/red]",
             )
@@ -917,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             console.print(
                 f"{result.spec.label}: {result.opened:,} open, {result.kb_per_page:.1f} KB/page, "
-                f"{result.tasks_per_page:.2f} tasks/page, reach all median {_ms(_percentile(result.reach_all, 0.5))} ms"
+                f"{result.tasks_per_page:.2f} tasks/page, reach all median {_ms(percentile(result.reach_all, 0.5))} ms"
             )
         if options.explain:
             traced = {**env, "BENCH_TRACEMALLOC": "1"}

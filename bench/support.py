@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import socket
@@ -86,3 +87,11 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float 
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of `values` by the nearest-rank method; NaN when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]

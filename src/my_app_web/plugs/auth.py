@@ -8,6 +8,7 @@ Dependencies, for routes to declare what they need:
 - `ApiScope` — the caller's `Scope`; bearer token required, else 401 with `WWW-Authenticate: Bearer`.
   Routes pass it to the context, which decides what the caller may see and do (403 otherwise);
 - `ApiUser` — the signed-in user themself, for routes about the caller's own account (`/me`);
+- `OptionalApiScope` — for public reads: the token's user, or anonymous without a token (401 for a bad one);
 - `CurrentSession` — the browser's signed-in session or None (`fetch_current_user`);
 - `require_authenticated_user`, `redirect_if_user_is_authenticated`, `require_sudo_mode` — for pages.
 """
@@ -71,6 +72,25 @@ async def api_scope(token: BearerToken) -> Scope:
 
 
 ApiScope = Annotated[Scope, Depends(api_scope)]
+
+
+async def optional_api_scope(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Scope:
+    """For public reads: the bearer token's user, or an anonymous scope when there is no token.
+
+    A token that is sent but not valid is 401, never quietly anonymous: the client would otherwise
+    read a public view and believe it is signed in.
+    """
+    if credentials is None or not credentials.credentials:
+        return Scope.for_user(None)
+    user = await accounts.fetch_user_by_api_token(credentials.credentials)
+    if user is None:
+        raise UnauthorizedError()
+    return Scope.for_user(user)
+
+
+OptionalApiScope = Annotated[Scope, Depends(optional_api_scope)]
 
 
 async def api_user(scope: ApiScope) -> accounts.User:

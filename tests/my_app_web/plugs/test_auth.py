@@ -21,6 +21,7 @@ from my_app_web.endpoint import create_app
 from my_app_web.flash import pop_flash
 from my_app_web.plugs.auth import (
     CurrentSession,
+    OptionalApiScope,
     authorize_page,
     log_in_user,
     log_out_user,
@@ -71,6 +72,11 @@ async def settings_page(session: Annotated[accounts.Session, Depends(require_sud
 @pages.get("/test/admin")
 async def admin_page(session: Annotated[accounts.Session, Depends(authorize_page(Role.ADMIN))]) -> dict[str, str]:
     return {"email": session.user.email}
+
+
+@pages.get("/test/public-read")
+async def public_read(scope: OptionalApiScope) -> dict[str, str | None]:
+    return {"user": scope.user.email if scope.user else None}
 
 
 @pages.post("/test/plant/{value}")
@@ -208,3 +214,15 @@ async def test_pages_for_admins_refuse_other_users_with_403(browser: httpx.Async
 
     await browser.post(f"/test/log-in/{admin.email}")
     assert (await browser.get("/test/admin")).json() == {"email": admin.email}
+
+
+async def test_a_public_read_is_anonymous_without_a_token_and_the_user_with_one(browser: httpx.AsyncClient) -> None:
+    user = await user_fixture()
+    token = await accounts.create_api_token(user)
+
+    assert (await browser.get("/test/public-read")).json() == {"user": None}
+    signed = await browser.get("/test/public-read", headers={"authorization": f"Bearer {token}"})
+    assert signed.json() == {"user": user.email}
+    # A token sent but not valid is refused, not quietly read as anonymous.
+    forged = await browser.get("/test/public-read", headers={"authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401

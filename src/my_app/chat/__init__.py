@@ -26,7 +26,17 @@ from my_app.chat.room import LOBBY, Room, RoomCreate, RoomMembership
 from my_app.constraints import unique_violation
 from my_app.errors import ValidationError
 
-__all__ = ["LOBBY", "Room", "add_member", "can_join", "create_room", "get_room_by_slug", "list_rooms", "member"]
+__all__ = [
+    "LOBBY",
+    "Room",
+    "add_member",
+    "can_join",
+    "create_room",
+    "get_room_by_slug",
+    "list_rooms",
+    "list_rooms_of",
+    "member",
+]
 
 
 async def list_rooms() -> list[Room]:
@@ -37,6 +47,17 @@ async def list_rooms() -> list[Room]:
     """
     async with repo.transaction() as session:
         return list(await session.scalars(select(Room).order_by(Room.slug)))
+
+
+async def list_rooms_of(user: User) -> list[Room]:
+    """The rooms `user` is a member of, by slug (one query; an admin's are only those they joined).
+
+    Examples:
+        await list_rooms_of(ada)  # [Room(slug="general")]
+    """
+    async with repo.transaction() as session:
+        members = select(RoomMembership.room_id).where(RoomMembership.user_id == user.id)
+        return list(await session.scalars(select(Room).where(Room.id.in_(members)).order_by(Room.slug)))
 
 
 async def get_room_by_slug(slug: str) -> Room | None:

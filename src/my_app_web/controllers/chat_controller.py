@@ -53,13 +53,6 @@ async def _socket_token(request: Request) -> str | None:
     return socket_token.sign(settings, credential.user.id, credential.id)
 
 
-async def _member_rooms(user: accounts.User) -> list[chat.Room]:
-    """The private rooms `user` belongs to (not every room an admin could join), by slug."""
-    # A query per room: rooms are few, and made by the operator. The Chat context has no
-    # "rooms of a user" function yet; when it has one, call it here instead.
-    return [room for room in await chat.list_rooms() if await chat.member(room, user)]
-
-
 async def _page(request: Request, session: accounts.Session, room: chat.Room | None) -> HTMLResponse:
     token = await _socket_token(request)
     if token is None:  # the session ended between the auth check and here: log in again
@@ -71,7 +64,7 @@ async def _page(request: Request, session: accounts.Session, room: chat.Room | N
         socket_token=token,
         topic=f"room:{room.slug if room is not None else chat.LOBBY}",
         room=room,
-        rooms=await _member_rooms(session.user),
+        rooms=await chat.list_rooms_of(session.user),  # not every room an admin could join
         user=session.user,
         max_body_length=MAX_BODY_LENGTH,
     )

@@ -7,6 +7,7 @@ from my_app import accounts, chat
 from my_app.accounts import Identity, Scope
 from my_app.errors import ValidationError
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
+from tests.support.query_count import count_queries
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -94,3 +95,18 @@ async def test_a_deleted_users_identity_joins_no_private_room() -> None:
     await accounts.delete_user(SYSTEM, admin)
 
     assert not await chat.can_join(identity, "staff")
+
+
+async def test_the_rooms_of_a_user_are_those_they_joined_in_one_query() -> None:
+    ada, admin = await user_fixture(), await user_fixture(role="admin")
+    general = await chat.create_room({"slug": "general", "name": "General"})
+    secret = await chat.create_room({"slug": "secret", "name": "Secret"})
+    await chat.create_room({"slug": "other", "name": "Other"})
+    await chat.add_member(secret, ada)
+    await chat.add_member(general, ada)
+
+    async with count_queries() as queries:
+        rooms = await chat.list_rooms_of(ada)
+    assert [room.slug for room in rooms] == ["general", "secret"]
+    assert len(queries) == 1
+    assert await chat.list_rooms_of(admin) == []  # an admin may join any room, but belongs to none

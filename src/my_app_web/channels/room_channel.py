@@ -45,7 +45,11 @@ class RoomChannel(Channel):
             if len(body) > MAX_BODY_LENGTH:
                 return Reply.error({"reason": f"body should be at most {MAX_BODY_LENGTH} character(s)"})
             user = socket.assigns["user"]
-            await socket.broadcast("new_msg", {"body": body, "user": {"id": str(user.id), "name": user.name}})
+            # The server's time: every reader shows when it was sent, not when it reached them.
+            sent_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            await socket.broadcast(
+                "new_msg", {"body": body, "user": {"id": str(user.id), "name": user.name}, "sent_at": sent_at}
+            )
             return Reply.ok()
         return Reply.error({"reason": f"unknown event {event!r}"})
 

@@ -126,9 +126,11 @@ function start(root) {
     author.className = "chat-message-author";
     author.textContent = user.name || "";
     const time = document.createElement("time");
-    const now = new Date(); // the server sends no time: when it arrived here
-    time.dateTime = now.toISOString();
-    time.textContent = timeFormat.format(now);
+    // When the server broadcast it (`sent_at`, UTC); when it arrived here if the server sent none.
+    const sent = payload.sent_at ? new Date(payload.sent_at) : new Date();
+    const when = Number.isNaN(sent.getTime()) ? new Date() : sent;
+    time.dateTime = when.toISOString();
+    time.textContent = timeFormat.format(when);
     meta.append(author, time);
     const body = document.createElement("p");
     body.className = "chat-message-body";

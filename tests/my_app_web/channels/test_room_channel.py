@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import UTC, datetime
 
 import pytest
 import websockets
@@ -57,7 +58,9 @@ async def test_new_msg_reaches_everyone_in_the_room_with_the_sender(live_url: st
         assert (await a.reply(ref))[4]["status"] == "ok"
         for client in (a, b):
             message = await client.next_event("new_msg", "room:lobby")
+            sent_at = message[4].pop("sent_at")
             assert message[4] == {"body": "hello", "user": {"id": str(alice.id), "name": "Alice"}}
+            assert abs((datetime.fromisoformat(sent_at) - datetime.now(UTC)).total_seconds()) < 10
             assert message[0] is None  # broadcasts carry no join_ref
 
 

@@ -59,8 +59,10 @@ __all__ = [
     "delete_category",
     "delete_product",
     "get_category",
+    "get_category_by_slug",
     "get_category_or_404",
     "get_product",
+    "get_product_by_sku",
     "get_product_or_404",
     "list_categories",
     "list_products",
@@ -124,6 +126,12 @@ async def get_category_or_404(scope: Scope, category_id: uuid.UUID | str) -> Cat
     if category is None:
         raise NotFoundError("category", category_id)
     return category
+
+
+async def get_category_by_slug(scope: Scope, slug: str) -> Category | None:
+    """The category with this slug (a page's `/categories/tea`), or None; public."""
+    async with repo.read() as session:
+        return await session.scalar(select(Category).where(Category.slug == slug))
 
 
 async def create_category(scope: Scope, attrs: Mapping[str, Any]) -> Category:
@@ -255,6 +263,12 @@ async def get_product_or_404(scope: Scope, product_id: uuid.UUID | str) -> Produ
     if product is None:
         raise NotFoundError("product", product_id)
     return product
+
+
+async def get_product_by_sku(scope: Scope, sku: str) -> Product | None:
+    """The product with this SKU and its category, or None; public."""
+    async with repo.read() as session:
+        return await session.scalar(_product_query().where(Product.sku == sku))
 
 
 async def create_product(scope: Scope, attrs: Mapping[str, Any]) -> Product:

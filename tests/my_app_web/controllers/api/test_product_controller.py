@@ -197,3 +197,23 @@ async def test_the_filters_are_documented_in_openapi(client: httpx.AsyncClient) 
     schema = (await client.get("/api/openapi.json")).json()
     parameters = {p["name"] for p in schema["paths"]["/api/products"]["get"]["parameters"]}
     assert {"category_id", "min_price", "max_price", "q", "sort", "limit", "cursor"} <= parameters
+
+
+@pytest.mark.parametrize("params", [{"q": "tea\x00"}, {"min_price": "1\x00"}, {"cursor": "\x00"}])
+async def test_text_the_database_cannot_store_is_refused_not_a_crash(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    response = await client.get("/api/products", params=params)
+    assert response.status_code == 422, response.text
+    assert set(response.json()["errors"]) == set(params)
+
+
+@pytest.mark.parametrize("price", ["1e999999", "1e-999999", "Infinity", "-0", 1e308])
+async def test_extreme_prices_are_answered(
+    client: httpx.AsyncClient, admin_auth: dict[str, str], price: str | float
+) -> None:
+    category = await category_fixture()
+    response = await client.post("/api/products", json=body(category.id, price=price), headers=admin_auth)
+    assert response.status_code in {201, 422}, response.text
+    if response.status_code == 201:
+        assert response.json()["data"]["price"] == "0.00"

@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 
 # One entry per context package; `myapp gen context` appends to this tuple.
-CONTEXTS: tuple[str, ...] = ("my_app.accounts.user", "my_app.accounts.user_token", "my_app.chat.room")
+CONTEXTS: tuple[str, ...] = (
+    "my_app.accounts.user",
+    "my_app.accounts.user_token",
+    "my_app.chat.room",
+    "my_app.catalog.category",
+    "my_app.catalog.product",
+)
 
 
 def load_all_schemas() -> None:

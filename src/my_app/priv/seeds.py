@@ -7,8 +7,9 @@ running it again changes nothing. Steps print what they made; demo passwords are
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 
-from my_app import accounts, chat
+from my_app import accounts, catalog, chat
 from my_app.accounts.scope import Scope
 from my_app.config import Settings
 
@@ -94,4 +95,42 @@ async def run(settings: Settings) -> list[str]:
     report: list[str] = []
     for step in STEPS:
         report.extend(await step(settings))
+    report.extend(await seed_catalog(settings))
     return report
+
+
+# --- Catalog: a few categories and their products (issue 11) ---
+
+DEMO_CATEGORIES = [
+    # slug, name, description, product names
+    ("tea", "Tea", "Leaves and blends", ["Sencha", "Assam", "Darjeeling", "Earl Grey", "Oolong", "Rooibos"]),
+    ("coffee", "Coffee", "Beans, ground or whole", ["Espresso", "Ethiopia Yirgacheffe", "Colombia", "Decaf"]),
+    ("books", "Books", "Paper and ink", ["Programming Elixir", "Designing Data-Intensive Applications", "SICP"]),
+    ("games", "Games", "Boards, cards and dice", ["Chess set", "Go board", "Playing cards", "Dice bag"]),
+]
+DEMO_SIZES = [("S", Decimal("1.00")), ("M", Decimal("1.75")), ("L", Decimal("2.50"))]
+
+
+async def seed_catalog(settings: Settings) -> list[str]:
+    """Demo categories and ~50 products (each product in three sizes), found again by slug and SKU."""
+    created = []
+    for index, (slug, name, description, products) in enumerate(DEMO_CATEGORIES):
+        category = await catalog.get_category_by_slug(OPERATOR, slug)
+        if category is None:
+            category = await catalog.create_category(OPERATOR, {"slug": slug, "name": name, "description": description})
+            created.append(f"category {slug} ({len(products) * len(DEMO_SIZES)} products)")
+        for number, product in enumerate(products):
+            for size, factor in DEMO_SIZES:
+                sku = f"{slug.upper()}-{number + 1:03d}-{size}"
+                if await catalog.get_product_by_sku(OPERATOR, sku) is None:
+                    price = (Decimal(4 + 3 * index + number) * factor).quantize(Decimal("0.01"))
+                    attrs = {
+                        "name": f"{product} ({size})",
+                        "description": f"{product}, size {size}: {description.lower()}",
+                        "price": str(price),
+                        "sku": sku,
+                        "stock": (7 * number + 3 * index) % 25,
+                        "category_id": category.id,
+                    }
+                    await catalog.create_product(OPERATOR, attrs)
+    return created

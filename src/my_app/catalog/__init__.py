@@ -1,0 +1,446 @@
+"""The Catalog context: categories and the products in them (the seed's `catalog.ex`).
+
+Reads are public: any `Scope`, a visitor's (`Scope.for_user(None)`) included. Writes are for
+admins (and `Scope.for_system()`, the CLI and seeds); anyone else gets ForbiddenError and nothing
+is written. Every function runs in one transaction; after a write commits it is announced on
+`CATEGORIES_TOPIC` / `PRODUCTS_TOPIC` as `{"id": "<uuid>"}`, whichever door it came through.
+
+A category with products cannot be deleted (the foreign key is ON DELETE RESTRICT): its products
+are moved or deleted first, so no product is ever left without a category.
+
+`list_products(scope, filters)` filters by category, price range and a full-text query, sorts
+(`newest`, `oldest`, `price_asc`, `price_desc`) and pages by keyset: the cursor holds the last
+row's sort key and id, so pages never repeat or skip rows while others are inserted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, NoReturn
+
+import orjson
+import pydantic
+from psycopg.errors import ForeignKeyViolation, RestrictViolation
+from sqlalchemy import ColumnClause, Select, func, literal_column, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
+
+from my_app import pubsub, repo
+from my_app.accounts.scope import Scope
+from my_app.catalog.category import NAME_INDEX, SLUG_KEY, Category, CategoryInput, CategoryUpdate
+from my_app.catalog.product import CATEGORY_FKEY, SEARCH_VECTOR, SKU_KEY, Money, Product, ProductInput, ProductUpdate
+from my_app.changeset import Changeset, Input, cast, change
+from my_app.constraints import unique_violation
+from my_app.encoding import b64url_decode, b64url_encode
+from my_app.errors import ForbiddenError, NotFoundError, ValidationError
+from my_app.pagination import Page, check_limit
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CATEGORIES_TOPIC",
+    "PRODUCTS_TOPIC",
+    "QUERY_MAX_LENGTH",
+    "SORTS",
+    "Category",
+    "CategoryEvent",
+    "Product",
+    "ProductEvent",
+    "ProductFilters",
+    "Sort",
+    "change_category",
+    "change_product",
+    "create_category",
+    "create_product",
+    "delete_category",
+    "delete_product",
+    "get_category",
+    "get_category_by_slug",
+    "get_category_or_404",
+    "get_product",
+    "get_product_by_sku",
+    "get_product_or_404",
+    "list_categories",
+    "list_products",
+    "update_category",
+    "update_product",
+]
+
+CATEGORIES_TOPIC = "catalog:categories"
+PRODUCTS_TOPIC = "catalog:products"
+CategoryEvent = Literal["category_created", "category_updated", "category_deleted"]
+ProductEvent = Literal["product_created", "product_updated", "product_deleted"]
+Sort = Literal["newest", "oldest", "price_asc", "price_desc"]
+SORTS: tuple[Sort, ...] = ("newest", "oldest", "price_asc", "price_desc")
+QUERY_MAX_LENGTH = 200
+_TAKEN = ["has already been taken"]
+_CATEGORY_TAKEN = {NAME_INDEX: "name", SLUG_KEY: "slug"}
+
+
+class ProductFilters(Input):
+    """What `list_products` takes (all optional); bad values are ValidationError, as any input."""
+
+    category_id: uuid.UUID | None = None
+    min_price: Money | None = None
+    max_price: Money | None = None
+    q: str | None = pydantic.Field(default=None, max_length=QUERY_MAX_LENGTH)
+    sort: Sort = "newest"
+    limit: int | None = None
+    cursor: str | None = None
+
+
+# --- Categories ---
+
+
+async def list_categories(scope: Scope) -> list[Category]:
+    """Every category, by name (any letter case); public.
+
+    Examples:
+        await list_categories(Scope.for_user(None))  # [Category(slug="books"), Category(slug="games")]
+    """
+    async with repo.read() as session:
+        return list(await session.scalars(select(Category).order_by(func.lower(Category.name), Category.id)))
+
+
+async def get_category(scope: Scope, category_id: uuid.UUID | str) -> Category | None:
+    """The category with this id, or None (also for a malformed id); public.
+
+    Examples:
+        await get_category(Scope.for_user(None), books.id)  # Category(slug="books")
+        await get_category(Scope.for_user(None), "oops")    # None
+    """
+    key = _uuid(category_id)
+    if key is None:
+        return None
+    async with repo.read() as session:
+        return await session.get(Category, key)
+
+
+async def get_category_or_404(scope: Scope, category_id: uuid.UUID | str) -> Category:
+    """The category with this id (`get_category!`); NotFoundError when there is none or the id is malformed."""
+    category = await get_category(scope, category_id)
+    if category is None:
+        raise NotFoundError("category", category_id)
+    return category
+
+
+async def get_category_by_slug(scope: Scope, slug: str) -> Category | None:
+    """The category with this slug (a page's `/categories/tea`), or None; public."""
+    async with repo.read() as session:
+        return await session.scalar(select(Category).where(Category.slug == slug))
+
+
+async def create_category(scope: Scope, attrs: Mapping[str, Any]) -> Category:
+    """Create a category; admins only. A taken name (any letter case) or slug: "has already been taken".
+
+    Examples:
+        await create_category(Scope.for_system(), {"name": "Books", "slug": "books"})  # Category(...)
+        await create_category(Scope.for_user(ada), {...})             # ForbiddenError
+        await create_category(admin_scope, {"name": "BOOKS", "slug": "b2"})  # ValidationError({"name": [taken]})
+    """
+    _require_admin(scope)
+    data = cast(CategoryInput, attrs)
+    category = Category(**data.model_dump())
+    try:
+        async with repo.transaction() as session:
+            session.add(category)
+            await session.flush()
+            await session.refresh(category)
+    except IntegrityError as exc:
+        _raise_taken(exc, _CATEGORY_TAKEN)
+    await _broadcast(CATEGORIES_TOPIC, "category_created", category.id)
+    return category
+
+
+async def update_category(scope: Scope, category: Category, attrs: Mapping[str, Any]) -> Category:
+    """Change a category's name, slug or description; admins only.
+
+    Examples:
+        await update_category(admin_scope, books, {"description": "Paper"})  # Category(...)
+        await update_category(admin_scope, books, {"name": ""})  # ValidationError({"name": ["can't be blank"]})
+    """
+    _require_admin(scope)
+    changes = _changes(CategoryUpdate, attrs, optional={"description"})
+    try:
+        async with repo.transaction() as session:
+            record = await session.get(Category, category.id, with_for_update=True)
+            if record is None:
+                raise NotFoundError("category", category.id)
+            for key, value in changes.items():
+                setattr(record, key, value)
+            await session.flush()
+            await session.refresh(record)
+    except IntegrityError as exc:
+        _raise_taken(exc, _CATEGORY_TAKEN)
+    await _broadcast(CATEGORIES_TOPIC, "category_updated", record.id)
+    return record
+
+
+async def delete_category(scope: Scope, category: Category) -> Category:
+    """Delete a category; admins only. One that still has products is refused (ValidationError
+    `{"products": ["are still associated with this entry"]}`) and nothing is deleted.
+    """
+    _require_admin(scope)
+    try:
+        async with repo.transaction() as session:
+            record = await session.get(Category, category.id)
+            if record is None:
+                raise NotFoundError("category", category.id)
+            await session.delete(record)
+            await session.flush()
+    except IntegrityError as exc:
+        if _foreign_key_violation(exc) == CATEGORY_FKEY:
+            raise ValidationError({"products": ["are still associated with this entry"]}) from None
+        raise
+    await _broadcast(CATEGORIES_TOPIC, "category_deleted", category.id)
+    return category
+
+
+def change_category(category: Category | None, attrs: Mapping[str, Any] | None = None) -> Changeset[Category | None]:
+    """`attrs` validated as creating (no `category`) or updating `category` would take them; writes nothing."""
+    if category is None:
+        return change(CategoryInput, None, attrs or {})
+    return _change(CategoryUpdate, category, attrs or {}, optional={"description"})
+
+
+# --- Products ---
+
+
+async def list_products(scope: Scope, filters: Mapping[str, Any] | None = None) -> Page[Product]:
+    """One page of products with their category loaded (one query); public.
+
+    Filters (all optional): `category_id`, `min_price`, `max_price` (inclusive), `q` (full text,
+    web-search syntax: `red -blue "exact words"`), `sort` (`newest` by default, `oldest`,
+    `price_asc`, `price_desc`), `limit` (1..100, 20 by default), `cursor` (`next_cursor` of the
+    previous page, with the same sort). Bad values raise ValidationError.
+
+    Examples:
+        page = await list_products(Scope.for_user(None), {"q": "tea", "max_price": "10"})
+        await list_products(scope, {"sort": "price_asc", "cursor": page.next_cursor})
+        await list_products(scope, {"min_price": "abc"})  # ValidationError({"min_price": ["is invalid"]})
+    """
+    params = cast(ProductFilters, filters or {})
+    size = check_limit(params.limit)
+    statement = _product_query()
+    if params.category_id is not None:
+        statement = statement.where(Product.category_id == params.category_id)
+    if params.min_price is not None:
+        statement = statement.where(Product.price >= params.min_price)
+    if params.max_price is not None:
+        statement = statement.where(Product.price <= params.max_price)
+    if params.q:
+        statement = statement.where(SEARCH_VECTOR.op("@@")(func.websearch_to_tsquery(_SIMPLE, params.q)))
+    key, descending = _sort_key(params.sort)
+    if params.cursor:
+        after = tuple_(key, Product.id)
+        bound = tuple_(*_decode_cursor(params.cursor, params.sort))
+        statement = statement.where(after < bound if descending else after > bound)
+    order = [key.desc(), Product.id.desc()] if descending else [key.asc(), Product.id.asc()]
+    async with repo.read() as session:
+        # One row more than asked tells whether a next page exists, without a count(*).
+        rows = list((await session.scalars(statement.order_by(*order).limit(size + 1))).unique())
+    items, more = rows[:size], len(rows) > size
+    next_cursor = _encode_cursor(items[-1], params.sort) if more and items else None
+    return Page(items=items, limit=size, next_cursor=next_cursor)
+
+
+async def get_product(scope: Scope, product_id: uuid.UUID | str) -> Product | None:
+    """The product with this id and its category, or None (also for a malformed id); public."""
+    key = _uuid(product_id)
+    if key is None:
+        return None
+    async with repo.read() as session:
+        return await session.scalar(_product_query().where(Product.id == key))
+
+
+async def get_product_or_404(scope: Scope, product_id: uuid.UUID | str) -> Product:
+    """The product with this id (`get_product!`); NotFoundError when there is none or the id is malformed."""
+    product = await get_product(scope, product_id)
+    if product is None:
+        raise NotFoundError("product", product_id)
+    return product
+
+
+async def get_product_by_sku(scope: Scope, sku: str) -> Product | None:
+    """The product with this SKU and its category, or None; public."""
+    async with repo.read() as session:
+        return await session.scalar(_product_query().where(Product.sku == sku))
+
+
+async def create_product(scope: Scope, attrs: Mapping[str, Any]) -> Product:
+    """Create a product (its category loaded); admins only.
+
+    Examples:
+        await create_product(admin_scope, {"name": "Tea", "price": "4.50", "sku": "TEA-1", "category_id": c.id})
+        await create_product(admin_scope, {..., "price": "-1"})
+        # ValidationError({"price": ["must be greater than or equal to 0"]})
+        await create_product(admin_scope, {..., "sku": taken})  # ValidationError({"sku": ["has already been taken"]})
+        await create_product(Scope.for_user(ada), {...})        # ForbiddenError
+    """
+    _require_admin(scope)
+    data = cast(ProductInput, attrs)
+    return await _write_product(None, data.model_dump(), "product_created")
+
+
+async def update_product(scope: Scope, product: Product, attrs: Mapping[str, Any]) -> Product:
+    """Change a product; admins only. Named but blank required fields are "can't be blank"."""
+    _require_admin(scope)
+    changes = _changes(ProductUpdate, attrs, optional={"description"})
+    return await _write_product(product.id, changes, "product_updated")
+
+
+async def delete_product(scope: Scope, product: Product) -> Product:
+    """Delete a product; admins only."""
+    _require_admin(scope)
+    async with repo.transaction() as session:
+        record = await session.get(Product, product.id)
+        if record is None:
+            raise NotFoundError("product", product.id)
+        await session.delete(record)
+    await _broadcast(PRODUCTS_TOPIC, "product_deleted", product.id)
+    return product
+
+
+def change_product(product: Product | None, attrs: Mapping[str, Any] | None = None) -> Changeset[Product | None]:
+    """`attrs` validated as creating (no `product`) or updating `product` would take them; writes nothing."""
+    if product is None:
+        return change(ProductInput, None, attrs or {})
+    return _change(ProductUpdate, product, attrs or {}, optional={"description"})
+
+
+# --- Helpers ---
+
+_SIMPLE: ColumnClause[str] = literal_column("'simple'")  # a literal, as in the GIN index's expression
+
+
+def _product_query() -> Select[Product]:
+    return select(Product).join(Product.category).options(contains_eager(Product.category))
+
+
+async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any], event: ProductEvent) -> Product:
+    try:
+        async with repo.transaction() as session:
+            if product_id is None:
+                record = Product(**changes)
+                session.add(record)
+            else:
+                found = await session.get(Product, product_id, with_for_update=True)
+                if found is None:
+                    raise NotFoundError("product", product_id)
+                record = found
+                for key, value in changes.items():
+                    setattr(record, key, value)
+            await session.flush()
+            # Read back as the API shows it: server-set timestamps and the category, in one query.
+            session.expunge(record)
+            loaded = await session.scalar(_product_query().where(Product.id == record.id))
+    except IntegrityError as exc:
+        if _foreign_key_violation(exc) == CATEGORY_FKEY:
+            raise ValidationError({"category_id": ["does not exist"]}) from None
+        _raise_taken(exc, {SKU_KEY: "sku"})
+    assert loaded is not None  # noqa: S101 - just written in this transaction
+    await _broadcast(PRODUCTS_TOPIC, event, loaded.id)
+    return loaded
+
+
+def _sort_key(sort: Sort) -> tuple[Any, bool]:
+    """The column a sort walks (with `id` after it) and whether it walks downwards."""
+    if sort == "newest":
+        return Product.inserted_at, True
+    if sort == "oldest":
+        return Product.inserted_at, False
+    return Product.price, sort == "price_desc"
+
+
+def _encode_cursor(product: Product, sort: Sort) -> str:
+    value = product.inserted_at.isoformat() if sort in {"newest", "oldest"} else str(product.price)
+    return b64url_encode(orjson.dumps([sort, value, str(product.id)]))
+
+
+def _decode_cursor(cursor: str, sort: Sort) -> tuple[datetime | Decimal, uuid.UUID]:
+    """The sort key inside a cursor handed out for this sort; ValidationError for anything else."""
+    try:
+        decoded = b64url_decode(cursor)
+        if decoded is None:
+            raise ValueError(cursor)
+        cursor_sort, value, row_id = orjson.loads(decoded)
+        if cursor_sort != sort or not isinstance(value, str):
+            raise ValueError(cursor)
+        key: datetime | Decimal
+        if sort in {"newest", "oldest"}:
+            key = datetime.fromisoformat(value)
+            if key.tzinfo is None:
+                raise ValueError(cursor)
+        else:
+            key = Decimal(value)
+            if not key.is_finite():
+                raise ValueError(cursor)
+        return key, uuid.UUID(row_id)
+    except (ValueError, TypeError, ArithmeticError, orjson.JSONDecodeError):
+        raise ValidationError({"cursor": ["is invalid"]}) from None
+
+
+def _changes(model: type[Input], attrs: Mapping[str, Any], *, optional: set[str]) -> dict[str, Any]:
+    """The changes `attrs` asks for. A required field named but left blank is "can't be blank";
+    an optional one (`optional`) left blank is cleared."""
+    blank = {key for key in model.model_fields if key in attrs and _is_blank(attrs[key])}
+    errors = {key: ["can't be blank"] for key in blank - optional}
+    try:
+        changes = cast(model, attrs).model_dump(exclude_unset=True, exclude_none=True)
+    except ValidationError as exc:
+        raise ValidationError(errors | exc.errors) from None
+    if errors:
+        raise ValidationError(errors)
+    return changes | dict.fromkeys(blank & optional)
+
+
+def _change(model: type[Input], record: Any, attrs: Mapping[str, Any], *, optional: set[str]) -> Changeset[Any]:
+    try:
+        return Changeset(data=record, changes=_changes(model, attrs, optional=optional))
+    except ValidationError as exc:
+        return Changeset(data=record, changes=dict(attrs), errors=exc.errors)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _raise_taken(exc: IntegrityError, fields: Mapping[str, str]) -> NoReturn:
+    """ValidationError "has already been taken" on the field whose unique index `exc` broke; else re-raise."""
+    field = fields.get(unique_violation(exc) or "")
+    if field is not None:
+        raise ValidationError({field: _TAKEN}) from None
+    raise exc
+
+
+def _foreign_key_violation(error: IntegrityError) -> str | None:
+    """The name of the foreign key `error` broke (a missing parent, or ON DELETE RESTRICT); else None."""
+    cause = error.orig
+    return cause.diag.constraint_name if isinstance(cause, ForeignKeyViolation | RestrictViolation) else None
+
+
+def _require_admin(scope: Scope) -> None:
+    if not scope.admin:
+        raise ForbiddenError()
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    """The id as a UUID; None for a malformed one (a URL's `/products/oops`: not found, not a crash)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+async def _broadcast(topic: str, event: str, record_id: uuid.UUID) -> None:
+    """Announce a committed write on the resource's topic (`{"id": ...}`)."""
+    try:
+        await pubsub.broadcast(topic, event, {"id": str(record_id)})
+    except Exception:  # the write is done; a missing PubSub must not undo it
+        logger.warning("could not broadcast %s for %s", event, record_id, exc_info=True)

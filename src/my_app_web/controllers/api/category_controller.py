@@ -1,36 +1,18 @@
-"""The categories API (CategoryController, `phx.gen.json`): public reads, admin writes.
-
-Also `optional_api_scope`: the caller's scope for public reads, a visitor's when no bearer token
-is sent (a token that is sent must be valid: 401 otherwise).
-"""
+"""The categories API (CategoryController, `phx.gen.json`): public reads, admin writes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from my_app import catalog
-from my_app.accounts.scope import Scope
 from my_app_web.controllers.api import category_json, errors
 from my_app_web.controllers.api.params import Text
-from my_app_web.plugs.auth import ApiScope, api_scope, bearer_scheme
+from my_app_web.plugs.auth import ApiScope, OptionalApiScope
 
 router = APIRouter(prefix="/categories", tags=["catalog"], responses=errors.SERVER_ERROR)
-
-
-async def optional_api_scope(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Scope:
-    """The scope of the bearer token's user, or a visitor's without one; 401 for a bad token."""
-    if credentials is None or not credentials.credentials:
-        return Scope.for_user(None)
-    return await api_scope(credentials.credentials)
-
-
-OptionalApiScope = Annotated[Scope, Depends(optional_api_scope)]
 
 
 class CategoryFields(BaseModel):

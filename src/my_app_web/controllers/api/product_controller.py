@@ -10,9 +10,8 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt
 from my_app import catalog
 from my_app.catalog import Sort
 from my_app_web.controllers.api import errors, product_json
-from my_app_web.controllers.api.category_controller import OptionalApiScope
 from my_app_web.controllers.api.params import Text
-from my_app_web.plugs.auth import ApiScope
+from my_app_web.plugs.auth import ApiScope, OptionalApiScope
 
 router = APIRouter(prefix="/products", tags=["catalog"], responses=errors.SERVER_ERROR)
 

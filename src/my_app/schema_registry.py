@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 
 # One entry per context package; `myapp gen context` appends to this tuple.
-CONTEXTS: tuple[str, ...] = ("my_app.accounts.user", "my_app.accounts.user_token", "my_app.chat.room")
+CONTEXTS: tuple[str, ...] = (
+    "my_app.accounts.user",
+    "my_app.accounts.user_token",
+    "my_app.chat.room",
+    "my_app.blog.post",
+    "my_app.blog.comment",
+)
 
 
 def load_all_schemas() -> None:

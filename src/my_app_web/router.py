@@ -14,7 +14,13 @@ from my_app_web.controllers import (
     user_session_controller,
     user_settings_controller,
 )
-from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
+from my_app_web.controllers.api import (
+    comment_controller,
+    post_controller,
+    session_controller,
+    socket_token_controller,
+    user_controller,
+)
 from my_app_web.live import user_live
 from my_app_web.plugs.auth import fetch_current_user
 
@@ -35,6 +41,8 @@ api = APIRouter(prefix="/api")
 api.include_router(user_controller.router)
 api.include_router(session_controller.router)
 api.include_router(socket_token_controller.router)
+api.include_router(post_controller.router)
+api.include_router(comment_controller.router)
 
 router = APIRouter()
 router.include_router(health.router)

@@ -8,7 +8,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from my_app_web.controllers.api import session_controller, socket_token_controller, user_controller
+from my_app_web.controllers.api import (
+    comment_controller,
+    post_controller,
+    session_controller,
+    socket_token_controller,
+    user_controller,
+)
 from tests.support.conn_case import client_for
 
 # Every API operation, the statuses it answers with, and whether it needs a bearer token.
@@ -33,6 +39,27 @@ OPERATIONS: dict[tuple[str, str], tuple[set[int], bool]] = {
     ("delete", "/api/sessions"): ({204, 401}, True),
     ("post", "/api/sessions/magic-link/{token}"): ({201, 401}, False),
     ("get", "/api/socket-token"): ({200, 401}, True),
+    # Blog: reads are public (an optional bearer token also shows the caller's drafts).
+    ("get", "/api/posts"): ({200, 400, 401, 422}, False),
+    ("get", "/api/posts/drafts"): ({200, 400, 401, 422}, True),
+    ("post", "/api/posts"): ({201, 400, 401, 422}, True),
+    ("get", "/api/posts/{id}"): ({200, 401, 404}, False),
+    ("patch", "/api/posts/{id}"): ({200, 400, 401, 403, 404, 422}, True),
+    ("put", "/api/posts/{id}"): ({200, 400, 401, 403, 404, 422}, True),
+    ("delete", "/api/posts/{id}"): ({204, 401, 403, 404}, True),
+    ("get", "/api/posts/{post_id}/comments"): ({200, 400, 401, 404, 422}, False),
+    ("post", "/api/posts/{post_id}/comments"): ({201, 400, 401, 404, 422}, True),
+    ("get", "/api/posts/{post_id}/comments/{id}"): ({200, 401, 404}, False),
+    ("patch", "/api/posts/{post_id}/comments/{id}"): ({200, 400, 401, 403, 404, 422}, True),
+    ("put", "/api/posts/{post_id}/comments/{id}"): ({200, 400, 401, 403, 404, 422}, True),
+    ("delete", "/api/posts/{post_id}/comments/{id}"): ({204, 401, 403, 404}, True),
+}
+# Lists answer 400 for a bad `?limit=`, without a request body.
+LISTS = {
+    ("get", "/api/users"),
+    ("get", "/api/posts"),
+    ("get", "/api/posts/drafts"),
+    ("get", "/api/posts/{post_id}/comments"),
 }
 # Bodies wrapped in the resource's name (Phoenix's params); auth endpoints take bare fields.
 WRAPPED = {
@@ -76,7 +103,13 @@ def api_operations() -> set[tuple[str, str]]:
     """Every route the API controllers declare (the router mounts them under /api)."""
     return {
         (method.lower(), "/api" + route.path)
-        for controller in (user_controller, session_controller, socket_token_controller)
+        for controller in (
+            user_controller,
+            session_controller,
+            socket_token_controller,
+            post_controller,
+            comment_controller,
+        )
         for route in controller.router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods or ()
@@ -128,7 +161,7 @@ def test_each_operation_documents_its_request_body_and_authentication(
 
     assert spec.get("summary")
     assert bool(spec.get("security")) == needs_token
-    if 400 in statuses and (method, path) != ("get", "/api/users"):
+    if 400 in statuses and (method, path) not in LISTS:
         body = spec["requestBody"]
         assert body["required"] is True
         schema = resolve(document, body["content"]["application/json"]["schema"])

@@ -61,6 +61,7 @@ __all__ = [
     "delete_post",
     "get_comment_or_404",
     "get_post",
+    "get_post_by_slug",
     "get_post_or_404",
     "list_comments",
     "list_drafts",
@@ -144,6 +145,18 @@ async def get_post_or_404(scope: Scope, post_id: uuid.UUID | str) -> Post:
     if post is None:
         raise NotFoundError("post", post_id)
     return post
+
+
+async def get_post_by_slug(scope: Scope, slug: str) -> Post | None:
+    """As `get_post`, by slug (a post's page URL, the seeds' natural key).
+
+    Examples:
+        await get_post_by_slug(Scope.for_user(None), "hello-world")  # Post(...)
+        await get_post_by_slug(Scope.for_user(bob), "adas-draft")    # None
+    """
+    async with repo.read() as session:
+        post_id = await session.scalar(select(Post.id).where(Post.slug == slug, _visible_to(scope)))
+        return await _fetch_post(session, post_id, true()) if post_id is not None else None
 
 
 # --- Posts: writing ---

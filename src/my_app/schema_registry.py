@@ -11,6 +11,8 @@ CONTEXTS: tuple[str, ...] = (
     "my_app.chat.room",
     "my_app.catalog.category",
     "my_app.catalog.product",
+    "my_app.blog.post",
+    "my_app.blog.comment",
 )
 
 

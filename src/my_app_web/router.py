@@ -16,6 +16,8 @@ from my_app_web.controllers import (
 )
 from my_app_web.controllers.api import (
     category_controller,
+    comment_controller,
+    post_controller,
     product_controller,
     session_controller,
     socket_token_controller,
@@ -43,6 +45,8 @@ api.include_router(session_controller.router)
 api.include_router(socket_token_controller.router)
 api.include_router(category_controller.router)
 api.include_router(product_controller.router)
+api.include_router(post_controller.router)
+api.include_router(comment_controller.router)
 
 router = APIRouter()
 router.include_router(health.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from my_app import accounts, catalog, chat
+from my_app import accounts, blog, catalog, chat
 from my_app.accounts.scope import Scope
 from my_app.config import Settings
 
@@ -96,6 +96,7 @@ async def run(settings: Settings) -> list[str]:
     for step in STEPS:
         report.extend(await step(settings))
     report.extend(await seed_catalog(settings))
+    report.extend(await seed_blog(settings))
     return report
 
 
@@ -133,4 +134,50 @@ async def seed_catalog(settings: Settings) -> list[str]:
                         "category_id": category.id,
                     }
                     await catalog.create_product(OPERATOR, attrs)
+    return created
+
+
+# --- Blog: posts by the demo users, with comments (issue 11) ---
+
+
+DEMO_POSTS = [
+    # slug, title, author email, published, comments (author email, body)
+    (
+        "welcome-to-the-blog",
+        "Welcome to the blog",
+        "alice@example.com",
+        True,
+        [("bob@example.com", "Glad to be here."), ("carol@example.com", "Looking forward to more.")],
+    ),
+    (
+        "keyset-pagination",
+        "Keyset pagination, explained",
+        "bob@example.com",
+        True,
+        [("alice@example.com", "Pages that never repeat a row: nice.")],
+    ),
+    ("scopes-in-contexts", "Scopes in contexts", "carol@example.com", True, []),
+    ("a-draft-by-alice", "A draft by Alice", "alice@example.com", False, []),
+    ("notes-for-later", "Notes for later", "bob@example.com", False, []),
+]
+
+
+async def seed_blog(settings: Settings) -> list[str]:
+    """Demo posts by the demo users (some drafts: seen only by their author and admins), with comments.
+
+    Written as their authors through the Blog context; a post whose slug exists is left alone."""
+    created = []
+    for slug, title, author_email, published, comments in DEMO_POSTS:
+        author = await accounts.get_user_by_email(author_email)
+        if author is None or await blog.get_post_by_slug(OPERATOR, slug) is not None:
+            continue
+        attrs = {"title": title, "slug": slug, "body": f"{title}: a demo post by {author.name}."}
+        if published:
+            attrs["published_at"] = "2026-12-01T10:00:00Z"
+        post = await blog.create_post(Scope.for_user(author), attrs)
+        for commenter_email, body in comments:
+            commenter = await accounts.get_user_by_email(commenter_email)
+            if commenter is not None:
+                await blog.create_comment(Scope.for_user(commenter), post, {"body": body})
+        created.append(f"post {slug} by {author_email}{'' if published else ' (draft)'}, {len(comments)} comment(s)")
     return created

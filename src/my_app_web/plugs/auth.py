@@ -74,17 +74,20 @@ async def api_scope(token: BearerToken) -> Scope:
 ApiScope = Annotated[Scope, Depends(api_scope)]
 
 
-async def optional_api_scope(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Scope:
+async def optional_api_scope(request: Request) -> Scope:
     """For public reads: the bearer token's user, or an anonymous scope when there is no token.
 
     A token that is sent but not valid is 401, never quietly anonymous: the client would otherwise
-    read a public view and believe it is signed in.
+    read a public view and believe it is signed in (or not learn that its token expired). Reads the
+    header itself rather than through `bearer_scheme`, so the OpenAPI document shows these routes
+    as public (its `security` means "required").
     """
-    if credentials is None or not credentials.credentials:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not scheme and not token:
         return Scope.for_user(None)
-    user = await accounts.fetch_user_by_api_token(credentials.credentials)
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError()
+    user = await accounts.fetch_user_by_api_token(token.strip())
     if user is None:
         raise UnauthorizedError()
     return Scope.for_user(user)

@@ -20,7 +20,9 @@ async def test_seeds_create_the_admin_and_the_demo_users_once(settings: Settings
     assert second == []
     admin_email, _ = seeds.DEMO_ADMIN
     assert f"admin {admin_email} (password: {seeds.DEMO_PASSWORD!r})" in first
-    assert len(first) == 1 + len(seeds.DEMO_USERS) + len(seeds.DEMO_ROOMS) + len(seeds.DEMO_CATEGORIES)
+    assert len(first) == (
+        1 + len(seeds.DEMO_USERS) + len(seeds.DEMO_ROOMS) + len(seeds.DEMO_CATEGORIES) + len(seeds.DEMO_POSTS)
+    )
     emails = [user.email for user in await accounts.list_users(SYSTEM)]
     for email in [admin_email, *(email for email, _ in seeds.DEMO_USERS)]:
         assert emails.count(email) == 1

@@ -3,7 +3,7 @@
 A deleted user's posts and comments stay with author_id NULL; a post's comments go with it.
 
 Revision ID: 20261201_0009
-Revises: 20261127_0007
+Revises: 20261201_0008
 Create Date: 2026-12-01
 """
 

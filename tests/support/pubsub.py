@@ -159,6 +159,23 @@ async def messages_until(subscription: Subscription, event: str, *, within: floa
             return items
 
 
+async def broadcasts(subscription: Subscription, *, quiet_for: float = 0.2) -> list[tuple[str, dict[str, Any]]]:
+    """What `subscription` heard, as (event, payload) pairs, once nothing more comes for `quiet_for` seconds."""
+    heard: list[tuple[str, dict[str, Any]]] = []
+    while True:
+        try:
+            item = await subscription.get(timeout=quiet_for)
+        except TimeoutError:
+            return heard
+        assert isinstance(item, Message), item
+        heard.append((item.event, dict(item.payload)))
+
+
+async def broadcast_ids(subscription: Subscription) -> list[tuple[str, str]]:
+    """What `subscription` heard, as (event, id) pairs: a context's `{"id": ...}` announcements."""
+    return [(event, payload["id"]) for event, payload in await broadcasts(subscription)]
+
+
 def events(items: list[Message | Gap]) -> list[str]:
     return [item.event if isinstance(item, Message) else f"gap: {item.reason}" for item in items]
 

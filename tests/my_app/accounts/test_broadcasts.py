@@ -8,20 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from my_app import accounts, pubsub
 from my_app.errors import ValidationError
 from tests.support.fixtures.accounts import SYSTEM, extract_user_token, unique_user_email, user_fixture
+from tests.support.pubsub import broadcast_ids
 
 pytestmark = pytest.mark.usefixtures("db")
-
-
-async def _events(subscription: pubsub.Subscription) -> list[tuple[str, str]]:
-    """What the subscription has heard so far: (event, id) pairs."""
-    heard: list[tuple[str, str]] = []
-    while True:
-        try:
-            item = await subscription.get(timeout=0.2)
-        except TimeoutError:
-            return heard
-        assert isinstance(item, pubsub.Message)
-        heard.append((item.event, item.payload["id"]))
 
 
 async def test_create_update_delete_are_announced_with_the_id(db: AsyncConnection) -> None:
@@ -29,7 +18,7 @@ async def test_create_update_delete_are_announced_with_the_id(db: AsyncConnectio
         user = await user_fixture()
         await accounts.update_user(SYSTEM, user, {"name": "Renamed"})
         await accounts.delete_user(SYSTEM, user)
-        assert await _events(subscription) == [
+        assert await broadcast_ids(subscription) == [
             ("user_created", str(user.id)),
             ("user_updated", str(user.id)),
             ("user_deleted", str(user.id)),
@@ -45,7 +34,7 @@ async def test_registration_and_confirmation_are_announced(db: AsyncConnection) 
             user, lambda token: f"http://localhost:4000/users/confirm/{token}"
         )
         assert await accounts.confirm_user(extract_user_token(email)) is not None
-        assert await _events(subscription) == [("user_created", str(user.id)), ("user_updated", str(user.id))]
+        assert await broadcast_ids(subscription) == [("user_created", str(user.id)), ("user_updated", str(user.id))]
 
 
 async def test_a_refused_write_announces_nothing(db: AsyncConnection) -> None:
@@ -55,4 +44,4 @@ async def test_a_refused_write_announces_nothing(db: AsyncConnection) -> None:
             await accounts.create_user({"email": user.email, "name": "Twin"})
         with pytest.raises(ValidationError):
             await accounts.update_user(SYSTEM, user, {"email": "not an email"})
-        assert await _events(subscription) == []
+        assert await broadcast_ids(subscription) == []

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
 from my_app import accounts, blog, pubsub
 from my_app.accounts.scope import Scope
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
-from tests.support.fixtures.accounts import SYSTEM, user_fixture
+from tests.support.fixtures.accounts import SYSTEM
 from tests.support.fixtures.blog import comment_fixture, post_fixture
+from tests.support.pubsub import broadcasts
 from tests.support.query_count import count_queries
 
 pytestmark = pytest.mark.usefixtures("db")
 
 VISITOR = Scope.for_user(None)
-
-
-@pytest.fixture
-async def ada() -> accounts.User:
-    return await user_fixture(name="Ada")
-
-
-@pytest.fixture
-async def bob() -> accounts.User:
-    return await user_fixture(name="Bob")
-
-
-@pytest.fixture
-async def admin() -> accounts.User:
-    return await user_fixture(role="admin", name="Admin")
 
 
 @pytest.fixture
@@ -202,7 +187,7 @@ class TestBroadcasts:
             await blog.delete_comment(Scope.for_user(bob), comment)
             with pytest.raises(ValidationError):
                 await blog.create_comment(Scope.for_user(bob), post, {"body": ""})
-            heard = await _events(subscription)
+            heard = await broadcasts(subscription)
 
         expected = {"id": str(comment.id), "post_id": str(post.id)}
         assert heard == [
@@ -214,14 +199,3 @@ class TestBroadcasts:
     async def test_the_topic_names_the_post(self) -> None:
         post_id = uuid.uuid4()
         assert blog.post_topic(post_id) == f"blog:posts:{post_id}"
-
-
-async def _events(subscription: pubsub.Subscription) -> list[tuple[str, dict[str, Any]]]:
-    heard: list[tuple[str, dict[str, Any]]] = []
-    while True:
-        try:
-            item = await subscription.get(timeout=0.2)
-        except TimeoutError:
-            return heard
-        assert isinstance(item, pubsub.Message)
-        heard.append((item.event, dict(item.payload)))

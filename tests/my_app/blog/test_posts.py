@@ -15,27 +15,13 @@ from my_app.accounts.scope import Scope
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
 from tests.support.fixtures.blog import comment_fixture, post_fixture, unique_slug, valid_post_attributes
+from tests.support.pubsub import broadcasts
 from tests.support.query_count import count_queries
 
 pytestmark = pytest.mark.usefixtures("db")
 
 VISITOR = Scope.for_user(None)
 INVALID_ATTRS: dict[str, Any] = {"title": None, "slug": None, "body": None}
-
-
-@pytest.fixture
-async def ada() -> accounts.User:
-    return await user_fixture(name="Ada")
-
-
-@pytest.fixture
-async def bob() -> accounts.User:
-    return await user_fixture(name="Bob")
-
-
-@pytest.fixture
-async def admin() -> accounts.User:
-    return await user_fixture(role="admin", name="Admin")
 
 
 async def all_published(scope: Scope) -> list[uuid.UUID]:
@@ -340,7 +326,7 @@ class TestBroadcasts:
             post = await post_fixture(ada)
             await blog.update_post(Scope.for_user(ada), post, {"title": "New"})
             await blog.delete_post(Scope.for_user(ada), post)
-            heard = await _events(subscription)
+            heard = await broadcasts(subscription)
 
         expected = {"id": str(post.id)}
         assert heard == [("post_created", expected), ("post_updated", expected), ("post_deleted", expected)]
@@ -352,15 +338,4 @@ class TestBroadcasts:
                 await post_fixture(ada, slug=post.slug)
             with pytest.raises(ForbiddenError):
                 await blog.delete_post(Scope.for_user(bob), post)
-            assert await _events(subscription) == []
-
-
-async def _events(subscription: pubsub.Subscription) -> list[tuple[str, dict[str, Any]]]:
-    heard: list[tuple[str, dict[str, Any]]] = []
-    while True:
-        try:
-            item = await subscription.get(timeout=0.2)
-        except TimeoutError:
-            return heard
-        assert isinstance(item, pubsub.Message)
-        heard.append((item.event, dict(item.payload)))
+            assert await broadcasts(subscription) == []

@@ -12,20 +12,10 @@ from my_app.accounts import Scope
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
 from tests.support.fixtures.catalog import category_fixture, product_fixture, unique_slug, valid_category_attributes
+from tests.support.pubsub import broadcast_ids
 
 pytestmark = pytest.mark.usefixtures("db")
 VISITOR = Scope.for_user(None)
-
-
-async def _events(subscription: pubsub.Subscription) -> list[tuple[str, str]]:
-    heard: list[tuple[str, str]] = []
-    while True:
-        try:
-            item = await subscription.get(timeout=0.2)
-        except TimeoutError:
-            return heard
-        assert isinstance(item, pubsub.Message)
-        heard.append((item.event, item.payload["id"]))
 
 
 async def test_create_category_with_valid_data() -> None:
@@ -145,7 +135,7 @@ async def test_writes_are_announced_after_they_commit() -> None:
         with pytest.raises(ValidationError):
             await catalog.update_category(SYSTEM, category, {"slug": "Bad Slug"})
         await catalog.delete_category(SYSTEM, category)
-        assert await _events(subscription) == [
+        assert await broadcast_ids(subscription) == [
             ("category_created", str(category.id)),
             ("category_updated", str(category.id)),
             ("category_deleted", str(category.id)),

@@ -17,21 +17,11 @@ from my_app.accounts import Scope
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
 from tests.support.fixtures.catalog import category_fixture, product_fixture, valid_product_attributes
+from tests.support.pubsub import broadcast_ids
 from tests.support.query_count import count_queries
 
 pytestmark = pytest.mark.usefixtures("db")
 VISITOR = Scope.for_user(None)
-
-
-async def _events(subscription: pubsub.Subscription) -> list[tuple[str, str]]:
-    heard: list[tuple[str, str]] = []
-    while True:
-        try:
-            item = await subscription.get(timeout=0.2)
-        except TimeoutError:
-            return heard
-        assert isinstance(item, pubsub.Message)
-        heard.append((item.event, item.payload["id"]))
 
 
 async def _ids(filters: dict[str, Any]) -> list[uuid.UUID]:
@@ -286,7 +276,7 @@ async def test_writes_are_announced_after_they_commit() -> None:
         with pytest.raises(ValidationError):
             await catalog.create_product(SYSTEM, valid_product_attributes(category.id, sku=product.sku))
         await catalog.delete_product(SYSTEM, product)
-        assert await _events(subscription) == [
+        assert await broadcast_ids(subscription) == [
             ("product_created", str(product.id)),
             ("product_updated", str(product.id)),
             ("product_deleted", str(product.id)),

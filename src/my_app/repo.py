@@ -8,7 +8,7 @@ Application makes it when it starts and puts it there (`my_app.running`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from my_app.errors import NotFoundError
 from my_app.running import Slot
 
 T = TypeVar("T")
@@ -128,6 +129,35 @@ async def read() -> AsyncIterator[AsyncSession]:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         async with AsyncSession(bind=autocommit, expire_on_commit=False) as session:
             yield session
+
+
+async def get_for_update(session: AsyncSession, model: type[T], record_id: Any) -> T:
+    """The `model` row with this id, locked until the transaction ends; NotFoundError when it is gone
+    (deleted since the caller loaded it).
+
+    Examples:
+        async with repo.transaction() as session:
+            user = await repo.get_for_update(session, User, user_id)   # SELECT ... FOR UPDATE
+    """
+    record = await session.get(model, record_id, with_for_update=True)
+    if record is None:
+        raise NotFoundError(model.__name__.lower(), record_id)
+    return record
+
+
+async def update(session: AsyncSession, model: type[T], record_id: Any, changes: Mapping[str, Any]) -> T:
+    """Lock the row (`get_for_update`), set `changes` on it and flush: a violated constraint raises
+    here, inside the caller's transaction, where the caller turns it into a ValidationError.
+
+    Examples:
+        async with repo.transaction() as session:
+            post = await repo.update(session, Post, post_id, {"title": "New"})
+    """
+    record = await get_for_update(session, model, record_id)
+    for key, value in changes.items():
+        setattr(record, key, value)
+    await session.flush()
+    return record
 
 
 async def stream(statement: Select[T], *, batch_size: int = STREAM_BATCH_SIZE) -> AsyncIterator[T]:

@@ -657,12 +657,7 @@ async def _insert_user(data: UserCreate, *, role: Role, welcome: bool) -> User:
 async def _update(user: User, changes: Mapping[str, Any]) -> User:
     try:
         async with repo.transaction() as session:
-            record = await session.get(User, user.id, with_for_update=True)
-            if record is None:
-                raise NotFoundError("user", user.id)
-            for key, value in changes.items():
-                setattr(record, key, value)
-            await session.flush()
+            record = await repo.update(session, User, user.id, changes)
             await session.refresh(record)
     except IntegrityError as exc:
         if unique_violation(exc) == "users_email_key":
@@ -676,9 +671,7 @@ async def _set_password(user: User, password: str) -> User:
     # Outside the transaction and off the event loop: bcrypt is slow on purpose.
     hashed = await asyncio.to_thread(hash_password, password)
     async with repo.transaction() as session:
-        record = await session.get(User, user.id, with_for_update=True)
-        if record is None:
-            raise NotFoundError("user", user.id)
+        record = await repo.get_for_update(session, User, user.id)
         record.hashed_password = hashed
         result = await session.execute(delete(UserToken).where(UserToken.user_id == user.id).returning(UserToken.token))
         deleted = list(result.scalars())

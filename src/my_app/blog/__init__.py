@@ -204,12 +204,7 @@ async def update_post(scope: Scope, post: Post, attrs: Mapping[str, Any]) -> Pos
         changes["published_at"] = None
     try:
         async with repo.transaction() as session:
-            record = await session.get(Post, post.id, with_for_update=True)
-            if record is None:
-                raise NotFoundError("post", post.id)
-            for key, value in changes.items():
-                setattr(record, key, value)
-            await session.flush()
+            await repo.update(session, Post, post.id, changes)
             loaded = await _fetch_post(session, post.id, true())
     except IntegrityError as exc:
         if unique_violation(exc) == "posts_slug_key":
@@ -229,10 +224,7 @@ async def delete_post(scope: Scope, post: Post) -> Post:
     """
     _require_author(scope, post.author_id)
     async with repo.transaction() as session:
-        record = await session.get(Post, post.id, with_for_update=True)
-        if record is None:
-            raise NotFoundError("post", post.id)
-        await session.delete(record)
+        await session.delete(await repo.get_for_update(session, Post, post.id))
     await _broadcast(POSTS_TOPIC, "post_deleted", {"id": str(post.id)})
     return post
 
@@ -318,11 +310,7 @@ async def update_comment(scope: Scope, comment: Comment, attrs: Mapping[str, Any
     _require_author(scope, comment.author_id)
     data = cast(CommentInput, attrs)
     async with repo.transaction() as session:
-        record = await session.get(Comment, comment.id, with_for_update=True)
-        if record is None:
-            raise NotFoundError("comment", comment.id)
-        record.body = data.body
-        await session.flush()
+        await repo.update(session, Comment, comment.id, {"body": data.body})
         loaded = await _fetch_comment(session, comment.id)
     await _broadcast_comment("comment_updated", loaded)
     return loaded
@@ -332,10 +320,7 @@ async def delete_comment(scope: Scope, comment: Comment) -> Comment:
     """Delete a comment (its author or an admin; else ForbiddenError, nothing deleted)."""
     _require_author(scope, comment.author_id)
     async with repo.transaction() as session:
-        record = await session.get(Comment, comment.id, with_for_update=True)
-        if record is None:
-            raise NotFoundError("comment", comment.id)
-        await session.delete(record)
+        await session.delete(await repo.get_for_update(session, Comment, comment.id))
     await _broadcast_comment("comment_deleted", comment)
     return comment
 

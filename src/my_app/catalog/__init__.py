@@ -167,12 +167,7 @@ async def update_category(scope: Scope, category: Category, attrs: Mapping[str, 
     changes = _changes(CategoryUpdate, attrs, optional={"description"})
     try:
         async with repo.transaction() as session:
-            record = await session.get(Category, category.id, with_for_update=True)
-            if record is None:
-                raise NotFoundError("category", category.id)
-            for key, value in changes.items():
-                setattr(record, key, value)
-            await session.flush()
+            record = await repo.update(session, Category, category.id, changes)
             await session.refresh(record)
     except IntegrityError as exc:
         _raise_taken(exc, _CATEGORY_TAKEN)
@@ -327,14 +322,9 @@ async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any
             if product_id is None:
                 record = Product(**changes)
                 session.add(record)
+                await session.flush()
             else:
-                found = await session.get(Product, product_id, with_for_update=True)
-                if found is None:
-                    raise NotFoundError("product", product_id)
-                record = found
-                for key, value in changes.items():
-                    setattr(record, key, value)
-            await session.flush()
+                record = await repo.update(session, Product, product_id, changes)
             # Read back as the API shows it: server-set timestamps and the category, in one query.
             session.expunge(record)
             loaded = await session.scalar(_product_query().where(Product.id == record.id))

@@ -7,7 +7,7 @@ the same 422 bodies a Phoenix app sends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -64,6 +64,32 @@ def cast(model: type[M], attrs: Mapping[str, Any]) -> M:
         return model.model_validate(cleaned)
     except pydantic.ValidationError as exc:
         raise ValidationError(ecto_errors(exc)) from None
+
+
+def update_changes(model: type[Input], attrs: Mapping[str, Any], *, optional: Collection[str] = ()) -> dict[str, Any]:
+    """The changes an update asks for, or ValidationError. A field of `model` that `attrs` names but
+    leaves blank is "can't be blank" (Ecto's `validate_required` on the record: `""` is no way to skip
+    a field), unless it is `optional`, which a blank value clears (the change sets it to None).
+
+    Examples:
+        update_changes(PostUpdate, {"title": "New"})                                 # {"title": "New"}
+        update_changes(PostUpdate, {"title": ""})                  # ValidationError({"title": ["can't be blank"]})
+        update_changes(PostUpdate, {"published_at": None}, optional={"published_at"})  # {"published_at": None}
+    """
+    blank = {key for key in model.model_fields if key in attrs and _is_blank(attrs[key])}
+    errors = {key: ["can't be blank"] for key in blank.difference(optional)}
+    try:
+        changes = cast(model, attrs).model_dump(exclude_unset=True, exclude_none=True)
+    except ValidationError as exc:
+        raise ValidationError(errors | exc.errors) from None
+    if errors:
+        raise ValidationError(errors)
+    return changes | dict.fromkeys(blank.intersection(optional))
+
+
+def _is_blank(value: Any) -> bool:
+    """None, or a string of nothing but whitespace (what a form sends for a field left empty)."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def ecto_errors(exc: pydantic.ValidationError) -> dict[str, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -22,6 +23,21 @@ NAMING_CONVENTION = {
 class Base(AsyncAttrs, DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
+
+
+def parse_id(value: uuid.UUID | str) -> uuid.UUID | None:
+    """A record id as a UUID; None for a malformed one (a URL's `/posts/oops`: not found, not a crash).
+
+    Examples:
+        parse_id("8c1e...-...")   # UUID('8c1e...')
+        parse_id("oops")          # None
+    """
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def utc_now() -> datetime:

@@ -51,11 +51,12 @@ from my_app.accounts.user import (
     verify_password,
 )
 from my_app.accounts.user_token import UserToken
-from my_app.changeset import Changeset, cast, change
+from my_app.changeset import Changeset, cast, change, update_changes
 from my_app.constraints import unique_violation
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.gettext import LOCALES
 from my_app.pagination import Page, paginate
+from my_app.schema import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ async def get_user(scope: Scope, user_id: uuid.UUID | str) -> User | None:
         await get_user(Scope.for_user(admin), bob.id)  # User(...)
         await get_user(Scope.for_system(), uuid4())    # None: no such user
     """
-    key = _user_id(user_id)
+    key = parse_id(user_id)
     if key is None or not scope.can_manage(key):
         return None
     async with repo.read() as session:
@@ -208,7 +209,7 @@ async def get_user_or_404(scope: Scope, user_id: uuid.UUID | str) -> User:
         await get_user_or_404(Scope.for_user(admin), uuid4())    # NotFoundError("user", ...)
         await get_user_or_404(Scope.for_user(admin), "not-an-id")  # NotFoundError("user", "not-an-id")
     """
-    key = _user_id(user_id)
+    key = parse_id(user_id)
     if key is None:
         raise NotFoundError("user", user_id)
     if not scope.can_manage(key):
@@ -304,7 +305,7 @@ async def update_user(scope: Scope, user: User, attrs: Mapping[str, Any]) -> Use
     """
     if not scope.can_manage(user.id):
         raise ForbiddenError()
-    return await _update(user, _changes(AdminUserUpdate if scope.admin else UserUpdate, attrs))
+    return await _update(user, update_changes(AdminUserUpdate if scope.admin else UserUpdate, attrs))
 
 
 def change_user(scope: Scope, user: User, attrs: Mapping[str, Any] | None = None) -> Changeset[User]:
@@ -592,23 +593,6 @@ async def purge_expired_tokens() -> int:
 # --- Helpers ---
 
 
-def _changes(model: type[UserUpdate | AdminUserUpdate], attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """The changes `attrs` asks for. A field it names but leaves blank is refused: every field an
-    update casts is required on the record (Ecto's `validate_required`), so `""` is no way to skip it."""
-    blank = {
-        key: ["can't be blank"]
-        for key in model.model_fields
-        if key in attrs and (attrs[key] is None or (isinstance(attrs[key], str) and not attrs[key].strip()))
-    }
-    try:
-        changes = cast(model, attrs).model_dump(exclude_unset=True, exclude_none=True)
-    except ValidationError as exc:
-        raise ValidationError(blank | exc.errors) from None
-    if blank:
-        raise ValidationError(blank)
-    return changes
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -616,16 +600,6 @@ def _now() -> datetime:
 def _require_admin(scope: Scope) -> None:
     if not scope.admin:
         raise ForbiddenError()
-
-
-def _user_id(user_id: uuid.UUID | str) -> uuid.UUID | None:
-    """The id as a UUID; None for a malformed one (a URL's `/users/oops`: not found, not a crash)."""
-    if isinstance(user_id, uuid.UUID):
-        return user_id
-    try:
-        return uuid.UUID(user_id)
-    except ValueError:
-        return None
 
 
 def _credential(user: User, row: UserToken) -> Credential:

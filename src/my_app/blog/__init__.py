@@ -40,10 +40,11 @@ from my_app import pubsub, repo
 from my_app.accounts.scope import Scope
 from my_app.blog.comment import Comment, CommentInput
 from my_app.blog.post import Post, PostInput, PostUpdate
-from my_app.changeset import Changeset, cast, change
+from my_app.changeset import Changeset, cast, change, update_changes
 from my_app.constraints import unique_violation
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.pagination import Page, paginate
+from my_app.schema import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ async def get_post(scope: Scope, post_id: uuid.UUID | str) -> Post | None:
         await get_post(Scope.for_user(bob), adas_draft.id)   # None
         await get_post(Scope.for_user(admin), adas_draft.id) # Post(...)
     """
-    key = _uuid(post_id)
+    key = parse_id(post_id)
     if key is None:
         return None
     async with repo.read() as session:
@@ -199,9 +200,7 @@ async def update_post(scope: Scope, post: Post, attrs: Mapping[str, Any]) -> Pos
         await update_post(Scope.for_user(bob), adas_post, {"title": "x"})      # ForbiddenError
     """
     _require_author(scope, post.author_id)
-    changes = _changes(PostUpdate, attrs, required=("title", "slug", "body"))
-    if "published_at" in attrs and _blank(attrs["published_at"]):
-        changes["published_at"] = None
+    changes = update_changes(PostUpdate, attrs, optional={"published_at"})  # blank: back to draft
     try:
         async with repo.transaction() as session:
             await repo.update(session, Post, post.id, changes)
@@ -266,7 +265,7 @@ async def list_comments(
 async def get_comment_or_404(scope: Scope, post: Post, comment_id: uuid.UUID | str) -> Comment:
     """The post's comment with this id (with its author); NotFoundError when there is none (or the id is
     malformed, or belongs to another post) or the caller may not see the post."""
-    key = _uuid(comment_id)
+    key = parse_id(comment_id)
     if key is None or not _can_see(scope, post):
         raise NotFoundError("comment", comment_id)
     async with repo.read() as session:
@@ -384,32 +383,6 @@ def _author(scope: Scope) -> uuid.UUID:
 def _require_author(scope: Scope, author_id: uuid.UUID | None) -> None:
     if not (scope.admin or (scope.user_id is not None and author_id == scope.user_id)):
         raise ForbiddenError()
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _changes(model: type[PostUpdate], attrs: Mapping[str, Any], *, required: tuple[str, ...]) -> dict[str, Any]:
-    """The changes `attrs` asks for; a required field named but left blank is "can't be blank"."""
-    blank = {key: ["can't be blank"] for key in required if key in attrs and _blank(attrs[key])}
-    try:
-        changes = cast(model, attrs).model_dump(exclude_unset=True, exclude_none=True)
-    except ValidationError as exc:
-        raise ValidationError(blank | exc.errors) from None
-    if blank:
-        raise ValidationError(blank)
-    return changes
-
-
-def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
-    """The id as a UUID; None for a malformed one (a URL's `/posts/oops`: not found, not a crash)."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 async def _broadcast_comment(event: CommentEvent, comment: Comment) -> None:

@@ -33,11 +33,12 @@ from my_app import pubsub, repo
 from my_app.accounts.scope import Scope
 from my_app.catalog.category import NAME_INDEX, SLUG_KEY, Category, CategoryInput, CategoryUpdate
 from my_app.catalog.product import CATEGORY_FKEY, SEARCH_VECTOR, SKU_KEY, Money, Product, ProductInput, ProductUpdate
-from my_app.changeset import Changeset, Input, cast, change
+from my_app.changeset import Changeset, Input, cast, change, update_changes
 from my_app.constraints import unique_violation
 from my_app.encoding import b64url_decode, b64url_encode
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.pagination import Page, check_limit
+from my_app.schema import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ async def get_category(scope: Scope, category_id: uuid.UUID | str) -> Category |
         await get_category(Scope.for_user(None), books.id)  # Category(slug="books")
         await get_category(Scope.for_user(None), "oops")    # None
     """
-    key = _uuid(category_id)
+    key = parse_id(category_id)
     if key is None:
         return None
     async with repo.read() as session:
@@ -164,7 +165,7 @@ async def update_category(scope: Scope, category: Category, attrs: Mapping[str, 
         await update_category(admin_scope, books, {"name": ""})  # ValidationError({"name": ["can't be blank"]})
     """
     _require_admin(scope)
-    changes = _changes(CategoryUpdate, attrs, optional={"description"})
+    changes = update_changes(CategoryUpdate, attrs, optional={"description"})
     try:
         async with repo.transaction() as session:
             record = await repo.update(session, Category, category.id, changes)
@@ -245,7 +246,7 @@ async def list_products(scope: Scope, filters: Mapping[str, Any] | None = None) 
 
 async def get_product(scope: Scope, product_id: uuid.UUID | str) -> Product | None:
     """The product with this id and its category, or None (also for a malformed id); public."""
-    key = _uuid(product_id)
+    key = parse_id(product_id)
     if key is None:
         return None
     async with repo.read() as session:
@@ -284,7 +285,7 @@ async def create_product(scope: Scope, attrs: Mapping[str, Any]) -> Product:
 async def update_product(scope: Scope, product: Product, attrs: Mapping[str, Any]) -> Product:
     """Change a product; admins only. Named but blank required fields are "can't be blank"."""
     _require_admin(scope)
-    changes = _changes(ProductUpdate, attrs, optional={"description"})
+    changes = update_changes(ProductUpdate, attrs, optional={"description"})
     return await _write_product(product.id, changes, "product_updated")
 
 
@@ -374,29 +375,11 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[datetime | Decimal, uuid.UU
         raise ValidationError({"cursor": ["is invalid"]}) from None
 
 
-def _changes(model: type[Input], attrs: Mapping[str, Any], *, optional: set[str]) -> dict[str, Any]:
-    """The changes `attrs` asks for. A required field named but left blank is "can't be blank";
-    an optional one (`optional`) left blank is cleared."""
-    blank = {key for key in model.model_fields if key in attrs and _is_blank(attrs[key])}
-    errors = {key: ["can't be blank"] for key in blank - optional}
-    try:
-        changes = cast(model, attrs).model_dump(exclude_unset=True, exclude_none=True)
-    except ValidationError as exc:
-        raise ValidationError(errors | exc.errors) from None
-    if errors:
-        raise ValidationError(errors)
-    return changes | dict.fromkeys(blank & optional)
-
-
 def _change(model: type[Input], record: Any, attrs: Mapping[str, Any], *, optional: set[str]) -> Changeset[Any]:
     try:
-        return Changeset(data=record, changes=_changes(model, attrs, optional=optional))
+        return Changeset(data=record, changes=update_changes(model, attrs, optional=optional))
     except ValidationError as exc:
         return Changeset(data=record, changes=dict(attrs), errors=exc.errors)
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _raise_taken(exc: IntegrityError, fields: Mapping[str, str]) -> NoReturn:
@@ -416,16 +399,6 @@ def _foreign_key_violation(error: IntegrityError) -> str | None:
 def _require_admin(scope: Scope) -> None:
     if not scope.admin:
         raise ForbiddenError()
-
-
-def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
-    """The id as a UUID; None for a malformed one (a URL's `/products/oops`: not found, not a crash)."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 async def _broadcast(topic: str, event: str, record_id: uuid.UUID) -> None:

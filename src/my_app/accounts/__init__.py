@@ -16,7 +16,6 @@ as phx.gen.auth's do. Emails are built and delivered by the notifier's job (`not
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,8 +56,6 @@ from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.gettext import LOCALES
 from my_app.pagination import Page, paginate
 from my_app.schema import parse_id
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "SUDO_MODE_WINDOW",
@@ -694,10 +691,7 @@ async def _delete_token(token: str, context: str) -> None:
 
 async def _broadcast_user(event: UserEvent, user_id: uuid.UUID) -> None:
     """Announce a committed write on USERS_TOPIC, whichever door it came through (`{"id": ...}`)."""
-    try:
-        await pubsub.broadcast(USERS_TOPIC, event, {"id": str(user_id)})
-    except Exception:  # the write is done; a missing PubSub must not undo it
-        logger.warning("could not broadcast %s for user %s", event, user_id, exc_info=True)
+    await pubsub.announce(USERS_TOPIC, event, {"id": str(user_id)})
 
 
 def _socket_id(token_hash: bytes) -> str:
@@ -707,10 +701,7 @@ def _socket_id(token_hash: bytes) -> str:
 async def _disconnect(token_hashes: list[bytes]) -> None:
     """Close the sockets opened with these (now deleted) tokens; after the commit, as phx.gen.auth."""
     for token_hash in token_hashes:
-        try:
-            await pubsub.broadcast(_socket_id(token_hash), "disconnect", {})
-        except Exception:  # the write is done; a missing PubSub (a CLI run) must not undo it
-            logger.warning("could not broadcast the disconnect of a deleted token", exc_info=True)
+        await pubsub.announce(_socket_id(token_hash), "disconnect", {})
 
 
 async def _enqueue_email(kind: str, user: User, *, unique: bool = False, new_email: str | None = None) -> None:

@@ -15,7 +15,6 @@ row's sort key and id, so pages never repeat or skip rows while others are inser
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -39,8 +38,6 @@ from my_app.encoding import b64url_decode, b64url_encode
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.pagination import Page, check_limit
 from my_app.schema import parse_id
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "CATEGORIES_TOPIC",
@@ -403,7 +400,4 @@ def _require_admin(scope: Scope) -> None:
 
 async def _broadcast(topic: str, event: str, record_id: uuid.UUID) -> None:
     """Announce a committed write on the resource's topic (`{"id": ...}`)."""
-    try:
-        await pubsub.broadcast(topic, event, {"id": str(record_id)})
-    except Exception:  # the write is done; a missing PubSub must not undo it
-        logger.warning("could not broadcast %s for %s", event, record_id, exc_info=True)
+    await pubsub.announce(topic, event, {"id": str(record_id)})

@@ -62,6 +62,7 @@ Examples:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -75,6 +76,8 @@ from my_app.pubsub.postgres import PostgresAdapter
 from my_app.pubsub.subscription import Gap, Message, Subscription, SubscriptionClosed
 from my_app.running import Slot
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "Adapter",
     "Gap",
@@ -85,6 +88,7 @@ __all__ = [
     "Subscription",
     "SubscriptionClosed",
     "adapter_for",
+    "announce",
     "backoff_seconds",
     "broadcast",
     "broadcast_from",
@@ -192,6 +196,19 @@ async def broadcast(topic: str, event: str, payload: Any) -> None:
         await pubsub.broadcast(...)                        # PubSubNotStartedError before start()
     """
     await running.value.broadcast(topic, event, payload)
+
+
+async def announce(topic: str, event: str, payload: Any) -> None:
+    """Broadcast a write that has committed (a context's `{event, id}`): never raises. A PubSub that
+    is not running (a CLI run without one) or a payload it refuses is logged; the write stays done.
+
+    Examples:
+        await pubsub.announce("users", "user_updated", {"id": str(user.id)})
+    """
+    try:
+        await broadcast(topic, event, payload)
+    except Exception:
+        logger.warning("could not announce %s on %s", event, topic, exc_info=True)
 
 
 async def broadcast_from(sender: str, topic: str, event: str, payload: Any) -> None:

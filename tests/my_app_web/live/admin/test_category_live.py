@@ -290,13 +290,15 @@ async def test_a_missing_category_goes_back_to_the_list(client: httpx.AsyncClien
 async def test_the_list_stream_pushes_creates_updates_and_deletes(
     web_app: FastAPI, client: httpx.AsyncClient, admin: accounts.User
 ) -> None:
+    await category_fixture(name="Zebra")
     async with live_stream(web_app, client, INDEX) as stream:
         first = await stream.next_event()
         assert first.data.startswith('<hx-partial hx-target="#live-region" hx-swap="innerHTML">')
 
         created = await category_fixture(name="Pushed In")
-        inserted = await stream.next_event()
-        assert inserted.data.startswith('<hx-partial hx-target="#categories" hx-swap="beforeend">')
+        inserted = await stream.next_event()  # the list again, in name order
+        assert inserted.data.startswith('<hx-partial hx-target="#live-region" hx-swap="innerHTML">')
+        assert inserted.data.index("Pushed In") < inserted.data.index("Zebra")
         assert f'<tr id="categories-{created.id}">' in inserted.data
         assert 'name="_csrf_token"' in inserted.data  # its Delete form works
 

@@ -9,7 +9,6 @@ import uuid
 from decimal import Decimal
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from my_app import accounts, catalog
@@ -188,7 +187,12 @@ async def test_creating_a_product_adds_it_and_says_so(client: httpx.AsyncClient,
     assert "Product created successfully" in page.text
     created = await catalog.get_product_by_sku(SYSTEM, data["sku"])
     assert created is not None
-    assert (created.name, created.price, created.stock, created.category_id) == ("Green Tea", Decimal("4.50"), 12, tea.id)
+    assert (created.name, created.price, created.stock, created.category_id) == (
+        "Green Tea",
+        Decimal("4.50"),
+        12,
+        tea.id,
+    )
     assert row_ids(page.text)[0] == str(created.id)
 
 

@@ -2,7 +2,8 @@
 with the New and Edit modals and Delete.
 
 The table is a `Stream`: a change announced on `catalog.CATEGORIES_TOPIC` (this page, another
-admin's, the API, the CLI) inserts, replaces or removes one row in every open page. A category
+admin's, the API, the CLI) replaces or removes one row in every open page; a new category re-renders
+the list, which stays in name order (categories are few, and made seldom). A category
 that still has products cannot be deleted: the catalog refuses, and the page says so in a flash.
 """
 
@@ -58,9 +59,9 @@ class CategoryIndex(LivePage):
         if message.event == "category_deleted":
             patch = self.categories.delete(category_id)
             return [patch] if patch is not None else []
-        if message.event not in ("category_created", "category_updated"):
-            return []
-        if message.event == "category_updated" and category_id not in self.categories:
+        if message.event == "category_created":
+            return await self.refresh()  # its place in the list is by name: a few rows, rendered again
+        if message.event != "category_updated" or category_id not in self.categories:
             return []
         # Public data: one query per message for all the open pages of this node.
         category = await self.shared(message, "category", lambda: catalog.get_category(self.scope, category_id))
@@ -68,7 +69,8 @@ class CategoryIndex(LivePage):
             patch = self.categories.delete(category_id)
             return [patch] if patch is not None else []
         row = self.render_macro(ROW_TEMPLATE, "category_row", category)
-        return [self.categories.insert(category.id, row)]
+        patch = self.categories.update(category.id, row)
+        return [patch] if patch is not None else []
 
 
 async def index_page(request: Request, scope: Scope, modal: AdminModal | None, *, status_code: int = 200) -> Response:

@@ -310,3 +310,11 @@ async def test_the_list_stream_pushes_creates_updates_and_deletes(
         await catalog.delete_category(SYSTEM, created)
         deleted = await stream.next_event()
         assert deleted.data == f'<hx-partial hx-target="#categories-{created.id}" hx-swap="delete"></hx-partial>'
+
+
+async def test_the_users_page_has_the_admin_navigation_too(client: httpx.AsyncClient, admin: accounts.User) -> None:
+    response = await client.get("/users")
+
+    nav = response.text.split('class="admin-nav"', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/users" aria-current="page">Users' in nav
+    assert f'href="{INDEX}">Categories' in nav

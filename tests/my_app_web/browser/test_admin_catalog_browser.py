@@ -96,6 +96,13 @@ async def test_a_product_created_in_the_modal_appears_in_another_admins_window(
     assert await second.evaluate("() => window.notReloaded === true")
     await screenshot(first, "admin-products-index")
 
+    await first.goto("/admin/products?locale=de")  # German, prices in its format
+    await expect(first.get_by_role("heading", name="Produktliste")).to_be_visible()
+    await expect(first.locator("#products tr", has_text="Gyokuro")).to_contain_text("12,50")
+    await first.get_by_role("link", name="Gyokuro bearbeiten").click()
+    await expect(first.get_by_role("dialog", name="Produkt bearbeiten")).to_be_visible()
+    await screenshot(first, "admin-products-edit-modal-de")
+
 
 async def test_categories_are_created_in_the_modal_and_one_with_products_is_not_deleted(
     page: Page, admin_user: BrowserUser, tea: catalog.Category

@@ -27,6 +27,8 @@ SLOT_TEMPLATE = "admin/slot.html"
 ERRORS_TEMPLATE = "admin/errors.html"
 
 # The catalog's validation messages beyond the common ones (`my_app_web.gettext.ERROR_MESSAGES`).
+# The two limits are `catalog.product.PRICE_LIMIT` and `STOCK_LIMIT` as the core writes them: a
+# changed limit is shown in English until its message is added here.
 CATALOG_ERROR_MESSAGES = (
     N_("has invalid format"),
     N_("must be greater than or equal to 0"),

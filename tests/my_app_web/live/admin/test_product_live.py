@@ -307,6 +307,30 @@ async def test_show_lists_the_details(client: httpx.AsyncClient, admin: accounts
     assert missing.headers["location"] == INDEX
 
 
+async def test_editing_from_show_goes_back_to_show(client: httpx.AsyncClient, admin: accounts.User) -> None:
+    product = await product_fixture(name="Gyokuro")
+    page = await client.get(f"{INDEX}/{product.id}/show/edit")
+    assert 'name="_return" value="show"' in page.text
+    assert f'href="{INDEX}/{product.id}" aria-label="Close"' in page.text  # Cancel stays on the product's page
+    data = form_data(product.category, sku=product.sku, name="Sencha")
+
+    refused = await client.post(
+        f"{INDEX}/{product.id}",
+        data={"_csrf_token": await csrf(client, INDEX), "_return": "show", **data, "price": "x"},
+    )
+    response = await client.post(
+        f"{INDEX}/{product.id}", data={"_csrf_token": await csrf(client, INDEX), "_return": "show", **data}
+    )
+
+    assert refused.status_code == 422
+    assert errors_of(refused.text, "product_price") == ["is invalid"]
+    assert f'sse-connect="{INDEX}/{product.id}"' in refused.text  # still over the product's page
+    assert response.headers["location"] == f"{INDEX}/{product.id}"
+    shown = await client.get(f"{INDEX}/{product.id}")
+    assert "Product updated successfully" in shown.text
+    assert "Sencha" in shown.text
+
+
 # --- The live streams ---
 
 

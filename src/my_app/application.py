@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from procrastinate import Blueprint
+from psycopg.conninfo import conninfo_to_dict
 
-from my_app import accounts, database, jobs, mailer, presence, pubsub, repo
+from my_app import accounts, cache, database, jobs, mailer, presence, pubsub, repo
 from my_app.config import Settings, get_settings
 from my_app.running import Slot
 from my_app.schema_registry import load_all_schemas
@@ -117,6 +118,28 @@ class PubSubChild:
 
 
 @dataclass
+class CacheChild:
+    """The read cache (Cachex's role, on cashews): `mem://` in one process, or Redis shared by all nodes."""
+
+    app: Application
+    repo_child: RepoChild
+    name: str = "cache"
+    cache: cache.Cache | None = None
+
+    async def start(self) -> None:
+        # Keys are namespaced by database, as PubSub's Redis channel is: apps (or test runs) that
+        # share one Redis but not a database never read each other's values.
+        database_name = conninfo_to_dict(self.repo_child.database_url()).get("dbname") or "postgres"
+        started = cache.Cache.from_settings(self.app.settings, namespace=f"my_app:{database_name}")
+        await started.start()
+        self.cache = self.app.hold(cache.running.holding(started))
+
+    async def stop(self) -> None:
+        if self.cache is not None:
+            await self.cache.stop()
+
+
+@dataclass
 class PresenceChild:
     """Presence: who is in each channel topic, replicated between nodes over this app's PubSub node."""
 
@@ -175,6 +198,7 @@ class Application:
         app.children = [
             repo_child,
             pubsub_child,
+            CacheChild(app, repo_child),
             PresenceChild(app, pubsub_child),
             JobQueueChild(app, repo_child, blueprints=blueprints, periodic=periodic),
         ]

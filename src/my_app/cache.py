@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 __all__ = [
+    "MEM_SIZE",
     "RETRY_INTERVAL",
     "STATE_TTL",
     "Cache",
@@ -76,6 +77,7 @@ __all__ = [
 ]
 
 STATE_TTL = 3600.0  # seconds a state outlives its last write (a write's transaction is far shorter)
+MEM_SIZE = 100_000  # entries `mem://` keeps (least recently used dropped first); `mem://?size=N` to change
 RETRY_INTERVAL = 1.0  # seconds reads skip an unreachable cache before trying it again
 _PENDING_BITS = 16
 _PENDING_MASK = (1 << _PENDING_BITS) - 1
@@ -102,8 +104,15 @@ class CacheStats:
 class Cache:
     """One process's cache: a cashews backend (or none: off), its TTL, and its hit/miss counters."""
 
-    def __init__(self, url: str | None = None, *, ttl: float = 300.0, timeout: float = 0.5, secret: str = "",
-                 namespace: str = "my_app") -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        ttl: float = 300.0,
+        timeout: float = 0.5,
+        secret: str = "",
+        namespace: str = "my_app",
+    ) -> None:
         self.url = url
         self.ttl = ttl
         self.timeout = timeout
@@ -116,6 +125,8 @@ class Cache:
         if url:
             self._backend = Cashews(name=f"{namespace}-cache")
             options: dict[str, Any] = {}
+            if url.startswith("mem://") and "size=" not in url:
+                options = {"size": MEM_SIZE}
             if url.startswith(("redis://", "rediss://")):
                 options = {
                     # Raise on a failure (we fall back ourselves) and never wait long for Redis.
@@ -190,16 +201,9 @@ class Cache:
         if self._down_until and time.monotonic() < self._down_until:
             self.misses += 1
             return await load()
-        keys = [self._key(state) for state in states]
         try:
-            found = await backend.get_many(*keys)
-            if None in found:
-                await self._start_states(backend, [key for key, value in zip(keys, found, strict=True) if value is None])
-                generations = None
-            elif any(value & _PENDING_MASK for value in found):
-                generations = None  # a write is in flight: its result is not the value to keep
-            else:
-                generations = ":".join(format(value >> _PENDING_BITS, "x") for value in found)
+            generations = await self._generations(backend, states)
+            if generations is not None:
                 value_key = f"{self.namespace}:{name}:{generations}"
                 value = await self._get(backend, value_key)
                 if value is not None:
@@ -248,6 +252,25 @@ class Cache:
                 # the state expires. Stale is impossible; only slower.
                 self._failed("end of write", exc)
 
+    async def _generations(self, backend: Cashews, states: tuple[str, ...]) -> str | None:
+        """The states' generations as one key part; None when a value must not be kept now.
+
+        A missing state is created here at a random generation; None while a write to any state is
+        in flight, or when another reader or writer created a missing one first (read it next time).
+        """
+        keys = [self._key(state) for state in states]
+        found: list[int | None] = list(await backend.get_many(*keys))
+        for index, value in enumerate(found):
+            if value is None:
+                base = _random_generation()
+                if not await backend.set(keys[index], base, expire=STATE_TTL, exist=False):
+                    return None
+                found[index] = base
+        present = [value for value in found if value is not None]
+        if any(value & _PENDING_MASK for value in present):
+            return None
+        return ":".join(format(value >> _PENDING_BITS, "x") for value in present)
+
     async def _get(self, backend: Cashews, key: str) -> Any:
         try:
             return await backend.get(key)
@@ -264,13 +287,17 @@ class Cache:
     async def _start_states(self, backend: Cashews, keys: list[str]) -> None:
         """Create the missing states at a random generation (an existing one is left as it is)."""
         for key in keys:
-            base = secrets.randbits(40) << _PENDING_BITS
-            await backend.set(key, base, expire=STATE_TTL, exist=False)
+            await backend.set(key, _random_generation(), expire=STATE_TTL, exist=False)
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.errors += 1
         self._down_until = time.monotonic() + RETRY_INTERVAL
         logger.warning("cache unavailable (%s): %s", what, _reason(exc))
+
+
+def _random_generation() -> int:
+    """Where a new state starts: never where an old one (expired, or evicted) left values behind."""
+    return secrets.randbits(40) << _PENDING_BITS
 
 
 def _reason(exc: BaseException) -> str:

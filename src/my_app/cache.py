@@ -24,7 +24,11 @@ in flight, so its states' readers use the database until the state expires (`STA
 
 One process, or several: `mem://` lives in this process only, so it is used only where one process
 serves (see `Settings.cache_backend_url`): with several workers or nodes, set REDIS_URL (or the
-cache is off and every read goes to the database).
+cache is off and every read goes to the database). Other processes may still write now and then (a
+seed, the console, a job worker): their writes reach a `mem://` cache as PubSub broadcasts, and
+`forget(...)` moves those states on (the Application wires it). That is soon after, not before the
+write returns: never stale holds for writes through the serving process, which is why a second
+serving process needs Redis.
 
 Values are plain data (dicts of column values: str, int, Decimal, UUID, datetime), never ORM
 objects; in Redis they are pickled and signed with a key derived from SECRET_KEY_BASE, so a value
@@ -41,6 +45,7 @@ Examples:
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
 import secrets
@@ -121,6 +126,11 @@ class Cache:
         self.misses = 0
         self.errors = 0
         self._down_until = 0.0
+        self._forgetting: set[asyncio.Task[None]] = set()
+        # With `hears_writes` (PubSub tells `forget` of every catalog write): how many of this
+        # process's own writes of each state are still to be heard, and skipped.
+        self.hears_writes = False
+        self._own_writes: collections.Counter[str] = collections.Counter()
         self._backend: Cashews | None = None
         if url:
             self._backend = Cashews(name=f"{namespace}-cache")
@@ -168,6 +178,8 @@ class Cache:
                 self._failed("start", exc)
 
     async def stop(self) -> None:
+        if self._forgetting:
+            await asyncio.gather(*self._forgetting, return_exceptions=True)
         if self._backend is not None:
             with warnings.catch_warnings():
                 # cashews 7.6 closes its redis-py client with `close()`, deprecated since redis-py 5.0.1.
@@ -251,6 +263,8 @@ class Cache:
                 # The write stays "in flight" for these states: their readers use the database until
                 # the state expires. Stale is impossible; only slower.
                 self._failed("end of write", exc)
+        if self.hears_writes:
+            self._own_writes.update(states)  # done: its announcement will come back to `forget`
 
     async def _generations(self, backend: Cashews, states: tuple[str, ...]) -> str | None:
         """The states' generations as one key part; None when a value must not be kept now.
@@ -280,6 +294,36 @@ class Cache:
             self.errors += 1
             logger.warning("cache value %s is not signed with this app's secret: ignored", key)
             return None
+
+    def forget(self, *states: str) -> None:
+        """Another process wrote these states (heard over PubSub): move them on, so no read here
+        uses the values kept under them (without `states`: forget everything).
+
+        Called from a PubSub callback, so it schedules the work and returns.
+        """
+        if self._backend is None:
+            return
+        if states and all(self._own_writes[state] for state in states):
+            for state in states:  # this process's own write: its states moved already
+                self._own_writes[state] -= 1
+                if not self._own_writes[state]:
+                    del self._own_writes[state]
+            return
+        task = asyncio.get_running_loop().create_task(self._forget(self._backend, states))
+        self._forgetting.add(task)
+        task.add_done_callback(self._forgetting.discard)
+
+    async def _forget(self, backend: Cashews, states: tuple[str, ...]) -> None:
+        try:
+            if not states:
+                await self.clear()
+            for key in map(self._key, states):
+                # A new generation, keeping the count of writes in flight here; a missing state stays
+                # missing (its first reader starts it at a random generation).
+                if await backend.exists(key):
+                    await backend.incr(key, _ONE_GENERATION)
+        except _BACKEND_ERRORS as exc:
+            self._failed("forget", exc)
 
     def _key(self, state: str) -> str:
         return f"{self.namespace}:state:{state}"

@@ -56,6 +56,7 @@ __all__ = [
     "ProductEvent",
     "ProductFilters",
     "Sort",
+    "cache_states",
     "change_category",
     "change_product",
     "create_category",
@@ -322,16 +323,16 @@ def _product_query() -> Select[Product]:
 
 
 async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any], event: ProductEvent) -> Product:
-    # A new product has no cached reads yet (a missing one is never cached): only updates move a state.
-    states = () if product_id is None else (_product_state(product_id),)
+    # A new product's id is chosen here, so its write moves its cache state as an update's does.
+    target = uuid.uuid4() if product_id is None else product_id
     try:
-        async with cache.writing(*states), repo.transaction() as session:
+        async with cache.writing(_product_state(target)), repo.transaction() as session:
             if product_id is None:
-                record = Product(**changes)
+                record = Product(id=target, **changes)
                 session.add(record)
                 await session.flush()
             else:
-                record = await repo.update(session, Product, product_id, changes)
+                record = await repo.update(session, Product, target, changes)
             # Read back as the API shows it: server-set timestamps and the category, in one query.
             session.expunge(record)
             loaded = await session.scalar(_product_query().where(Product.id == record.id))
@@ -350,6 +351,21 @@ _CATEGORIES_STATE = "catalog:categories"  # every category read, and every produ
 _CATEGORY_COLUMNS = tuple(column.key for column in inspect(Category).column_attrs)
 _PRODUCT_COLUMNS = tuple(column.key for column in inspect(Product).column_attrs)
 Row = dict[str, Any]
+
+
+def cache_states(topic: str, payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """The cache states a write announced on `topic` changed (a `mem://` cache forgets them when
+    another process writes: see `my_app.cache`); `()` for any other topic.
+
+    Examples:
+        cache_states(PRODUCTS_TOPIC, {"id": "0c1d..."})  # ("catalog:product:0c1d...",)
+        cache_states(CATEGORIES_TOPIC, {"id": "6a0f..."})  # ("catalog:categories",)
+    """
+    if topic == CATEGORIES_TOPIC:
+        return (_CATEGORIES_STATE,)
+    if topic == PRODUCTS_TOPIC and isinstance(payload.get("id"), str):
+        return (f"catalog:product:{payload['id']}",)
+    return ()
 
 
 def _product_state(product_id: uuid.UUID) -> str:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from my_app import cache, catalog
+from my_app import cache, catalog, pubsub
 from my_app.accounts import Scope
 from my_app.cache import CacheStats
 from my_app.errors import ValidationError
@@ -172,3 +172,37 @@ async def test_values_expire_after_the_ttl(db: AsyncConnection) -> None:
             assert (await catalog.get_product_or_404(VISITOR, product.id)).name == "After"
     finally:
         await short.stop()
+
+
+# --- Writes by other processes (a seed, the console) reach this process's mem:// cache over PubSub ---
+
+
+async def test_a_write_announced_by_another_process_is_read_soon_after(db: AsyncConnection) -> None:
+    product = await product_fixture(name="Before")
+    await catalog.get_product(VISITOR, product.id)
+    # Another process changed it and announced it (as its catalog functions do after the commit).
+    await db.execute(text("UPDATE products SET name = 'After' WHERE id = :id"), {"id": product.id})
+    assert (await catalog.get_product_or_404(VISITOR, product.id)).name == "Before"
+
+    await pubsub.broadcast(catalog.PRODUCTS_TOPIC, "product_updated", {"id": str(product.id)})
+
+    async def name() -> str:
+        return (await catalog.get_product_or_404(VISITOR, product.id)).name
+
+    deadline = asyncio.get_running_loop().time() + 5
+    while await name() != "After":
+        assert asyncio.get_running_loop().time() < deadline, "the announced write was never heard"
+        await asyncio.sleep(0.01)
+
+
+async def test_this_process_own_writes_cost_no_second_miss() -> None:
+    product = await product_fixture(price="1.00")
+    await catalog.update_product(SYSTEM, product, {"price": "2.00"})
+    await asyncio.sleep(0.05)  # its announcement has come back by now
+    before = cache.stats()
+
+    await catalog.get_product(VISITOR, product.id)
+    await asyncio.sleep(0.05)
+    await catalog.get_product(VISITOR, product.id)
+
+    assert counted_since(before) == (1, 1)

@@ -9,17 +9,23 @@ Redis never meet.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from my_app import cache
-from my_app.cache import Cache, CacheStats, CacheUnavailableError
+from my_app.cache import RETRY_INTERVAL, Cache, CacheStats, CacheUnavailableError
 from my_app.config import ConfigError, Settings
-from tests.support.services import REDIS_URL, needs_redis
+from tests.support.processes import free_port, wait_until
+from tests.support.services import REDIS_URL, needs_redis, needs_service, redis_answers
+
+REDIS_SERVER = shutil.which("redis-server")
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # port 1 on loopback: nothing listens, every connection is refused
 
@@ -258,6 +264,56 @@ async def test_a_write_is_refused_before_anything_is_written_while_redis_is_down
         await down.stop()
 
     assert wrote == []
+
+
+def start_redis(port: int, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on `port` (no persistence), answering PING."""
+    process = subprocess.Popen(
+        [REDIS_SERVER or "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers.__wrapped__(url), timeout=10, message=f"redis-server on {port} never answered")
+    return process
+
+
+@needs_service("redis-server", lambda: REDIS_SERVER is not None, "install redis-server (Debian's redis-server)")
+async def test_redis_killed_and_restarted_reads_fall_back_then_use_it_again(tmp_path: Path) -> None:
+    port = free_port()
+    redis_process = start_redis(port, tmp_path)
+    shared = Cache(f"redis://127.0.0.1:{port}/0", timeout=0.5, secret="s" * 64, namespace="restart")
+    await shared.start()
+    try:
+        load, calls = loader("value")
+        await shared.fetch("thing", ("thing",), load)
+        assert await shared.fetch("thing", ("thing",), load) == "value"
+        assert (shared.stats().hits, len(calls)) == (1, 1)
+
+        redis_process.kill()
+        redis_process.wait(10)
+        started = time.monotonic()
+        for _ in range(20):
+            assert await shared.fetch("thing", ("thing",), load) == "value"
+        assert time.monotonic() - started < 1.5
+        assert len(calls) == 21  # each from the database
+        with pytest.raises(CacheUnavailableError):
+            async with shared.writing("thing"):
+                pass
+
+        redis_process = start_redis(port, tmp_path)
+        await asyncio.sleep(RETRY_INTERVAL + 0.1)
+        hits = shared.stats().hits
+        await shared.fetch("thing", ("thing",), load)  # kept again (the restarted Redis is empty)
+        assert await shared.fetch("thing", ("thing",), load) == "value"
+        assert shared.stats().hits == hits + 1
+        async with shared.writing("thing"):
+            pass
+    finally:
+        await shared.stop()
+        redis_process.kill()
+        redis_process.wait(10)
 
 
 # --- Settings: where the cache lives ---

@@ -81,7 +81,7 @@ __all__ = [
     "writing",
 ]
 
-STATE_TTL = 3600.0  # seconds a state outlives its last write (a write's transaction is far shorter)
+STATE_TTL = 600.0  # seconds a state outlives its last write: far longer than any write's transaction
 MEM_SIZE = 100_000  # entries `mem://` keeps (least recently used dropped first); `mem://?size=N` to change
 RETRY_INTERVAL = 1.0  # seconds reads skip an unreachable cache before trying it again
 _PENDING_BITS = 16
@@ -147,6 +147,7 @@ class Cache:
                     "max_connections": 64,
                     "secret": hashlib.sha256(b"my_app cache values\0" + secret.encode()).hexdigest(),
                     "digestmod": "sha256",
+                    "check_repr": False,  # cashews would repr() every value it reads back
                 }
             self._backend.setup(url, **options)
 

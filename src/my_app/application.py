@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from procrastinate import Blueprint
+from psycopg.conninfo import conninfo_to_dict
 
-from my_app import accounts, database, jobs, mailer, presence, pubsub, repo
+from my_app import accounts, cache, catalog, database, jobs, mailer, presence, pubsub, repo
 from my_app.config import Settings, get_settings
 from my_app.running import Slot
 from my_app.schema_registry import load_all_schemas
@@ -117,6 +118,49 @@ class PubSubChild:
 
 
 @dataclass
+class CacheChild:
+    """The read cache (Cachex's role, on cashews): `mem://` in one process, or Redis shared by all nodes.
+
+    A `mem://` cache also hears the catalog's writes from other processes (a seed, the console) over
+    PubSub and forgets what they changed; a lost stretch of messages (a Gap) forgets everything.
+    """
+
+    app: Application
+    repo_child: RepoChild
+    pubsub_child: PubSubChild
+    name: str = "cache"
+    cache: cache.Cache | None = None
+    subscriptions: list[pubsub.Subscription] = field(default_factory=list)
+
+    async def start(self) -> None:
+        # Keys are namespaced by database, as PubSub's Redis channel is: apps (or test runs) that
+        # share one Redis but not a database never read each other's values.
+        database_name = conninfo_to_dict(self.repo_child.database_url()).get("dbname") or "postgres"
+        started = cache.Cache.from_settings(self.app.settings, namespace=f"my_app:{database_name}")
+        await started.start()
+        self.cache = self.app.hold(cache.running.holding(started))
+        node = self.pubsub_child.node
+        if started.enabled and not started.shared and node is not None:
+            started.hears_writes = True
+            for topic in (catalog.CATEGORIES_TOPIC, catalog.PRODUCTS_TOPIC):
+                self.subscriptions.append(node.subscribe(topic, on_message=self._heard))
+
+    def _heard(self, item: pubsub.Message | pubsub.Gap) -> None:
+        if self.cache is None:
+            return
+        if isinstance(item, pubsub.Gap):
+            self.cache.forget()
+        elif isinstance(item.payload, dict) and (states := catalog.cache_states(item.topic, item.payload)):
+            self.cache.forget(*states)
+
+    async def stop(self) -> None:
+        for subscription in self.subscriptions:
+            subscription.close("unsubscribed")
+        if self.cache is not None:
+            await self.cache.stop()
+
+
+@dataclass
 class PresenceChild:
     """Presence: who is in each channel topic, replicated between nodes over this app's PubSub node."""
 
@@ -175,6 +219,7 @@ class Application:
         app.children = [
             repo_child,
             pubsub_child,
+            CacheChild(app, repo_child, pubsub_child),
             PresenceChild(app, pubsub_child),
             JobQueueChild(app, repo_child, blueprints=blueprints, periodic=periodic),
         ]

@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     job_cron_purge_tokens: str = "30 3 * * *"
     job_cron_retry_stalled: str = "* * * * *"
 
+    # --- Cache (the seed's Cachex, on cashews: my_app.cache) ---
+    # Where cached reads live: `mem://` (this process only), `redis://...`, or `off`. Default: REDIS_URL
+    # when set; else `mem://` where one process serves (dev/test, WEB_CONCURRENCY=1); else off. `mem://`
+    # with WEB_CONCURRENCY > 1 is refused: another process could serve a value this one has replaced.
+    cache_url: str | None = None
+    cache_ttl: float = Field(default=300.0, gt=0)  # seconds a cached read is kept (writes replace it at once)
+    cache_timeout: float = Field(default=0.5, gt=0)  # seconds a cache operation may take before reads use the DB
+
     @model_validator(mode="after")
     def _apply_environment_defaults(self) -> Settings:
         if self.env == "prod":
@@ -163,6 +171,11 @@ class Settings(BaseSettings):
                 f"SECRET_KEY_BASE must be at least {MIN_SECRET_KEY_BYTES} bytes long "
                 "(generate one with: myapp gen secret)"
             )
+        if (self.cache_url or "").startswith("mem://") and self.web_concurrency > 1:
+            raise ConfigError(
+                "CACHE_URL=mem:// keeps one cache per process, so with WEB_CONCURRENCY > 1 a worker could serve "
+                "a value another has replaced: set REDIS_URL (shared by every worker and node) or CACHE_URL=off"
+            )
         _check_trusted_proxies(self.trusted_proxy_list)
         _check_trusted_hosts(self.trusted_host_list)
         return self
@@ -188,6 +201,17 @@ class Settings(BaseSettings):
         if self.env == "prod" or self.port == default_port:
             return f"{self.url_scheme}://{self.app_host}"
         return f"{self.url_scheme}://{self.app_host}:{self.port}"
+
+    @property
+    def cache_backend_url(self) -> str | None:
+        """The cache's cashews URL (None: off); see `cache_url`."""
+        if self.cache_url == "off":
+            return None
+        if self.cache_url:
+            return self.cache_url
+        if self.redis_url:
+            return self.redis_url
+        return "mem://" if self.env != "prod" and self.web_concurrency == 1 else None
 
     @property
     def trusted_proxy_list(self) -> list[str]:

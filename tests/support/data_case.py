@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from my_app import application, pubsub, repo
+from my_app import application, cache, pubsub, repo
 from my_app.config import Settings
 from my_app.errors import ValidationError
 from my_app_web.links import email_links
@@ -37,12 +37,18 @@ async def started_app(settings: Settings) -> AsyncIterator[application.Applicati
 
 @pytest.fixture
 async def db(started_app: application.Application) -> AsyncIterator[AsyncConnection]:
-    """The test's connection, in a transaction that is rolled back when the test ends."""
+    """The test's connection, in a transaction that is rolled back when the test ends.
+
+    The cache is emptied after the rollback: it must not serve what the test wrote to the next one.
+    """
     async with repo.engine().connect() as connection:
         outer = await connection.begin()
-        async with repo.sandbox(connection):
-            yield connection
-        await outer.rollback()
+        try:
+            async with repo.sandbox(connection):
+                yield connection
+            await outer.rollback()
+        finally:
+            await cache.clear()
 
 
 def errors_on(error: ValidationError) -> dict[str, list[str]]:

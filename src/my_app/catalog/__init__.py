@@ -8,6 +8,12 @@ is written. Every function runs in one transaction; after a write commits it is 
 A category with products cannot be deleted (the foreign key is ON DELETE RESTRICT): its products
 are moved or deleted first, so no product is ever left without a category.
 
+Reads of categories (the list and one by id) and of one product are cached (`my_app.cache`) and
+never stale: each write wraps its transaction in `cache.writing(...)` of the states those reads
+depend on (`catalog:categories`; `catalog:product:<id>`, with the categories, since a product shows
+its category), so the cache has moved on before the function returns. The cache keeps plain column
+values; the functions rebuild `Category`/`Product` objects from them, hit or miss alike.
+
 `list_products(scope, filters)` filters by category, price range and a full-text query, sorts
 (`newest`, `oldest`, `price_asc`, `price_desc`) and pages by keyset: the cursor holds the last
 row's sort key and id, so pages never repeat or skip rows while others are inserted.
@@ -24,11 +30,11 @@ from typing import Any, Literal, NoReturn
 import orjson
 import pydantic
 from psycopg.errors import ForeignKeyViolation, RestrictViolation
-from sqlalchemy import ColumnClause, Select, func, literal_column, select, tuple_
+from sqlalchemy import ColumnClause, Select, func, inspect, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
-from my_app import pubsub, repo
+from my_app import cache, pubsub, repo
 from my_app.accounts.scope import Scope
 from my_app.catalog.category import NAME_INDEX, SLUG_KEY, Category, CategoryInput, CategoryUpdate
 from my_app.catalog.product import CATEGORY_FKEY, SEARCH_VECTOR, SKU_KEY, Money, Product, ProductInput, ProductUpdate
@@ -50,6 +56,7 @@ __all__ = [
     "ProductEvent",
     "ProductFilters",
     "Sort",
+    "cache_states",
     "change_category",
     "change_product",
     "create_category",
@@ -95,13 +102,13 @@ class ProductFilters(Input):
 
 
 async def list_categories(scope: Scope) -> list[Category]:
-    """Every category, by name (any letter case); public.
+    """Every category, by name (any letter case); public; cached.
 
     Examples:
         await list_categories(Scope.for_user(None))  # [Category(slug="books"), Category(slug="games")]
     """
-    async with repo.read() as session:
-        return list(await session.scalars(select(Category).order_by(func.lower(Category.name), Category.id)))
+    rows = await cache.fetch("catalog:categories:all", (_CATEGORIES_STATE,), _load_categories)
+    return [_category(row) for row in rows]
 
 
 async def get_category(scope: Scope, category_id: uuid.UUID | str) -> Category | None:
@@ -114,8 +121,8 @@ async def get_category(scope: Scope, category_id: uuid.UUID | str) -> Category |
     key = parse_id(category_id)
     if key is None:
         return None
-    async with repo.read() as session:
-        return await session.get(Category, key)
+    row = await cache.fetch(f"catalog:category:{key}", (_CATEGORIES_STATE,), lambda: _load_category(key))
+    return None if row is None else _category(row)
 
 
 async def get_category_or_404(scope: Scope, category_id: uuid.UUID | str) -> Category:
@@ -144,7 +151,7 @@ async def create_category(scope: Scope, attrs: Mapping[str, Any]) -> Category:
     data = cast(CategoryInput, attrs)
     category = Category(**data.model_dump())
     try:
-        async with repo.transaction() as session:
+        async with cache.writing(_CATEGORIES_STATE), repo.transaction() as session:
             session.add(category)
             await session.flush()
             await session.refresh(category)
@@ -164,7 +171,7 @@ async def update_category(scope: Scope, category: Category, attrs: Mapping[str, 
     _require_admin(scope)
     changes = update_changes(CategoryUpdate, attrs, optional={"description"})
     try:
-        async with repo.transaction() as session:
+        async with cache.writing(_CATEGORIES_STATE), repo.transaction() as session:
             record = await repo.update(session, Category, category.id, changes)
             await session.refresh(record)
     except IntegrityError as exc:
@@ -179,7 +186,7 @@ async def delete_category(scope: Scope, category: Category) -> Category:
     """
     _require_admin(scope)
     try:
-        async with repo.transaction() as session:
+        async with cache.writing(_CATEGORIES_STATE), repo.transaction() as session:
             record = await session.get(Category, category.id)
             if record is None:
                 raise NotFoundError("category", category.id)
@@ -242,12 +249,13 @@ async def list_products(scope: Scope, filters: Mapping[str, Any] | None = None) 
 
 
 async def get_product(scope: Scope, product_id: uuid.UUID | str) -> Product | None:
-    """The product with this id and its category, or None (also for a malformed id); public."""
+    """The product with this id and its category, or None (also for a malformed id); public; cached."""
     key = parse_id(product_id)
     if key is None:
         return None
-    async with repo.read() as session:
-        return await session.scalar(_product_query().where(Product.id == key))
+    states = (_product_state(key), _CATEGORIES_STATE)
+    row = await cache.fetch(f"catalog:product:{key}", states, lambda: _load_product(key))
+    return None if row is None else _product(row)
 
 
 async def get_product_or_404(scope: Scope, product_id: uuid.UUID | str) -> Product:
@@ -289,7 +297,7 @@ async def update_product(scope: Scope, product: Product, attrs: Mapping[str, Any
 async def delete_product(scope: Scope, product: Product) -> Product:
     """Delete a product; admins only."""
     _require_admin(scope)
-    async with repo.transaction() as session:
+    async with cache.writing(_product_state(product.id)), repo.transaction() as session:
         record = await session.get(Product, product.id)
         if record is None:
             raise NotFoundError("product", product.id)
@@ -315,14 +323,16 @@ def _product_query() -> Select[Product]:
 
 
 async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any], event: ProductEvent) -> Product:
+    # A new product's id is chosen here, so its write moves its cache state as an update's does.
+    target = uuid.uuid4() if product_id is None else product_id
     try:
-        async with repo.transaction() as session:
+        async with cache.writing(_product_state(target)), repo.transaction() as session:
             if product_id is None:
-                record = Product(**changes)
+                record = Product(id=target, **changes)
                 session.add(record)
                 await session.flush()
             else:
-                record = await repo.update(session, Product, product_id, changes)
+                record = await repo.update(session, Product, target, changes)
             # Read back as the API shows it: server-set timestamps and the category, in one query.
             session.expunge(record)
             loaded = await session.scalar(_product_query().where(Product.id == record.id))
@@ -333,6 +343,68 @@ async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any
     assert loaded is not None  # noqa: S101 - just written in this transaction
     await _broadcast(PRODUCTS_TOPIC, event, loaded.id)
     return loaded
+
+
+# --- Cached reads: plain column values in the cache, objects rebuilt from them ---
+
+_CATEGORIES_STATE = "catalog:categories"  # every category read, and every product read (it shows its category)
+_CATEGORY_COLUMNS = tuple(column.key for column in inspect(Category).column_attrs)
+_PRODUCT_COLUMNS = tuple(column.key for column in inspect(Product).column_attrs)
+Row = dict[str, Any]
+
+
+def cache_states(topic: str, payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """The cache states a write announced on `topic` changed (a `mem://` cache forgets them when
+    another process writes: see `my_app.cache`); `()` for any other topic.
+
+    Examples:
+        cache_states(PRODUCTS_TOPIC, {"id": "0c1d..."})  # ("catalog:product:0c1d...",)
+        cache_states(CATEGORIES_TOPIC, {"id": "6a0f..."})  # ("catalog:categories",)
+    """
+    if topic == CATEGORIES_TOPIC:
+        return (_CATEGORIES_STATE,)
+    if topic == PRODUCTS_TOPIC and isinstance(payload.get("id"), str):
+        return (f"catalog:product:{payload['id']}",)
+    return ()
+
+
+def _product_state(product_id: uuid.UUID) -> str:
+    return f"catalog:product:{product_id}"
+
+
+def _columns(record: Category | Product, columns: tuple[str, ...]) -> Row:
+    return {column: getattr(record, column) for column in columns}
+
+
+def _category(row: Row) -> Category:
+    """A Category (transient: belongs to no session) from its cached column values."""
+    return Category(**row)
+
+
+def _product(row: tuple[Row, Row]) -> Product:
+    """A Product with its category (transient) from the cached column values of both."""
+    product_row, category_row = row
+    return Product(**product_row, category=Category(**category_row))
+
+
+async def _load_categories() -> tuple[Row, ...]:
+    async with repo.read() as session:
+        records = await session.scalars(select(Category).order_by(func.lower(Category.name), Category.id))
+        return tuple(_columns(record, _CATEGORY_COLUMNS) for record in records)
+
+
+async def _load_category(category_id: uuid.UUID) -> Row | None:
+    async with repo.read() as session:
+        record = await session.get(Category, category_id)
+    return None if record is None else _columns(record, _CATEGORY_COLUMNS)
+
+
+async def _load_product(product_id: uuid.UUID) -> tuple[Row, Row] | None:
+    async with repo.read() as session:
+        record = await session.scalar(_product_query().where(Product.id == product_id))
+    if record is None:
+        return None
+    return _columns(record, _PRODUCT_COLUMNS), _columns(record.category, _CATEGORY_COLUMNS)
 
 
 def _sort_key(sort: Sort) -> tuple[Any, bool]:

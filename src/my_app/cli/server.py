@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 from typing import Annotated
@@ -43,6 +44,12 @@ def server(
     # Each worker is a process of its own: a node for PubSub and Presence (they meet through
     # PostgreSQL or Redis), with its own open-files limit for sockets.
     settings = get_settings()
+    if workers and workers != settings.web_concurrency:
+        # The workers read their settings themselves: they must know how many serve (a `mem://` cache
+        # is per process, so Settings refuses it, or leaves the cache off, with more than one).
+        os.environ["WEB_CONCURRENCY"] = str(workers)
+        get_settings.cache_clear()
+        settings = get_settings()
     # Resolving starts the embedded PostgreSQL if needed; this process holds it until exit, and
     # the worker processes uvicorn spawns inherit its address through the environment.
     db = prepare(settings, seed=True) if setup else target(settings)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from my_app import log, repo
+from my_app import cache, log, repo
 from my_app.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from my_app_web.html import page_context
 from my_app_web.plugs.auth import Redirect
@@ -90,12 +90,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     # client can quote it.
     request_id = request.scope.get("state", {}).get("request_id")
     headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
-    status_code = 503 if repo.unavailable(exc) else 500
+    # A catalog write is refused while the shared cache is unreachable (my_app.cache): 503 as well.
+    unavailable = repo.unavailable(exc) or isinstance(exc, cache.CacheUnavailableError)
+    status_code = 503 if unavailable else 500
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         logger.log(
             logging.WARNING if status_code == 503 else logging.ERROR,
             "%s on %s %s (%d): %s",
-            "database unavailable" if status_code == 503 else "unhandled error",
+            "service unavailable" if status_code == 503 else "unhandled error",
             request.method,
             request.url.path,
             status_code,

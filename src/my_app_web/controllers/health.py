@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from my_app import jobs, pubsub, repo
+from my_app import cache, jobs, pubsub, repo
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ async def ready(request: Request) -> JSONResponse:
     timeout = request.app.state.settings.ready_timeout
     checks: dict[str, CheckStatus] = {
         "database": await _check(repo.ping(), timeout, "database"),
+        # The read cache answers (mem:// always does; Redis when REDIS_URL); when it does not, reads
+        # use the database and catalog writes are refused (my_app.cache).
+        "cache": await _check(cache.ping(), min(timeout, cache.current().timeout), "cache"),
         "jobs": await _check(_jobs_ready(request), timeout, "jobs"),
         # Other nodes are heard only while the PubSub listener is connected.
         "pubsub": "ok" if pubsub.connected() else "error",

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     job_cron_purge_tokens: str = "30 3 * * *"
     job_cron_retry_stalled: str = "* * * * *"
 
+    # --- Catalog pages (issue 11: the public /products pages) ---
+    catalog_currency: str = "EUR"  # ISO 4217 code the product prices are shown in
+    catalog_page_size: int = Field(default=24, ge=1, le=100)  # products per page of /products
+
     @model_validator(mode="after")
     def _apply_environment_defaults(self) -> Settings:
         if self.env == "prod":

@@ -3,8 +3,8 @@
 may see them, signed in or not; both are live (`catalog.PRODUCTS_TOPIC`). `router` holds their
 routes, for the browser pipeline.
 
-    GET  /products                   the list (?q=&category=&min_price=&max_price=&sort=&cursor=&limit=)   product_index
-    GET  /products/{id}              one product (404 for an unknown or malformed id)                        product_show
+    GET  /products        the list (?q=&category=&min_price=&max_price=&sort=&cursor=&limit=)   product_index
+    GET  /products/{id}   one product (404 for an unknown or malformed id)                        product_show
 
 Each GET is also its page's live stream (`Accept: text/event-stream`).
 """

@@ -14,7 +14,7 @@ and lists the products as if that filter were not there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
@@ -55,7 +55,7 @@ class ProductQuery:
 
     def url(self, path: str, **changes: str) -> str:
         """`path` with this query (empty values and defaults left out), `changes` applied."""
-        values = {name: getattr(replace(self, **changes), name) for name in FIELDS}
+        values: dict[str, str] = {name: changes.get(name, getattr(self, name)) for name in FIELDS}
         if values["sort"] == DEFAULT_SORT:
             values["sort"] = ""
         query = urlencode([(name, value) for name, value in values.items() if value])
@@ -125,7 +125,9 @@ async def _read(scope: Scope, filters: Mapping[str, Any], shown: int) -> tuple[l
     products: list[Product] = []
     cursor = filters.get("cursor")
     while True:
-        page = await catalog.list_products(scope, {**filters, "limit": min(BATCH, shown - len(products)), "cursor": cursor})
+        page = await catalog.list_products(
+            scope, {**filters, "limit": min(BATCH, shown - len(products)), "cursor": cursor}
+        )
         products.extend(page.items)
         cursor = page.next_cursor
         if cursor is None or len(products) >= shown:
@@ -138,7 +140,11 @@ def _shown(query: ProductQuery, problems: list[str]) -> int:
     if query.limit.isdigit() and 1 <= int(query.limit) <= MAX_SHOWN:
         return int(query.limit)
     problems.append(
-        _("“%(limit)s” is not a number of products to show; showing %(count)s.", limit=query.limit, count=query.page_size)
+        _(
+            "“%(limit)s” is not a number of products to show; showing %(count)s.",
+            limit=query.limit,
+            count=query.page_size,
+        )
     )
     return query.page_size
 
@@ -157,7 +163,10 @@ def _problem(name: str, value: str) -> str:
     if name == "max_price":
         return _("The maximum price “%(value)s” is not an amount; it was left out.", value=value)
     if name == "q":
-        return _("The search text is too long (at most %(count)s characters); it was left out.", count=catalog.QUERY_MAX_LENGTH)
+        return _(
+            "The search text is too long (at most %(count)s characters); it was left out.",
+            count=catalog.QUERY_MAX_LENGTH,
+        )
     if name == "cursor":
         return _("That page link is no longer valid; showing the first page.")
     return _("The filter “%(name)s” was not understood; it was left out.", name=name)

@@ -122,4 +122,3 @@ def product_query(request: Request) -> ProductQuery:
 @router.get("", name="product_index")
 async def index(request: Request, scope: PublicScope) -> Response:
     return await live(request, ProductIndex(request, scope, product_query(request)))
-

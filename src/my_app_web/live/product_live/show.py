@@ -4,7 +4,6 @@ An unknown or malformed id is the 404 page."""
 
 from __future__ import annotations
 
-
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,6 +75,3 @@ async def show(request: Request, product_id: str, scope: PublicScope) -> Respons
     # A malformed id is a 404 like an unknown one (the catalog parses it), never a 422.
     product = await catalog.get_product_or_404(scope, product_id)
     return await live(request, ProductShow(request, scope, product))
-
-
-

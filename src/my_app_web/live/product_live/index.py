@@ -34,7 +34,7 @@ from my_app.accounts import Scope
 from my_app.config import Settings
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
-from my_app_web.live import LivePage, Patch, Stream, live
+from my_app_web.live import LivePage, Patch, Stream, is_htmx, live
 from my_app_web.live.product_live.access import PublicScope
 from my_app_web.live.product_live.browse import Listing, ProductQuery, browse
 from my_app_web.templating import path_for
@@ -121,4 +121,9 @@ def product_query(request: Request) -> ProductQuery:
 
 @router.get("", name="product_index")
 async def index(request: Request, scope: PublicScope) -> Response:
-    return await live(request, ProductIndex(request, scope, product_query(request)))
+    query = product_query(request)
+    response = await live(request, ProductIndex(request, scope, query))
+    if is_htmx(request):
+        # The address pushed is the tidy one (the form sends its empty fields and the default sort too).
+        response.headers["hx-push-url"] = query.url(path_for(request, "product_index"))
+    return response

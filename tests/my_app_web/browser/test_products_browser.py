@@ -40,7 +40,10 @@ async def shop(started_app: application.Application, app_server: str) -> AsyncIt
         products = []
         for n in range(26):
             attrs = {"name": f"Coffee Blend No. {n + 1}", "description": "Roasted beans.", "price": f"{9 + n}.95"}
-            products.append(await catalog.create_product(SYSTEM, {**attrs, "sku": f"COF-{n}", "category_id": coffee.id}))
+            attrs["stock"] = (n * 7) % 40
+            products.append(
+                await catalog.create_product(SYSTEM, {**attrs, "sku": f"COF-{n}", "category_id": coffee.id})
+            )
         for n, (name, description, price, stock) in enumerate(TEAS):
             attrs = {"name": name, "description": description, "price": price, "stock": stock}
             products.append(await catalog.create_product(SYSTEM, {**attrs, "sku": f"TEA-{n}", "category_id": tea.id}))

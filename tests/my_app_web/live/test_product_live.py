@@ -172,6 +172,21 @@ async def test_a_list_longer_than_one_catalog_page_is_read_in_pages(
     assert "Load more" in response.text
 
 
+async def test_a_search_as_you_type_pushes_a_tidy_address(client: httpx.AsyncClient, tea: catalog.Category) -> None:
+    sencha = await product_fixture(category=tea, name="Sencha")
+
+    # What the filter form sends with htmx: every field, empty or not, and the default sort.
+    response = await client.get(
+        f"/products?category={tea.slug}&q=sencha&min_price=&max_price=&sort=newest", headers={"hx-request": "true"}
+    )
+
+    assert response.status_code == 200
+    assert response.headers["hx-push-url"] == f"/products?q=sencha&category={tea.slug}"
+    assert card_ids(response.text) == [str(sencha.id)]
+    assert "data-live" in response.text  # the live part the form swaps, its stream at the new address
+    assert "hx-push-url" not in (await client.get("/products")).headers
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -183,7 +183,8 @@ async def test_a_search_as_you_type_pushes_a_tidy_address(client: httpx.AsyncCli
     assert response.status_code == 200
     assert response.headers["hx-push-url"] == f"/products?q=sencha&category={tea.slug}"
     assert card_ids(response.text) == [str(sencha.id)]
-    assert "data-live" in response.text  # the live part the form swaps, its stream at the new address
+    # The live part the form swaps, its stream at the new address.
+    assert f'sse-connect="/products?q=sencha&amp;category={tea.slug}"' in response.text
     assert "hx-push-url" not in (await client.get("/products")).headers
 
 

@@ -122,8 +122,9 @@ def product_query(request: Request) -> ProductQuery:
 @router.get("", name="product_index")
 async def index(request: Request, scope: PublicScope) -> Response:
     query = product_query(request)
-    response = await live(request, ProductIndex(request, scope, query))
+    # The page's address, tidy: the filter form sends its empty fields and the default sort too.
+    address = query.url(path_for(request, "product_index"))
+    response = await live(request, ProductIndex(request, scope, query), live_url=address)
     if is_htmx(request):
-        # The address pushed is the tidy one (the form sends its empty fields and the default sort too).
-        response.headers["hx-push-url"] = query.url(path_for(request, "product_index"))
+        response.headers["hx-push-url"] = address
     return response

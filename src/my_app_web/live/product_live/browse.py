@@ -78,16 +78,17 @@ class Listing:
         """Does the list leave products out (a category, a price range, a text query)?"""
         return bool({"category_id", "min_price", "max_price", "q"} & self.filters.keys())
 
-    def matches(self, product: Product) -> bool:
-        """Is `product` in the category and price range of these filters? (The text query is not
-        checked: only the database knows what full-text search matches.)"""
-        category_id = self.filters.get("category_id")
-        low, high = self.filters.get("min_price"), self.filters.get("max_price")
-        return (
-            (category_id is None or product.category_id == category_id)
-            and (low is None or product.price >= Decimal(low))
-            and (high is None or product.price <= Decimal(high))
-        )
+
+def matches(filters: Mapping[str, Any], product: Product) -> bool:
+    """Is `product` in the category and price range of `filters` (a `Listing`'s)? The text query is
+    not checked: only the database knows what full-text search matches."""
+    category_id = filters.get("category_id")
+    low, high = filters.get("min_price"), filters.get("max_price")
+    return (
+        (category_id is None or product.category_id == category_id)
+        and (low is None or product.price >= Decimal(low))
+        and (high is None or product.price <= Decimal(high))
+    )
 
 
 async def browse(scope: Scope, query: ProductQuery, categories: Sequence[Category]) -> Listing:

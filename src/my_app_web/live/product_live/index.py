@@ -36,7 +36,7 @@ from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.live import LivePage, Patch, Stream, is_htmx, live
 from my_app_web.live.product_live.access import PublicScope
-from my_app_web.live.product_live.browse import Listing, ProductQuery, browse
+from my_app_web.live.product_live.browse import ProductQuery, browse, matches
 from my_app_web.templating import path_for
 
 router = APIRouter(prefix="/products", tags=["pages"], include_in_schema=False)
@@ -53,7 +53,8 @@ class ProductIndex(LivePage):
         self.scope = scope
         self.query = query
         self.products = Stream("products")
-        self.listing: Listing | None = None
+        # The filters the list was read with (a few small values: an open page keeps no products).
+        self.filters: dict[str, Any] = {}
 
     def topics(self) -> Sequence[str]:
         return [catalog.PRODUCTS_TOPIC, catalog.CATEGORIES_TOPIC]
@@ -61,7 +62,7 @@ class ProductIndex(LivePage):
     async def assigns(self) -> dict[str, Any]:
         categories = await catalog.list_categories(self.scope)
         listing = await browse(self.scope, self.query, categories)
-        self.listing = listing
+        self.filters = listing.filters
         self.products.reset(product.id for product in listing.products)
         path = path_for(self.request, "product_index")
         more_url = next_url = None
@@ -93,8 +94,7 @@ class ProductIndex(LivePage):
             return []
         # One query per message for all the pages of this node: a product reads the same for everyone.
         product = await self.shared(message, "product", lambda: catalog.get_product(self.scope, product_id))
-        listing = self.listing
-        if product is None or listing is None or not listing.matches(product):
+        if product is None or not matches(self.filters, product):
             return [patch for patch in [self.products.delete(product_id)] if patch is not None]
         card = self.render_macro(CARD_TEMPLATE, "product_card", product, _currency(self.request))
         if message.event == "product_created":
@@ -103,10 +103,7 @@ class ProductIndex(LivePage):
 
     def _takes_new_products(self) -> bool:
         """A new product belongs at the top of this page: newest first, from the start, no text query."""
-        listing = self.listing
-        if listing is None:
-            return False
-        return listing.filters.get("sort") == "newest" and not {"cursor", "q"} & listing.filters.keys()
+        return self.filters.get("sort") == "newest" and not {"cursor", "q"} & self.filters.keys()
 
 
 def _currency(request: Request) -> str:

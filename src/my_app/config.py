@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     cache_ttl: float = Field(default=300.0, gt=0)  # seconds a cached read is kept (writes replace it at once)
     cache_timeout: float = Field(default=0.5, gt=0)  # seconds a cache operation may take before reads use the DB
 
+    # --- Catalog pages (issue 11: the public /products pages) ---
+    catalog_currency: str = "EUR"  # ISO 4217 code the product prices are shown in
+    catalog_page_size: int = Field(default=24, ge=1, le=100)  # products per page of /products
+
     @model_validator(mode="after")
     def _apply_environment_defaults(self) -> Settings:
         if self.env == "prod":

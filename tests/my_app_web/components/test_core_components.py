@@ -515,7 +515,12 @@ def nav_links(html: Node) -> dict[str, str]:
 def test_a_visitor_is_offered_to_register_and_log_in(app: Any) -> None:
     html = layout(app, csrf_token="tok3n", flash={})
 
-    assert nav_links(html) == {"Register": "/users/register", "Log in": "/users/log-in"}
+    assert nav_links(html) == {
+        "Products": "/products",
+        "Blog": "/blog",
+        "Register": "/users/register",
+        "Log in": "/users/log-in",
+    }
     assert html.all("form", action="/users/log-out") == []
     assert html.by_id("content").text == "page"
 
@@ -525,7 +530,7 @@ def test_a_signed_in_user_sees_their_email_settings_chat_and_log_out(app: Any) -
 
     html = layout(app, "/users/settings", current_user=user, csrf_token="tok3n", flash={})
 
-    assert nav_links(html) == {"Chat": "/chat", "Settings": "/users/settings"}
+    assert nav_links(html) == {"Products": "/products", "Blog": "/blog", "Chat": "/chat", "Settings": "/users/settings"}
     assert html.by_id("site-nav").one(class_="nav-user").text == "ada@example.com"
     assert html.one("a", href="/users/settings")["aria-current"] == "page"
     log_out = html.one("form", action="/users/log-out")
@@ -540,6 +545,7 @@ def test_an_admin_also_sees_the_admin_links(app: Any, settings: Settings) -> Non
     links = nav_links(layout(app, current_user=admin, csrf_token="t"))
 
     assert links["Users"] == "/users"
+    assert links["Admin"] == "/admin/products"
     assert ("API docs" in links) == settings.api_docs
 
 

@@ -23,7 +23,7 @@ from my_app_web.controllers.api import (
     socket_token_controller,
     user_controller,
 )
-from my_app_web.live import user_live
+from my_app_web.live import blog_live, user_live
 from my_app_web.plugs.auth import fetch_current_user
 
 # pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
@@ -37,6 +37,7 @@ browser.include_router(user_registration_controller.router)
 # After the auth pages (`/users/{id}` takes UUIDs only, but `/users/register` and the rest come first).
 browser.include_router(user_live.router)
 browser.include_router(chat_controller.router)
+browser.include_router(blog_live.router)
 
 # pipeline :api
 api = APIRouter(prefix="/api")

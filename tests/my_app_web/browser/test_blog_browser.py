@@ -133,6 +133,7 @@ async def test_a_writer_publishes_a_post_and_the_open_index_shows_it(
     await expect(page.locator("#post_slug-error")).to_have_text("must be lowercase letters, digits and single dashes")
     await expect(page.locator("#post_slug")).to_have_attribute("aria-invalid", "true")
     await page.get_by_label("Text").fill(BODY)
+    await expect(page.locator("#post_body-error")).to_be_empty()  # the answer to the latest keystroke
     await screenshot(page, "blog-new-post")
 
     await page.get_by_label("Slug").fill("sketch-of-the-engine")

@@ -312,7 +312,8 @@ async def test_a_blank_comment_is_refused_and_nothing_is_written(
     assert refused.headers["hx-push-url"] == "false"
     assert '<div id="comment_body-error" class="field-errors" hx-swap-oob="true">' in live.text
     assert "can&#39;t be blank" in live.text
-    assert 'field-error"' not in fine.text and "can&#39;t be blank" not in fine.text
+    assert 'field-error"' not in fine.text
+    assert "can&#39;t be blank" not in fine.text
     assert (await blog.list_comments(SYSTEM, post)).items == []
 
 
@@ -363,40 +364,40 @@ async def test_every_reader_of_a_post_sees_comments_come_and_go(
 ) -> None:
     post = await post_fixture(ada)
     other_post = await post_fixture(ada)
-    async with httpx.AsyncClient(base_url="http://localhost:4000") as visitor:  # a second reader, signed out
-        # Opened one after the other: the test's sandbox is one connection, which serves one query at a time.
-        async with live_stream(web_app, client, f"/blog/{post.slug}") as reader:
-            await reader.next_event()
-            async with live_stream(web_app, visitor, f"/blog/{post.slug}") as other_reader:
-                await other_reader.next_event()
+    # A second reader, signed out. The streams are opened one after the other: the test's sandbox is
+    # one connection, which serves one query at a time.
+    async with (
+        httpx.AsyncClient(base_url="http://localhost:4000") as visitor,
+        live_stream(web_app, client, f"/blog/{post.slug}") as reader,
+    ):
+        await reader.next_event()
+        async with live_stream(web_app, visitor, f"/blog/{post.slug}") as other_reader:
+            await other_reader.next_event()
 
-                comment = await comment_fixture(bob, post, body="Pushed <b>live</b>")
-                for stream in (reader, other_reader):
-                    event = await stream.next_event()
-                    assert event.data.startswith('<hx-partial hx-target="#comments" hx-swap="beforeend">')
-                    assert f'<li id="comments-{comment.id}" class="comment">' in event.data
-                    assert "Pushed &lt;b&gt;live&lt;/b&gt;" in event.data
-                    assert "Bob Builder" in event.data
-                    assert (
-                        '<hx-partial hx-target="#comment-count" hx-swap="innerHTML">1 comment</hx-partial>'
-                        in event.data
-                    )
-                    assert "blog_comment_delete" not in event.data and "/delete" not in event.data  # neither may delete
+            comment = await comment_fixture(bob, post, body="Pushed <b>live</b>")
+            for stream in (reader, other_reader):
+                event = await stream.next_event()
+                assert event.data.startswith('<hx-partial hx-target="#comments" hx-swap="beforeend">')
+                assert f'<li id="comments-{comment.id}" class="comment">' in event.data
+                assert "Pushed &lt;b&gt;live&lt;/b&gt;" in event.data
+                assert "Bob Builder" in event.data
+                assert '<hx-partial hx-target="#comment-count" hx-swap="innerHTML">1 comment</hx-partial>' in event.data
+                assert "/delete" not in event.data  # neither reader may delete it
 
-                await comment_fixture(bob, other_post)  # another post's: nothing here
-                await reader.no_event()
+            await comment_fixture(bob, other_post)  # another post's: nothing here
+            await reader.no_event()
 
-                await blog.update_comment(Scope.for_user(bob), comment, {"body": "Edited"})
-                updated = await reader.next_event()
-                assert updated.data.startswith(f'<hx-partial hx-target="#comments-{comment.id}" hx-swap="outerHTML">')
-                assert "Edited" in updated.data
-                await other_reader.next_event()
+            await blog.update_comment(Scope.for_user(bob), comment, {"body": "Edited"})
+            updated = await reader.next_event()
+            assert updated.data.startswith(f'<hx-partial hx-target="#comments-{comment.id}" hx-swap="outerHTML">')
+            assert "Edited" in updated.data
+            await other_reader.next_event()
 
-                await blog.delete_comment(Scope.for_user(bob), comment)
-                for stream in (reader, other_reader):
-                    gone = await stream.next_event()
-                    assert f'<hx-partial hx-target="#comments-{comment.id}" hx-swap="delete"></hx-partial>' in gone.data
-                    assert ">0 comments</hx-partial>" in gone.data
+            await blog.delete_comment(Scope.for_user(bob), comment)
+            for stream in (reader, other_reader):
+                gone = await stream.next_event()
+                assert f'<hx-partial hx-target="#comments-{comment.id}" hx-swap="delete"></hx-partial>' in gone.data
+                assert ">0 comments</hx-partial>" in gone.data
 
 
 async def test_the_comment_author_sees_delete_on_a_pushed_comment(
@@ -471,7 +472,8 @@ async def test_writing_a_published_post_goes_to_it(client: httpx.AsyncClient, ad
     post = await blog.get_post_by_slug(SYSTEM, slug)
     assert post is not None
     assert post.author_id == ada.id
-    assert post.published_at is not None and post.published_at >= before
+    assert post.published_at is not None
+    assert post.published_at >= before
     page = await client.get(f"/blog/{slug}")
     assert "Post published." in page.text
     assert "Hello" in (await client.get("/blog")).text
@@ -488,7 +490,8 @@ async def test_writing_without_publish_saves_a_draft(client: httpx.AsyncClient, 
 
     assert response.headers["location"] == f"/blog/{slug}"
     post = await blog.get_post_by_slug(SYSTEM, slug)
-    assert post is not None and post.published_at is None
+    assert post is not None
+    assert post.published_at is None
     assert "Draft saved." in (await client.get(f"/blog/{slug}")).text
     assert "Later" not in (await client.get("/blog")).text
     assert "Later" in (await client.get("/blog/drafts")).text
@@ -560,11 +563,13 @@ async def test_the_author_edits_unpublishes_and_publishes_a_post(client: httpx.A
 
     await client.post(f"/blog/{post.slug}", data={**fields, "publish": "false"})
     unpublished = await blog.get_post(SYSTEM, post.id)
-    assert unpublished is not None and unpublished.published_at is None
+    assert unpublished is not None
+    assert unpublished.published_at is None
 
     await client.post(f"/blog/{post.slug}", data={**fields, "publish": "true"})
     republished = await blog.get_post(SYSTEM, post.id)
-    assert republished is not None and republished.published_at is not None
+    assert republished is not None
+    assert republished.published_at is not None
     assert republished.published_at > post.published_at  # type: ignore[operator]
 
 
@@ -586,7 +591,8 @@ async def test_others_may_not_edit_or_delete_a_post(
 
     assert (update.status_code, validate.status_code, delete.status_code) == (403, 403, 403)
     unchanged = await blog.get_post(SYSTEM, post.id)
-    assert unchanged is not None and unchanged.title == "Ada's"
+    assert unchanged is not None
+    assert unchanged.title == "Ada's"
 
 
 async def test_an_edit_with_errors_changes_nothing(client: httpx.AsyncClient, ada: accounts.User) -> None:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from my_app import accounts, blog
 from my_app.accounts import Scope
 from tests.support.browser_forms import csrf_token_in, log_in
+from tests.support.conn_case import client_for
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
 from tests.support.fixtures.blog import comment_fixture, post_fixture, unique_slug
 from tests.support.live_case import live_stream
@@ -430,6 +431,26 @@ async def test_the_post_stream_follows_the_post_itself(
         await blog.delete_post(Scope.for_user(ada), post)
         deleted = await stream.next_event()
         assert "This post has been deleted or is no longer published." in deleted.data
+
+
+async def test_a_post_turned_back_into_a_draft_leaves_readers_but_not_its_author(
+    web_app: FastAPI, client: httpx.AsyncClient, ada: accounts.User
+) -> None:
+    post = await post_fixture(ada, title="Published For Now")
+    async with client_for(web_app) as author:
+        await log_in(author, ada.email)
+        # One after the other: the test's sandbox is one connection, which serves one query at a time.
+        async with live_stream(web_app, client, f"/blog/{post.slug}") as visitor:
+            await visitor.next_event()
+            async with live_stream(web_app, author, f"/blog/{post.slug}") as own:
+                await own.next_event()
+
+                await blog.update_post(Scope.for_user(ada), post, {"published_at": None, "title": "Draft Again"})
+
+                assert "This post has been deleted or is no longer published." in (await visitor.next_event()).data
+                seen_by_author = (await own.next_event()).data
+                assert "Draft Again" in seen_by_author
+                assert '<span class="badge badge-neutral">Draft</span>' in seen_by_author
 
 
 # --- Writing posts ---

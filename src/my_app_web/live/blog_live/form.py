@@ -63,7 +63,7 @@ def post_attrs(params: Mapping[str, str], post: blog.Post | None) -> dict[str, A
 
 
 def form_errors(params: Mapping[str, str]) -> dict[str, list[str]]:
-    """What is wrong with the form's fields, translated; writes nothing.
+    """What is wrong with the form's fields (the core's English messages); writes nothing.
 
     A new post's rules for edits too: the form always sends every field, and none may be blank
     (`change_post` of a post would let a blank field mean "unchanged").
@@ -71,7 +71,7 @@ def form_errors(params: Mapping[str, str]) -> dict[str, list[str]]:
     errors = dict(blog.change_post(None, {field: params.get(field, "") for field in TEXT_FIELDS}).errors)
     if params.get("slug", "").strip() in RESERVED_SLUGS:
         errors.setdefault("slug", []).append("is reserved")
-    return translate_errors(errors)
+    return errors
 
 
 def form_page(
@@ -133,21 +133,19 @@ async def new(request: Request, scope: WriterScope) -> HTMLResponse:
 @router.post("", name="blog_create", dependencies=[Depends(verify_csrf)])
 async def create(request: Request, scope: WriterScope) -> Response:
     params = await form_params(request)
-    errors = form_errors(params)
-    if not errors:
-        try:
-            post = await blog.create_post(scope, post_attrs(params, None))
-        except ValidationError as exc:  # the slug is taken: only the save can tell
-            errors = translate_errors(exc.errors)
-    if errors:
-        return form_page(request, post=None, values=params, errors=errors, status_code=422)
+    try:
+        if errors := form_errors(params):
+            raise ValidationError(errors)
+        post = await blog.create_post(scope, post_attrs(params, None))
+    except ValidationError as exc:  # a taken slug only the save can tell
+        return form_page(request, post=None, values=params, errors=translate_errors(exc.errors), status_code=422)
     put_flash(request, "info", _("Post published.") if post.published_at else _("Draft saved."))
     return RedirectResponse(path_for(request, "blog_show", slug=post.slug), status_code=303)
 
 
 @router.post("/validate", name="blog_validate", dependencies=[Depends(verify_csrf)])
 async def validate(request: Request, scope: WriterScope) -> HTMLResponse:
-    errors = form_errors(await form_params(request))
+    errors = translate_errors(form_errors(await form_params(request)))
     return render_fragment(request, "blog_live/errors.html", form_name=FORM_NAME, fields=TEXT_FIELDS, errors=errors)
 
 
@@ -160,14 +158,12 @@ async def edit(request: Request, slug: str, scope: WriterScope) -> HTMLResponse:
 async def update(request: Request, slug: str, scope: WriterScope) -> Response:
     post = await changeable_post(scope, slug)
     params = await form_params(request)
-    errors = form_errors(params)
-    if not errors:
-        try:
-            post = await blog.update_post(scope, post, post_attrs(params, post))
-        except ValidationError as exc:
-            errors = translate_errors(exc.errors)
-    if errors:
-        return form_page(request, post=post, values=params, errors=errors, status_code=422)
+    try:
+        if errors := form_errors(params):
+            raise ValidationError(errors)
+        post = await blog.update_post(scope, post, post_attrs(params, post))
+    except ValidationError as exc:
+        return form_page(request, post=post, values=params, errors=translate_errors(exc.errors), status_code=422)
     put_flash(request, "info", _("Post saved."))
     return RedirectResponse(path_for(request, "blog_show", slug=post.slug), status_code=303)
 
@@ -175,7 +171,7 @@ async def update(request: Request, slug: str, scope: WriterScope) -> Response:
 @router.post("/{slug}/validate", name="blog_validate_edit", dependencies=[Depends(verify_csrf)])
 async def validate_edit(request: Request, slug: str, scope: WriterScope) -> HTMLResponse:
     await changeable_post(scope, slug)
-    errors = form_errors(await form_params(request))
+    errors = translate_errors(form_errors(await form_params(request)))
     return render_fragment(request, "blog_live/errors.html", form_name=FORM_NAME, fields=TEXT_FIELDS, errors=errors)
 
 

@@ -45,6 +45,8 @@ COMMENT_FORM = "comment"
 COMMENT_FIELDS = ("body",)
 COMMENT_TEMPLATE = "blog_live/_comment.html"
 COUNT_ID = "comment-count"
+# Published posts and their comments look the same to every reader.
+VISITOR = Scope.for_user(None)
 NO_ERRORS: Mapping[str, list[str]] = {}
 
 
@@ -62,20 +64,20 @@ class PostShow(LivePage):
         self.post_ref = blog.Post(id=post.id, author_id=post.author_id, published_at=post.published_at)
         self.comment_form = comment_form or Form(COMMENT_FORM)
         self.comments = Stream("comments")
-        self._loaded: blog.Post | None = post  # for the first render; later renders load it afresh
-        self._deleted = False
+        self._loaded: blog.Post | None = post  # for the next render (the first, or after a change)
+        self._gone = False  # deleted, or no longer visible to this reader: nothing to load
 
     def topics(self) -> Sequence[str]:
         return [blog.POSTS_TOPIC, blog.post_topic(self.post_id)]
 
     async def assigns(self) -> dict[str, Any]:
         post, self._loaded = self._loaded, None
-        if post is None and not self._deleted:
+        if post is None and not self._gone:
             post = await blog.get_post(self.scope, self.post_id)
         if post is not None:
             self.slug = post.slug
             self.post_ref = blog.Post(id=post.id, author_id=post.author_id, published_at=post.published_at)
-        self.comments.reset(comment.id for comment in post.comments) if post is not None else self.comments.reset(())
+        self.comments.reset(comment.id for comment in (post.comments if post is not None else ()))
         return {
             "post": post,
             "can_change_post": post is not None and blog.can_change(self.scope, post),
@@ -83,6 +85,14 @@ class PostShow(LivePage):
             "comment_form": self.comment_form,
             "page_title": post.title if post is not None else _("Post deleted"),
         }
+
+    async def _load_changed(self, message: Message) -> blog.Post | None:
+        """The post after a change: one load shared by every page of it on this node while it is
+        published (it looks the same to everyone); a draft, only its author and admins load again."""
+        post = await self.shared(message, "post", lambda: blog.get_post(VISITOR, self.post_id))
+        if post is None and self.scope.user is not None:
+            post = await blog.get_post(self.scope, self.post_id)
+        return post
 
     def can_change(self, record: blog.Post | blog.Comment) -> bool:
         return blog.can_change(self.scope, record)
@@ -92,7 +102,10 @@ class PostShow(LivePage):
             if str(message.payload.get("id", "")) != str(self.post_id):
                 return []  # another post
             if message.event == "post_deleted":
-                self._deleted = True
+                self._gone = True
+            elif message.event == "post_updated":
+                self._loaded = await self._load_changed(message)
+                self._gone = self._loaded is None
             return await self.refresh()
         comment_id = str(message.payload.get("id", ""))
         if message.event == "comment_deleted":

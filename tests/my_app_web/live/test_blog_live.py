@@ -216,6 +216,25 @@ async def test_a_post_shows_its_text_escaped_in_paragraphs_and_its_comments_olde
     assert "Draft" not in response.text
 
 
+async def test_a_post_speaks_german(client: httpx.AsyncClient, ada: accounts.User, bob: accounts.User) -> None:
+    post = await post_fixture(ada, published_at=published(3))
+    await comment_fixture(bob, post)
+    await comment_fixture(bob, post)
+
+    visitor = await client.get(f"/blog/{post.slug}?locale=de")
+    await log_in_as(client, ada)
+    author = await client.get(f"/blog/{post.slug}?locale=de")
+
+    assert "von Ada Lovelace" in visitor.text
+    assert "27. November 2026" in visitor.text
+    assert "2 Kommentare" in visitor.text
+    assert "Zum Kommentieren anmelden" in visitor.text
+    assert "Zurück zum Blog" in visitor.text
+    assert "Dein Kommentar" in author.text
+    assert "Kommentieren" in author.text
+    assert "Bearbeiten" in author.text
+
+
 async def test_visitors_read_but_are_asked_to_log_in_to_comment(
     client: httpx.AsyncClient, ada: accounts.User, bob: accounts.User
 ) -> None:

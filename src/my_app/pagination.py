@@ -64,14 +64,20 @@ async def paginate(
     row_id: InstrumentedAttribute[uuid.UUID],
     limit: int | None,
     cursor: str | None,
+    descending: bool = False,
 ) -> Page[Any]:
-    """One page of `statement`, oldest first, after `cursor`."""
+    """One page of `statement`, oldest first (newest first when `descending`), after `cursor`.
+
+    `inserted_at` names the sort column: any non-null timestamp works (the blog index pages by
+    `published_at`)."""
     size = check_limit(limit)
+    key = tuple_(inserted_at, row_id)
     if cursor:
-        after = decode_cursor(cursor)
-        statement = statement.where(tuple_(inserted_at, row_id) > tuple_(*after))
+        bound = tuple_(*decode_cursor(cursor))
+        statement = statement.where(key < bound if descending else key > bound)
+    order = (inserted_at.desc(), row_id.desc()) if descending else (inserted_at, row_id)
     # One row more than asked tells whether a next page exists, without a count(*).
-    rows = list(await session.scalars(statement.order_by(inserted_at, row_id).limit(size + 1)))
+    rows = list(await session.scalars(statement.order_by(*order).limit(size + 1)))
     items, more = rows[:size], len(rows) > size
     last = items[-1] if items else None
     next_cursor = encode_cursor(getattr(last, inserted_at.key), getattr(last, row_id.key)) if more and last else None

@@ -23,7 +23,7 @@ from my_app_web.controllers.api import (
     socket_token_controller,
     user_controller,
 )
-from my_app_web.live import admin, product_live, user_live
+from my_app_web.live import admin, blog_live, product_live, user_live
 from my_app_web.plugs.auth import fetch_current_user
 
 # pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
@@ -40,6 +40,7 @@ browser.include_router(chat_controller.router)
 # /admin/categories and /admin/products: the catalog's admin pages (issue 11).
 browser.include_router(admin.router)
 browser.include_router(product_live.router)
+browser.include_router(blog_live.router)
 
 # pipeline :api
 api = APIRouter(prefix="/api")

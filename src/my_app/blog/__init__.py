@@ -51,6 +51,7 @@ __all__ = [
     "CommentEvent",
     "Post",
     "PostEvent",
+    "can_change",
     "change_comment",
     "change_post",
     "create_comment",
@@ -83,22 +84,30 @@ def post_topic(post_id: uuid.UUID | str) -> str:
 # --- Posts: reading ---
 
 
-async def list_posts(scope: Scope, *, limit: int | None = None, cursor: str | None = None) -> Page[Post]:
-    """One page of published posts, oldest first, each with `author` and `comment_count` (one SELECT).
+async def list_posts(
+    scope: Scope, *, limit: int | None = None, cursor: str | None = None, newest_first: bool = False
+) -> Page[Post]:
+    """One page of published posts, each with `author` and `comment_count` (one SELECT): oldest
+    first by insertion (the API's order), or `newest_first` by publication date (the blog index:
+    a draft published today comes first, though written last month).
 
     Examples:
         page = await list_posts(Scope.for_user(None), limit=20)     # Page(items=[Post(...), ...], ...)
         await list_posts(scope, limit=20, cursor=page.next_cursor)  # the next page
+        await list_posts(scope, limit=20, newest_first=True)        # the latest published first
         await list_posts(scope, limit=500)                          # ValidationError({"limit": [...]})
     """
+    # `published_at` is never NULL here (drafts are left out), so it can be the keyset's column.
+    column = Post.published_at if newest_first else Post.inserted_at
     async with repo.read() as session:
         return await paginate(
             session,
             _posts().where(Post.published_at.is_not(None)),
-            inserted_at=Post.inserted_at,
+            inserted_at=column,  # type: ignore[arg-type]
             row_id=Post.id,
             limit=limit,
             cursor=cursor,
+            descending=newest_first,
         )
 
 
@@ -324,6 +333,25 @@ async def delete_comment(scope: Scope, comment: Comment) -> Comment:
 def change_comment(comment: Comment | None, attrs: Mapping[str, Any] | None = None) -> Changeset[Comment | None]:
     """The comment form's input validated as `create_comment`/`update_comment` would take it; writes nothing."""
     return change(CommentInput, comment, attrs or {})
+
+
+# --- Access ---
+
+
+def can_change(scope: Scope, record: Post | Comment) -> bool:
+    """May the caller edit and delete this post or comment? Its author or an admin (the rule the
+    writes enforce): pages ask it to show Edit and Delete, and to answer 403 before a form.
+
+    Examples:
+        can_change(Scope.for_user(ada), adas_post)    # True
+        can_change(Scope.for_user(bob), adas_post)    # False
+        can_change(Scope.for_user(admin), adas_post)  # True
+    """
+    try:
+        _require_author(scope, record.author_id)
+    except ForbiddenError:
+        return False
+    return True
 
 
 # --- Helpers ---

@@ -274,6 +274,25 @@ class TestPagesAndQueries:
         assert mine == made
         assert len(seen) == len(set(seen))
 
+    async def test_newest_first_pages_by_publication_date_without_repeats_or_skips(self, ada: accounts.User) -> None:
+        # Written in one order, published in the reverse one: the index follows publication.
+        made = [await post_fixture(ada, published_at=f"2026-11-{day:02d}T10:00:00Z") for day in range(1, 6)]
+
+        seen: list[uuid.UUID] = []
+        cursor: str | None = None
+        while True:
+            page = await blog.list_posts(VISITOR, limit=2, cursor=cursor, newest_first=True)
+            seen += [post.id for post in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+            await post_fixture(ada, published_at="2026-12-24T10:00:00Z")  # newer: before the cursor, not in later pages
+
+        assert [post_id for post_id in seen if post_id in {post.id for post in made}] == [
+            post.id for post in reversed(made)
+        ]
+        assert len(seen) == len(set(seen))
+
     async def test_a_bad_limit_or_cursor_is_refused(self) -> None:
         with pytest.raises(ValidationError) as limit:
             await blog.list_posts(VISITOR, limit=101)

@@ -63,9 +63,16 @@ class Post(Timestamps, Base):
         return f"Post(id={self.id!s}, slug={self.slug!r}, draft={self.draft})"
 
 
+# The blog pages' own addresses (`/blog/new`, `/blog/drafts`, ...): a post with one of these slugs
+# could not be reached at `/blog/<slug>`, whichever door (page, API, seeds) created it.
+RESERVED_SLUGS = frozenset({"new", "drafts", "validate"})
+
+
 def _check_slug(slug: str) -> str:
     if not SLUG_FORMAT.match(slug):
         raise ValueError("must be lowercase letters, digits and single dashes")
+    if slug in RESERVED_SLUGS:
+        raise ValueError("is reserved")
     return slug
 
 

@@ -21,6 +21,7 @@ row's sort key and id, so pages never repeat or skip rows while others are inser
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -30,7 +31,7 @@ from typing import Any, Literal, NoReturn
 import orjson
 import pydantic
 from psycopg.errors import ForeignKeyViolation, RestrictViolation
-from sqlalchemy import ColumnClause, Select, func, inspect, literal_column, select, tuple_
+from sqlalchemy import ColumnClause, ColumnElement, Select, func, inspect, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -233,7 +234,7 @@ async def list_products(scope: Scope, filters: Mapping[str, Any] | None = None) 
     if params.max_price is not None:
         statement = statement.where(Product.price <= params.max_price)
     if params.q:
-        statement = statement.where(SEARCH_VECTOR.op("@@")(func.websearch_to_tsquery(_SIMPLE, params.q)))
+        statement = statement.where(SEARCH_VECTOR.op("@@")(_text_query(params.q)))
     key, descending = _sort_key(params.sort)
     if params.cursor:
         after = tuple_(key, Product.id)
@@ -316,6 +317,17 @@ def change_product(product: Product | None, attrs: Mapping[str, Any] | None = No
 # --- Helpers ---
 
 _SIMPLE: ColumnClause[str] = literal_column("'simple'")  # a literal, as in the GIN index's expression
+_PLAIN_WORDS = re.compile(r"\w+(?:\s+\w+)*")
+
+
+def _text_query(q: str) -> ColumnElement[Any]:
+    r"""Plain words match as prefixes, all of them ("oolo gre" finds "Green Oolong": search as you type);
+    anything else (`"a phrase"`, `-word`, `or`) is websearch_to_tsquery's syntax. Words are `\w+` only,
+    so nothing of the tsquery syntax reaches `to_tsquery` (and it is a bound parameter anyway)."""
+    words = q.split()
+    if _PLAIN_WORDS.fullmatch(q.strip()) and "or" not in (word.lower() for word in words):
+        return func.to_tsquery(_SIMPLE, " & ".join(f"{word}:*" for word in words))
+    return func.websearch_to_tsquery(_SIMPLE, q)
 
 
 def _product_query() -> Select[Product]:

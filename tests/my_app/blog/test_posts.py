@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from my_app import accounts, blog, pubsub
 from my_app.accounts.scope import Scope
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
+from my_app.blog.post import RESERVED_SLUGS
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
 from tests.support.fixtures.blog import comment_fixture, post_fixture, unique_slug, valid_post_attributes
 from tests.support.pubsub import broadcasts
@@ -82,6 +83,14 @@ class TestCreate:
             "slug": ["must be lowercase letters, digits and single dashes"],
             "published_at": ["is invalid"],
         }
+
+    @pytest.mark.parametrize("slug", sorted(RESERVED_SLUGS))
+    async def test_a_slug_the_blog_pages_use_is_reserved(self, ada: accounts.User, slug: str) -> None:
+        with pytest.raises(ValidationError) as raised:
+            await blog.create_post(Scope.for_user(ada), valid_post_attributes(slug=slug))
+
+        assert raised.value.errors == {"slug": ["is reserved"]}
+        assert await blog.get_post_by_slug(Scope.for_system(), slug) is None
 
     async def test_a_taken_slug_has_already_been_taken(
         self, db: AsyncConnection, ada: accounts.User, bob: accounts.User

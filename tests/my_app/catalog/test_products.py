@@ -189,6 +189,19 @@ async def test_full_text_search_on_name_and_description() -> None:
     assert await _ids({"q": '"black tea"'}) == [black.id]
     assert await _ids({"q": "tea", "max_price": "1"}) == []
     assert await _ids({"q": "&|!:*()"}) == []  # tsquery syntax is not an error
+    assert await _ids({"q": "shiz:* & !"}) == []  # ...nor is it passed through as syntax
+
+
+async def test_plain_words_match_as_prefixes_for_search_as_you_type() -> None:
+    category = await category_fixture()
+    oolong = await product_fixture(category=category, name="Green Oolong", description="Tie Guan Yin")
+    await product_fixture(category=category, name="Gravel", description="Not a tea")
+
+    assert await _ids({"q": "oolo"}) == [oolong.id]
+    assert await _ids({"q": "gre ool"}) == [oolong.id]
+    assert await _ids({"q": "  GREEN   tie  "}) == [oolong.id]
+    assert await _ids({"q": "oolong or gravel"}) != []  # `or` is websearch's: whole words, either one
+    assert await _ids({"q": "gre -oolong"}) == []  # `-word` is websearch's too: whole words only
 
 
 async def test_sorts(db: AsyncConnection) -> None:

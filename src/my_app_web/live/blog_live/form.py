@@ -43,8 +43,6 @@ router = APIRouter(prefix="/blog", tags=["pages"], include_in_schema=False)
 FORM_NAME = "post"
 TEXT_FIELDS = ("title", "slug", "body")
 PUBLISH_FIELD = "publish"
-# Paths of the blog's own pages: a post with one of these slugs could not be reached at /blog/<slug>.
-RESERVED_SLUGS = frozenset({"new", "drafts", "validate"})
 NO_ERRORS: Mapping[str, list[str]] = {}
 # The post schema's slug message, for the catalogs (the page shows it through `translate_errors`).
 SLUG_FORMAT_MESSAGE = N_("must be lowercase letters, digits and single dashes")
@@ -68,10 +66,7 @@ def form_errors(params: Mapping[str, str]) -> dict[str, list[str]]:
     A new post's rules for edits too: the form always sends every field, and none may be blank
     (`change_post` of a post would let a blank field mean "unchanged").
     """
-    errors = dict(blog.change_post(None, {field: params.get(field, "") for field in TEXT_FIELDS}).errors)
-    if params.get("slug", "").strip() in RESERVED_SLUGS:
-        errors.setdefault("slug", []).append("is reserved")
-    return errors
+    return dict(blog.change_post(None, {field: params.get(field, "") for field in TEXT_FIELDS}).errors)
 
 
 def form_page(

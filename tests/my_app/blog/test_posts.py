@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts, blog, pubsub
 from my_app.accounts.scope import Scope
-from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.blog.post import RESERVED_SLUGS
+from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
 from tests.support.fixtures.blog import comment_fixture, post_fixture, unique_slug, valid_post_attributes
 from tests.support.pubsub import broadcasts

@@ -35,9 +35,7 @@ _PRODUCT_COLUMNS = (
     " products.price, products.sku, products.stock, products.category_id, products.inserted_at AS inserted_at_1,"
     " products.updated_at AS updated_at_1 \nFROM products JOIN categories ON categories.id = products.category_id "
 )
-LIST_PRODUCTS = (
-    _PRODUCT_COLUMNS + "ORDER BY products.inserted_at DESC, products.id DESC \n LIMIT %(param_1)s::INTEGER"
-)
+LIST_PRODUCTS = _PRODUCT_COLUMNS + "ORDER BY products.inserted_at DESC, products.id DESC \n LIMIT %(param_1)s::INTEGER"
 GET_PRODUCT = _PRODUCT_COLUMNS + "\nWHERE products.id = %(id_2)s::UUID"
 GET_POST = (
     "SELECT (SELECT count(comments.id) AS count_1 \nFROM comments \nWHERE comments.post_id = posts.id) AS anon_1,"

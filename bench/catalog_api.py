@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -41,7 +42,7 @@ from my_app.config import Settings
 
 BENCH_DATABASE = "my_app_bench_catalog"
 P99_TARGET_MS = 25.0
-console = Console()
+console = Console(width=150)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ def same_json(ours_root: str, bare_root: str, path: str) -> None:
         raise SystemExit(f"{path}: the answers differ\n ours: {mine.text[:500]}\n bare: {theirs.text[:500]}")
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10, help="per measurement (default 10)")
@@ -115,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     ours_port, bare_port = free_port(), free_port()
     roots = {"ours": f"http://127.0.0.1:{ours_port}", "bare": f"http://127.0.0.1:{bare_port}"}
     runs: dict[tuple[str, str], list[Run]] = {}
+    cpu_ms: dict[tuple[str, str], list[float]] = {}
     load = [os.getloadavg()[0]]
-    with ours(db, ours_port), bare(db, bare_port):
+    with ours(db, ours_port) as ours_process, bare(db, bare_port) as bare_process:
+        processes = {"ours": psutil.Process(ours_process.pid), "bare": psutil.Process(bare_process.pid)}
         product_id = httpx.get(roots["bare"] + "/api/products?limit=1").json()["data"][0]["id"]
         endpoints = [
             Endpoint("GET /api/products?limit=20", "/api/products?limit=20", 0.60, "≥ 0.60"),
@@ -133,11 +141,17 @@ def main(argv: list[str] | None = None) -> int:
             order = ["ours", "bare"] if round_number % 2 == 0 else ["bare", "ours"]
             for endpoint in endpoints:
                 for server in order:
+                    before = _cpu_seconds(processes[server])
                     run = wrk(roots[server] + endpoint.path, seconds=options.seconds, connections=options.connections)
+                    spent = _cpu_seconds(processes[server]) - before
                     runs.setdefault((endpoint.label, server), []).append(run)
+                    # CPU per request is the figure a busy machine disturbs least (req/s shares the cores).
+                    requests = run.requests_per_second * options.seconds
+                    cpu_ms.setdefault((endpoint.label, server), []).append(spent * 1000 / max(requests, 1))
                     console.print(
                         f"round {round_number + 1} {server:4} {endpoint.label}: {run.requests_per_second:,.0f} req/s,"
-                        f" p99 {run.p99_ms:.1f} ms, non-2xx {run.errors}"
+                        f" p99 {run.p99_ms:.1f} ms, {cpu_ms[(endpoint.label, server)][-1]:.2f} ms CPU/request,"
+                        f" non-2xx {run.errors}"
                     )
             load.append(os.getloadavg()[0])
     if not options.keep_db:
@@ -147,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_row("date", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     setup.add_row("machine", machine())
     setup.add_row("database", describe_database(db, base))
-    setup.add_row("ours", "myapp server: uvicorn (uvloop, httptools), 1 worker, MYAPP_ENV=prod, JSON access log at INFO")
+    setup.add_row(
+        "ours", "myapp server: uvicorn (uvloop, httptools), 1 worker, MYAPP_ENV=prod, JSON access log at INFO"
+    )
     setup.add_row("bare", "bench.bare_catalog: uvicorn (uvloop, httptools), Starlette, psycopg pool 10–15, orjson")
     setup.add_row("data", f"{options.products:,} products, 20 categories, 1 post with {options.comments} comments")
     setup.add_row(
@@ -156,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         f" same 2-core machine; load average {' → '.join(f'{value:.1f}' for value in load)}",
     )
     console.print(setup)
-    table = Table("endpoint", "ours req/s", "bare req/s", "ratio", "p99 ours / bare ms", "target", "met")
+    table = Table(
+        "endpoint", "ours req/s", "bare req/s", "ratio", "p99 ours / bare ms", "CPU ms/req ours / bare", "target", "met"
+    )
     met_all = True
     for endpoint in endpoints:
         mine, theirs = runs[(endpoint.label, "ours")], runs[(endpoint.label, "bare")]
@@ -174,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{bare_rate:,.0f}",
             f"{ratio:.2f}",
             f"{p99:.1f} / {bare_p99:.1f}",
+            f"{statistics.median(cpu_ms[(endpoint.label, 'ours')]):.2f} / "
+            f"{statistics.median(cpu_ms[(endpoint.label, 'bare')]):.2f}",
             f"{endpoint.target_label}, p99 < {P99_TARGET_MS:.0f} ms",
             ("yes" if met else "no") + (f" ({errors} non-2xx)" if errors else ""),
         )

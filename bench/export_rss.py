@@ -132,10 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_row("sampling", f"RSS of the server process tree every 5 ms (psutil): {sampler.samples:,} samples")
     console.print(setup)
     results = Table("", "value")
-    results.add_row("rows downloaded", f"{rows:,}" + ("" if rows == options.products else " [red](expected more)[/red]"))
+    results.add_row(
+        "rows downloaded", f"{rows:,}" + ("" if rows == options.products else " [red](expected more)[/red]")
+    )
     results.add_row("bytes", mb(size))
     results.add_row("first byte", f"{first_byte * 1000:,.0f} ms")
-    results.add_row("download", f"{seconds:.2f} s, {rows / seconds:,.0f} rows/s, {size / seconds / 1024 / 1024:.1f} MB/s")
+    results.add_row(
+        "download", f"{seconds:.2f} s, {rows / seconds:,.0f} rows/s, {size / seconds / 1024 / 1024:.1f} MB/s"
+    )
     results.add_row("RSS idle (after warm-up)", mb(idle))
     results.add_row("RSS peak while streaming (sampled)", mb(peak))
     results.add_row("RSS after the download", mb(after))

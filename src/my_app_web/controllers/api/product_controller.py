@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt
 from my_app import catalog
 from my_app.catalog import Sort
 from my_app_web.controllers.api import errors, product_csv, product_json
+from my_app_web.controllers.api.json_response import JSONBody
 from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import ApiScope, OptionalApiScope
 
@@ -82,7 +83,7 @@ async def index(
     ),
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="`meta.next_cursor` of the previous page")] = None,
-) -> product_json.ProductListResponse:
+) -> JSONBody:
     filters = {
         "category_id": category_id,
         "min_price": min_price,
@@ -134,10 +135,10 @@ async def export(scope: ApiScope) -> CSVResponse:
     responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="Create a product (admins)",
 )
-async def create(params: ProductParams, scope: ApiScope, response: Response) -> product_json.ProductResponse:
+async def create(params: ProductParams, scope: ApiScope) -> JSONBody:
     product = await catalog.create_product(scope, _attrs(params.product))
-    response.headers["location"] = f"/api/products/{product.id}"
-    return product_json.show(product)
+    location = f"/api/products/{product.id}"
+    return product_json.show(product, status_code=status.HTTP_201_CREATED, headers={"location": location})
 
 
 @router.get(
@@ -146,17 +147,17 @@ async def create(params: ProductParams, scope: ApiScope, response: Response) -> 
     responses={**errors.UNAUTHORIZED, **errors.NOT_FOUND},
     summary="Show a product with its category (public)",
 )
-async def show(product: PathProduct) -> product_json.ProductResponse:
+async def show(product: PathProduct) -> JSONBody:
     return product_json.show(product)
 
 
 @router.patch("/{id}", response_model=product_json.ProductResponse, responses=_WRITE, summary="Update (admins)")
-async def update(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> product_json.ProductResponse:
+async def update(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> JSONBody:
     return product_json.show(await catalog.update_product(scope, product, _attrs(params.product)))
 
 
 @router.put("/{id}", response_model=product_json.ProductResponse, responses=_WRITE, summary="Update (admins)")
-async def replace(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> product_json.ProductResponse:
+async def replace(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> JSONBody:
     return product_json.show(await catalog.update_product(scope, product, _attrs(params.product)))
 
 

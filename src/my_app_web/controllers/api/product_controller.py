@@ -1,4 +1,5 @@
-"""The products API (ProductController, `phx.gen.json`): public reads with filters, admin writes."""
+"""The products API (ProductController, `phx.gen.json`): public reads with filters, admin writes, and the
+admins' CSV export of the whole catalog (streamed: `GET /api/products/export.csv`)."""
 
 from __future__ import annotations
 

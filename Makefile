@@ -8,7 +8,7 @@ export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 JS := tests/js
 JS_DEPS := $(JS)/node_modules/.installed
 
-.PHONY: run test check format install clean bench bench-live
+.PHONY: run test check format install clean bench bench-live bench-catalog bench-export
 
 run: install ## Start PostgreSQL, migrate, seed, serve on http://localhost:$${PORT:-4000}
 	$(BIN)/myapp server --setup
@@ -27,6 +27,12 @@ bench: install ## Jobs/s through one worker vs plain inserts (bench/README.md); 
 
 bench-live: install ## Idle live pages (KB, tasks) and a user change's fan-out to 1,000 pages (bench/README.md); BENCH_ARGS="--pages 200"
 	$(BIN)/python -m bench.live_pages $(BENCH_ARGS)
+
+bench-catalog: install ## Catalog and blog reads/s beside a bare Starlette + psycopg app, same SQL (bench/README.md); BENCH_ARGS="--rounds 1"
+	$(BIN)/python -m bench.catalog_api $(BENCH_ARGS)
+
+bench-export: install ## The CSV export's peak RSS ÷ idle while streaming 200,000 products (bench/README.md)
+	$(BIN)/python -m bench.export_rss $(BENCH_ARGS)
 
 install: $(VENV)/.installed
 

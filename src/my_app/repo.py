@@ -169,8 +169,10 @@ async def stream(statement: Select[T], *, batch_size: int = STREAM_BATCH_SIZE) -
     """
     async with transaction() as session:
         result = await session.stream_scalars(statement.execution_options(yield_per=batch_size))
-        async for row in result:
-            yield row
+        # A batch at a time: iterating the result itself would cross into SQLAlchemy's greenlet once per row.
+        async for batch in result.partitions():
+            for row in batch:
+                yield row
 
 
 async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import contains_eager
 from my_app import cache, pubsub, repo
 from my_app.accounts.scope import Scope
 from my_app.catalog.category import NAME_INDEX, SLUG_KEY, Category, CategoryInput, CategoryUpdate
+from my_app.catalog.export import stream_products
 from my_app.catalog.product import CATEGORY_FKEY, SEARCH_VECTOR, SKU_KEY, Money, Product, ProductInput, ProductUpdate
 from my_app.changeset import Changeset, Input, cast, change, update_changes
 from my_app.constraints import unique_violation
@@ -72,6 +73,7 @@ __all__ = [
     "get_product_or_404",
     "list_categories",
     "list_products",
+    "stream_products",
     "update_category",
     "update_product",
 ]

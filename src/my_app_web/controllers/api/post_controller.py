@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from my_app import blog
 from my_app_web.controllers.api import errors, post_json
+from my_app_web.controllers.api.json_response import JSONBody
 from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import ApiScope, OptionalApiScope
 
@@ -56,7 +57,7 @@ ScopedPost = Annotated[blog.Post, Depends(_post_in_scope)]
     responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE},
     summary="List published posts, oldest first, with their author and comment count (public)",
 )
-async def index(scope: OptionalApiScope, limit: Limit = 20, cursor: Cursor = None) -> post_json.PostListResponse:
+async def index(scope: OptionalApiScope, limit: Limit = 20, cursor: Cursor = None) -> JSONBody:
     return post_json.index(await blog.list_posts(scope, limit=limit, cursor=cursor))
 
 
@@ -66,7 +67,7 @@ async def index(scope: OptionalApiScope, limit: Limit = 20, cursor: Cursor = Non
     responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE},
     summary="List the caller's drafts, oldest first (every draft for admins)",
 )
-async def drafts(scope: ApiScope, limit: Limit = 20, cursor: Cursor = None) -> post_json.PostListResponse:
+async def drafts(scope: ApiScope, limit: Limit = 20, cursor: Cursor = None) -> JSONBody:
     return post_json.index(await blog.list_drafts(scope, limit=limit, cursor=cursor))
 
 
@@ -77,10 +78,9 @@ async def drafts(scope: ApiScope, limit: Limit = 20, cursor: Cursor = None) -> p
     responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE},
     summary="Create a post; the caller is its author (a draft unless `published_at` is given)",
 )
-async def create(params: PostParams, scope: ApiScope, response: Response) -> post_json.PostResponse:
+async def create(params: PostParams, scope: ApiScope) -> JSONBody:
     post = await blog.create_post(scope, _attrs(params.post))
-    response.headers["location"] = f"/api/posts/{post.id}"
-    return post_json.show(post)
+    return post_json.show(post, status_code=status.HTTP_201_CREATED, headers={"location": f"/api/posts/{post.id}"})
 
 
 @router.get(
@@ -89,7 +89,7 @@ async def create(params: PostParams, scope: ApiScope, response: Response) -> pos
     responses={**errors.UNAUTHORIZED, **errors.NOT_FOUND},
     summary="Show a post with its comments (drafts: their author and admins only, else 404)",
 )
-async def show(post: ScopedPost) -> post_json.PostResponse:
+async def show(post: ScopedPost) -> JSONBody:
     return post_json.show(post)
 
 
@@ -105,14 +105,14 @@ _UPDATE_RESPONSES: errors.Responses = {
 @router.patch(
     "/{id}", response_model=post_json.PostResponse, responses=_UPDATE_RESPONSES, summary="Update a post (author, admin)"
 )
-async def update(scope: ApiScope, post: ScopedPost, params: PostParams) -> post_json.PostResponse:
+async def update(scope: ApiScope, post: ScopedPost, params: PostParams) -> JSONBody:
     return post_json.show(await blog.update_post(scope, post, _attrs(params.post)))
 
 
 @router.put(
     "/{id}", response_model=post_json.PostResponse, responses=_UPDATE_RESPONSES, summary="Update a post (author, admin)"
 )
-async def replace(scope: ApiScope, post: ScopedPost, params: PostParams) -> post_json.PostResponse:
+async def replace(scope: ApiScope, post: ScopedPost, params: PostParams) -> JSONBody:
     return post_json.show(await blog.update_post(scope, post, _attrs(params.post)))
 
 

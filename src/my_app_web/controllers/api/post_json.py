@@ -1,15 +1,22 @@
-"""How posts look in the API (phx.gen.json's PostJSON). A deleted author shows as `"author": null`."""
+"""How posts look in the API (phx.gen.json's PostJSON). A deleted author shows as `"author": null`.
+
+The models document the shapes (`response_model`); `show` and `index` build the same fields as
+plain dicts and render them once (`JSONBody`), as ProductJSON does. `comment_data` stays a model
+for CommentJSON.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from my_app.accounts import User
 from my_app.blog import Comment, Post
 from my_app.pagination import Page
+from my_app_web.controllers.api.json_response import JSONBody
 
 AUTHOR_EXAMPLE: dict[str, JsonValue] = {"id": "0b6f6a52-3bb4-4e0c-9d7e-0d6c1b1f0a11", "name": "Ada Lovelace"}
 POST_EXAMPLE: dict[str, JsonValue] = {
@@ -85,44 +92,49 @@ class PostListResponse(BaseModel):
     meta: ListMeta
 
 
-def author(user: User | None) -> AuthorData | None:
-    return AuthorData(id=user.id, name=user.name) if user is not None else None
+def _author(user: User | None) -> dict[str, Any] | None:
+    return {"id": user.id, "name": user.name} if user is not None else None
+
+
+def _comment(comment: Comment) -> dict[str, Any]:
+    """CommentData's fields, in its order."""
+    return {
+        "id": comment.id,
+        "body": comment.body,
+        "post_id": comment.post_id,
+        "author": _author(comment.author),
+        "inserted_at": comment.inserted_at,
+        "updated_at": comment.updated_at,
+    }
 
 
 def comment_data(comment: Comment) -> CommentData:
-    return CommentData(
-        id=comment.id,
-        body=comment.body,
-        post_id=comment.post_id,
-        author=author(comment.author),
-        inserted_at=comment.inserted_at,
-        updated_at=comment.updated_at,
-    )
+    return CommentData.model_validate(_comment(comment))
 
 
-def _fields(post: Post) -> dict[str, object]:
+def _fields(post: Post) -> dict[str, Any]:
+    """PostData's fields, in its order."""
     return {
         "id": post.id,
         "title": post.title,
         "slug": post.slug,
         "body": post.body,
         "published_at": post.published_at,
-        "author": author(post.author),
+        "author": _author(post.author),
         "comment_count": post.comment_count or 0,
         "inserted_at": post.inserted_at,
         "updated_at": post.updated_at,
     }
 
 
-def show(post: Post) -> PostResponse:
-    """A post with its comments (the context loaded them with their authors)."""
-    return PostResponse(
-        data=PostWithComments.model_validate({**_fields(post), "comments": [comment_data(c) for c in post.comments]})
-    )
+def show(post: Post, *, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONBody:
+    """A PostResponse: the post with its comments (the context loaded them with their authors)."""
+    body = {**_fields(post), "comments": [_comment(comment) for comment in post.comments]}
+    return JSONBody({"data": body}, status_code=status_code, headers=headers)
 
 
-def index(page: Page[Post]) -> PostListResponse:
-    return PostListResponse(
-        data=[PostData.model_validate(_fields(post)) for post in page.items],
-        meta=ListMeta(limit=page.limit, next_cursor=page.next_cursor),
+def index(page: Page[Post]) -> JSONBody:
+    """A PostListResponse."""
+    return JSONBody(
+        {"data": [_fields(post) for post in page.items], "meta": {"limit": page.limit, "next_cursor": page.next_cursor}}
     )

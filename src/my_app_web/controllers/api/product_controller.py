@@ -1,15 +1,18 @@
-"""The products API (ProductController, `phx.gen.json`): public reads with filters, admin writes."""
+"""The products API (ProductController, `phx.gen.json`): public reads with filters, admin writes, and the
+admins' CSV export of the whole catalog (streamed: `GET /api/products/export.csv`)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from my_app import catalog
 from my_app.catalog import Sort
-from my_app_web.controllers.api import errors, product_json
+from my_app_web.controllers.api import errors, product_csv, product_json
+from my_app_web.controllers.api.json_response import JSONBody
 from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import ApiScope, OptionalApiScope
 
@@ -81,7 +84,7 @@ async def index(
     ),
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="`meta.next_cursor` of the previous page")] = None,
-) -> product_json.ProductListResponse:
+) -> JSONBody:
     filters = {
         "category_id": category_id,
         "min_price": min_price,
@@ -94,6 +97,38 @@ async def index(
     return product_json.index(await catalog.list_products(scope, filters))
 
 
+class CSVResponse(StreamingResponse):
+    """A streamed CSV body (`text/csv; charset=utf-8`: Starlette adds the charset to text types)."""
+
+    media_type = "text/csv"
+
+
+# Before "/{id}", which would otherwise take "export.csv" for a product id (and answer 404).
+@router.get(
+    "/export.csv",
+    # A plain Response documents no JSON body for the 200 and keeps the errors under application/json.
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Every product, oldest first: a header row, then one row per product (RFC 4180)",
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": product_csv.EXAMPLE}},
+        },
+        **errors.UNAUTHORIZED,
+        **errors.FORBIDDEN,
+    },
+    summary="Export every product as CSV (admins)",
+    description="Streamed from a server-side cursor in batches: the download starts at once and the"
+    " server's memory stays flat however large the catalog is. Columns: id, name, sku, category (its"
+    " slug), price (a decimal string), stock, inserted_at, updated_at.",
+)
+async def export(scope: ApiScope) -> CSVResponse:
+    products = catalog.stream_products(scope)  # 403 here, before the response starts
+    return CSVResponse(
+        product_csv.render(products),
+        headers={"content-disposition": f'attachment; filename="{product_csv.FILENAME}"', "cache-control": "no-store"},
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -101,10 +136,10 @@ async def index(
     responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="Create a product (admins)",
 )
-async def create(params: ProductParams, scope: ApiScope, response: Response) -> product_json.ProductResponse:
+async def create(params: ProductParams, scope: ApiScope) -> JSONBody:
     product = await catalog.create_product(scope, _attrs(params.product))
-    response.headers["location"] = f"/api/products/{product.id}"
-    return product_json.show(product)
+    location = f"/api/products/{product.id}"
+    return product_json.show(product, status_code=status.HTTP_201_CREATED, headers={"location": location})
 
 
 @router.get(
@@ -113,17 +148,17 @@ async def create(params: ProductParams, scope: ApiScope, response: Response) -> 
     responses={**errors.UNAUTHORIZED, **errors.NOT_FOUND},
     summary="Show a product with its category (public)",
 )
-async def show(product: PathProduct) -> product_json.ProductResponse:
+async def show(product: PathProduct) -> JSONBody:
     return product_json.show(product)
 
 
 @router.patch("/{id}", response_model=product_json.ProductResponse, responses=_WRITE, summary="Update (admins)")
-async def update(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> product_json.ProductResponse:
+async def update(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> JSONBody:
     return product_json.show(await catalog.update_product(scope, product, _attrs(params.product)))
 
 
 @router.put("/{id}", response_model=product_json.ProductResponse, responses=_WRITE, summary="Update (admins)")
-async def replace(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> product_json.ProductResponse:
+async def replace(scope: ApiScope, product: ChangedProduct, params: ProductParams) -> JSONBody:
     return product_json.show(await catalog.update_product(scope, product, _attrs(params.product)))
 
 

@@ -1,15 +1,21 @@
 """How products look in the API (ProductJSON): `price` is a decimal string ("19.99"), and the
-product's category comes along (loaded in the same query as the product)."""
+product's category comes along (loaded in the same query as the product).
+
+The models document the shapes (`response_model`); `show` and `index` build the same fields as
+plain dicts and render them once (`JSONBody`): no second validation of what was just built here.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from my_app.catalog import Product
 from my_app.pagination import Page
+from my_app_web.controllers.api.json_response import JSONBody
 from my_app_web.controllers.api.user_json import ListMeta
 
 PRODUCT_EXAMPLE: dict[str, JsonValue] = {
@@ -27,8 +33,6 @@ PRODUCT_EXAMPLE: dict[str, JsonValue] = {
 
 
 class ProductCategory(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: uuid.UUID
     name: str
     slug: str
@@ -58,27 +62,33 @@ class ProductListResponse(BaseModel):
     meta: ListMeta
 
 
-def data(product: Product) -> ProductData:
-    return ProductData(
-        id=product.id,
-        name=product.name,
-        description=product.description,
-        price=format(product.price, ".2f"),
-        sku=product.sku,
-        stock=product.stock,
-        category_id=product.category_id,
-        category=ProductCategory.model_validate(product.category),
-        inserted_at=product.inserted_at,
-        updated_at=product.updated_at,
-    )
+def data(product: Product) -> dict[str, Any]:
+    """ProductData's fields, in its order."""
+    category = product.category
+    return {
+        "id": product.id,
+        "name": product.name,
+        "description": product.description,
+        "price": format(product.price, ".2f"),
+        "sku": product.sku,
+        "stock": product.stock,
+        "category_id": product.category_id,
+        "category": {"id": category.id, "name": category.name, "slug": category.slug},
+        "inserted_at": product.inserted_at,
+        "updated_at": product.updated_at,
+    }
 
 
-def show(product: Product) -> ProductResponse:
-    return ProductResponse(data=data(product))
+def show(product: Product, *, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONBody:
+    """A ProductResponse."""
+    return JSONBody({"data": data(product)}, status_code=status_code, headers=headers)
 
 
-def index(page: Page[Product]) -> ProductListResponse:
-    return ProductListResponse(
-        data=[data(product) for product in page.items],
-        meta=ListMeta(limit=page.limit, next_cursor=page.next_cursor),
+def index(page: Page[Product]) -> JSONBody:
+    """A ProductListResponse."""
+    return JSONBody(
+        {
+            "data": [data(product) for product in page.items],
+            "meta": {"limit": page.limit, "next_cursor": page.next_cursor},
+        }
     )

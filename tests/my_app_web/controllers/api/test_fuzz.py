@@ -159,6 +159,8 @@ class Operation:
     body_schema: dict[str, Any] | None
     statuses: frozenset[str]
     query: tuple[str, ...]
+    # Statuses documented with another body than JSON (the CSV export's 200): status → media type.
+    other_bodies: dict[str, str]
 
 
 def operations_of(document: dict[str, Any]) -> list[Operation]:
@@ -169,8 +171,20 @@ def operations_of(document: dict[str, Any]) -> list[Operation]:
         for method, spec in sorted(methods.items()):
             content = spec.get("requestBody", {}).get("content", {}).get("application/json")
             query = tuple(p["name"] for p in spec.get("parameters", []) if p["in"] == "query")
+            other_bodies = {
+                status: next(iter(response["content"]))
+                for status, response in spec["responses"].items()
+                if response.get("content") and "application/json" not in response["content"]
+            }
             found.append(
-                Operation(method, path, content["schema"] if content else None, frozenset(spec["responses"]), query)
+                Operation(
+                    method,
+                    path,
+                    content["schema"] if content else None,
+                    frozenset(spec["responses"]),
+                    query,
+                    other_bodies,
+                )
             )
     return found
 
@@ -255,6 +269,10 @@ def check(operation: Operation, response: httpx.Response) -> str | None:
         return f"undocumented status {response.status_code} {response.text[:200]}"
     if response.status_code == 204:
         return None if response.content == b"" else f"204 with a body {response.content[:100]!r}"
+    other = operation.other_bodies.get(str(response.status_code))
+    if other is not None:
+        media_type = response.headers.get("content-type", "").partition(";")[0]
+        return None if media_type == other else f"{response.status_code} as {media_type}, documented as {other}"
     try:
         body = response.json()
     except ValueError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -217,3 +219,57 @@ async def test_extreme_prices_are_answered(
     assert response.status_code in {201, 422}, response.text
     if response.status_code == 201:
         assert response.json()["data"]["price"] == "0.00"
+
+
+# --- Export (CSV) ---
+
+
+def _rows(response: httpx.Response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.text, newline="")))
+
+
+async def test_export_streams_every_product_as_csv(client: httpx.AsyncClient, admin_auth: dict[str, str]) -> None:
+    category = await category_fixture(name="Tea, loose")
+    tricky = await product_fixture(category=category, name='Tea, "green"\nand more', price="4.5", stock=7)
+    plain = await product_fixture(category=category, name="Plain", price="10")
+
+    response = await client.get("/api/products/export.csv", headers=admin_auth)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="products.csv"'
+    assert '"Tea, ""green""\nand more"' in response.text  # quoted, quotes doubled, the newline kept
+    header, *rows = _rows(response)
+    assert header == ["id", "name", "sku", "category", "price", "stock", "inserted_at", "updated_at"]
+    by_id = {row[0]: row for row in rows}
+    assert list(by_id) == sorted(by_id)  # same inserted_at in one test transaction: then by id
+    assert by_id[str(tricky.id)] == [
+        str(tricky.id),
+        'Tea, "green"\nand more',
+        tricky.sku,
+        category.slug,
+        "4.50",
+        "7",
+        tricky.inserted_at.isoformat(),
+        tricky.updated_at.isoformat(),
+    ]
+    assert by_id[str(plain.id)][4] == "10.00"
+
+
+async def test_export_of_an_empty_catalog_is_the_header(client: httpx.AsyncClient, admin_auth: dict[str, str]) -> None:
+    response = await client.get("/api/products/export.csv", headers=admin_auth)
+
+    assert response.status_code == 200
+    assert response.text == "id,name,sku,category,price,stock,inserted_at,updated_at\r\n"
+
+
+async def test_export_is_for_admins(client: httpx.AsyncClient, user_auth: dict[str, str]) -> None:
+    await product_fixture(name="Secret stock")
+
+    anonymous = await client.get("/api/products/export.csv")
+    user = await client.get("/api/products/export.csv", headers=user_auth)
+
+    assert (anonymous.status_code, anonymous.json()) == (401, UNAUTHORIZED)
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert (user.status_code, user.json()) == (403, FORBIDDEN)
+    assert "Secret stock" not in user.text

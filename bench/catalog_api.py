@@ -70,8 +70,11 @@ def serve(command: list[str], env: dict[str, str], ready_path: str, port: int) -
             process.kill()
 
 
-def ours(db: database.Database, port: int) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+def ours(
+    db: database.Database, port: int, cache_url: str
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     env = {
+        "CACHE_URL": cache_url,  # prod turns mem:// off by default (it cannot know it is the only process)
         "MYAPP_ENV": "prod",
         "DATABASE_URL": db.url,
         "DATABASE_SSL": "disable",  # a local server; prod's default is verify-full
@@ -106,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--products", type=int, default=1000, help="products to seed (default 1,000)")
     parser.add_argument("--comments", type=int, default=20, help="comments on the post (default 20)")
+    parser.add_argument(
+        "--cache", default="mem://", help="our CACHE_URL: mem:// (default), redis://127.0.0.1:6379/15, or off"
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the scratch database afterwards")
     options = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[tuple[str, str], list[Run]] = {}
     cpu_ms: dict[tuple[str, str], list[float]] = {}
     load = [os.getloadavg()[0]]
-    with ours(db, ours_port) as ours_process, bare(db, bare_port) as bare_process:
+    with ours(db, ours_port, options.cache) as ours_process, bare(db, bare_port) as bare_process:
         processes = {"ours": psutil.Process(ours_process.pid), "bare": psutil.Process(bare_process.pid)}
         product_id = httpx.get(roots["bare"] + "/api/products?limit=1").json()["data"][0]["id"]
         endpoints = [
@@ -162,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_row("machine", machine())
     setup.add_row("database", describe_database(db, base))
     setup.add_row(
-        "ours", "myapp server: uvicorn (uvloop, httptools), 1 worker, MYAPP_ENV=prod, JSON access log at INFO"
+        "ours",
+        "myapp server: uvicorn (uvloop, httptools), 1 worker, MYAPP_ENV=prod, JSON access log at INFO,"
+        f" CACHE_URL={options.cache}",
     )
     setup.add_row("bare", "bench.bare_catalog: uvicorn (uvloop, httptools), Starlette, psycopg pool 10–15, orjson")
     setup.add_row("data", f"{options.products:,} products, 20 categories, 1 post with {options.comments} comments")

@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -36,7 +35,7 @@ from rich.table import Table
 
 from bench.accounts_throughput import Run, wrk
 from bench.catalog_data import post_with_comments, seed_products
-from bench.support import PROJECT_ROOT, describe_database, free_port, machine, scratch_database, wait_until_ready
+from bench.support import describe_database, free_port, machine, scratch_database, serve
 from my_app import database
 from my_app.config import Settings
 
@@ -53,23 +52,6 @@ class Endpoint:
     target_label: str
 
 
-@contextlib.contextmanager
-def serve(command: list[str], env: dict[str, str], ready_path: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A server subprocess (its output to /dev/null: the access log is written, not read), stopped at the end."""
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}{ready_path}", process)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def ours(
     db: database.Database, port: int, cache_url: str
 ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
@@ -83,12 +65,12 @@ def ours(
         "JOBS_IN_SERVER": "false",
     }
     command = [sys.executable, "-m", "my_app.cli", "server", "--port", str(port), "--workers", "1"]
-    return serve(command, env, "/health", port)
+    return serve(command, env, f"http://127.0.0.1:{port}/health", quiet=True)
 
 
 def bare(db: database.Database, port: int) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "bench.bare_catalog", "--port", str(port)]
-    return serve(command, {"DATABASE_URL": db.url}, "/api/products?limit=1", port)
+    return serve(command, {"DATABASE_URL": db.url}, f"http://127.0.0.1:{port}/api/products?limit=1", quiet=True)
 
 
 def same_json(ours_root: str, bare_root: str, path: str) -> None:

@@ -54,7 +54,7 @@ import time
 import tracemalloc
 from array import array
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Annotated, Any, cast
@@ -71,7 +71,8 @@ from rich.table import Table
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.channels_client import raise_open_files_limit
-from bench.support import PROJECT_ROOT, describe_database, free_port, percentile, scratch_database, wait_until_ready
+from bench.support import PROJECT_ROOT, describe_database, free_port, percentile, scratch_database
+from bench.support import serve as serve_process
 from my_app import accounts, database
 from my_app.accounts import Role
 from my_app.accounts.scope import Scope as AccountsScope
@@ -518,19 +519,9 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-@contextlib.contextmanager
-def server(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+def server(env: dict[str, str], port: int) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "bench.live_pages", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}/_bench/ping", process)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return serve_process(command, env, f"http://127.0.0.1:{port}/_bench/ping")
 
 
 async def log_in(http: httpx.AsyncClient) -> str:

@@ -52,20 +52,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(db: database.Database, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """The app on uvicorn, one worker process, on `db`; stopped (SIGTERM) at the end."""
-    environment = {
-        **os.environ,
-        "MYAPP_ENV": "dev",
-        "DATABASE_URL": db.url,
-        "JOBS_IN_SERVER": "false",
-        "LOG_LEVEL": "WARNING",
-        **env,
-    }
-    command = [sys.executable, "-m", "my_app.cli", "server", "--port", str(port), "--workers", "1"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment)
+def serve(
+    command: list[str], env: dict[str, str], ready_url: str, *, quiet: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server subprocess, once `ready_url` answers; stopped at the end (SIGTERM, SIGKILL after 30 s).
+
+    `env` is added to this process's environment; `quiet` sends its output to /dev/null (an access
+    log that is written, not read).
+    """
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=output, stderr=output)
     try:
-        wait_until_ready(f"http://127.0.0.1:{port}/health", process)
+        wait_until_ready(ready_url, process)
         yield process
     finally:
         process.terminate()
@@ -73,6 +71,15 @@ def server_process(db: database.Database, port: int, **env: str) -> Iterator[sub
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def server_process(db: database.Database, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The app on uvicorn, one worker process, on `db`; stopped (SIGTERM) at the end."""
+    environment = {"MYAPP_ENV": "dev", "DATABASE_URL": db.url, "JOBS_IN_SERVER": "false", "LOG_LEVEL": "WARNING", **env}
+    command = [sys.executable, "-m", "my_app.cli", "server", "--port", str(port), "--workers", "1"]
+    with serve(command, environment, f"http://127.0.0.1:{port}/health") as process:
+        yield process
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -33,7 +33,7 @@ import pydantic
 from psycopg.errors import ForeignKeyViolation, RestrictViolation
 from sqlalchemy import ColumnClause, ColumnElement, Select, func, inspect, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, with_expression
 
 from my_app import cache, pubsub, repo
 from my_app.accounts.scope import Scope
@@ -72,6 +72,7 @@ __all__ = [
     "get_product_by_sku",
     "get_product_or_404",
     "list_categories",
+    "list_categories_with_product_counts",
     "list_products",
     "stream_products",
     "update_category",
@@ -112,6 +113,26 @@ async def list_categories(scope: Scope) -> list[Category]:
     """
     rows = await cache.fetch("catalog:categories:all", (_CATEGORIES_STATE,), _load_categories)
     return [_category(row) for row in rows]
+
+
+async def list_categories_with_product_counts(scope: Scope) -> list[Category]:
+    """Every category by name, each with `product_count` (one SELECT, not cached: the admin pages'
+    list, where the count says which categories can be deleted); public, as the catalog's reads.
+
+    Examples:
+        [(c.slug, c.product_count) for c in await list_categories_with_product_counts(scope)]
+        # [("books", 12), ("games", 0)]
+    """
+    count = (
+        select(func.count(Product.id)).where(Product.category_id == Category.id).correlate(Category).scalar_subquery()
+    )
+    statement = (
+        select(Category)
+        .options(with_expression(Category.product_count, count))
+        .order_by(func.lower(Category.name), Category.id)
+    )
+    async with repo.read() as session:
+        return list(await session.scalars(statement))
 
 
 async def get_category(scope: Scope, category_id: uuid.UUID | str) -> Category | None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import pydantic
 from sqlalchemy import Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from my_app.changeset import Input
 from my_app.schema import Base, Timestamps
@@ -31,6 +31,9 @@ class Category(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     slug: Mapped[str] = mapped_column(String(SLUG_MAX_LENGTH), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
+    # Loaded only by `list_categories_with_product_counts` (None elsewhere): what an admin must move
+    # or delete before the category can go.
+    product_count: Mapped[int | None] = query_expression()
 
     def __repr__(self) -> str:
         return f"Category(id={self.id!s}, slug={self.slug!r})"

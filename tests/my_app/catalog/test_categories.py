@@ -13,6 +13,7 @@ from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
 from tests.support.fixtures.catalog import category_fixture, product_fixture, unique_slug, valid_category_attributes
 from tests.support.pubsub import broadcast_ids
+from tests.support.query_count import count_queries
 
 pytestmark = pytest.mark.usefixtures("db")
 VISITOR = Scope.for_user(None)
@@ -66,6 +67,19 @@ async def test_list_categories_by_name_for_anyone() -> None:
     b = await category_fixture(name="beta")
     a = await category_fixture(name="Alpha")
     assert [c.id for c in await catalog.list_categories(VISITOR)] == [a.id, b.id]
+
+
+async def test_list_categories_with_product_counts_in_one_statement() -> None:
+    tea = await category_fixture(name="Tea")
+    empty = await category_fixture(name="Empty")
+    for _ in range(3):
+        await product_fixture(category=tea)
+
+    async with count_queries() as statements:
+        categories = await catalog.list_categories_with_product_counts(VISITOR)
+
+    assert [(c.id, c.product_count) for c in categories if c.id in {tea.id, empty.id}] == [(empty.id, 0), (tea.id, 3)]
+    assert len(statements) == 1
 
 
 async def test_get_category_or_404() -> None:

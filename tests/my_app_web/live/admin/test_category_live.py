@@ -93,6 +93,26 @@ async def test_lists_the_categories_with_the_admin_navigation(client: httpx.Asyn
     assert 'href="/users">Users' in nav
 
 
+async def test_each_row_counts_the_products_of_its_category(client: httpx.AsyncClient, admin: accounts.User) -> None:
+    tea = await category_fixture(name="Tea")
+    empty = await category_fixture(name="Empty")
+    for _ in range(3):
+        await product_fixture(category=tea)
+
+    response = await client.get(INDEX)
+
+    assert ">Products</th>" in response.text
+    assert _count_cell(response.text, tea.id) == "3"
+    assert _count_cell(response.text, empty.id) == "0"  # the one that can be deleted
+
+
+def _count_cell(html: str, category_id: uuid.UUID) -> str:
+    row = html.split(f'<tr id="categories-{category_id}">', 1)[1].split("</tr>", 1)[0]
+    found = re.search(r'<td class="number" data-label="Products">([^<]*)</td>', row)
+    assert found is not None, row
+    return found.group(1)
+
+
 async def test_the_page_speaks_german(client: httpx.AsyncClient, admin: accounts.User) -> None:
     response = await client.get(f"{INDEX}/new?locale=de")
 
@@ -303,9 +323,15 @@ async def test_the_list_stream_pushes_creates_updates_and_deletes(
         assert 'name="_csrf_token"' in inserted.data  # its Delete form works
 
         await catalog.update_category(SYSTEM, created, {"name": "Renamed"})
-        replaced = await stream.next_event()
-        assert replaced.data.startswith(f'<hx-partial hx-target="#categories-{created.id}" hx-swap="outerHTML">')
-        assert "Renamed" in replaced.data
+        renamed = await stream.next_event()  # the list again: a new name may move the row
+        assert renamed.data.startswith('<hx-partial hx-target="#live-region" hx-swap="innerHTML">')
+        assert renamed.data.index("Renamed") < renamed.data.index("Zebra")
+
+        product = await product_fixture(category=created)
+        counted = await stream.next_event()  # a product added anywhere changes its category's count
+        assert _count_cell(counted.data, created.id) == "1"
+        await catalog.delete_product(SYSTEM, product)
+        assert _count_cell((await stream.next_event()).data, created.id) == "0"
 
         await catalog.delete_category(SYSTEM, created)
         deleted = await stream.next_event()

@@ -1,10 +1,11 @@
 """`/admin/categories`: every category in a live table (the seed's `CategoryLive.Index`), by name,
 with the New and Edit modals and Delete.
 
-The table is a `Stream`: a change announced on `catalog.CATEGORIES_TOPIC` (this page, another
-admin's, the API, the CLI) replaces or removes one row in every open page; a new category re-renders
-the list, which stays in name order (categories are few, and made seldom). A category
-that still has products cannot be deleted: the catalog refuses, and the page says so in a flash.
+The table is a `Stream`: a category deleted anywhere (this page, another admin's, the API, the CLI)
+leaves every open page; any other change to the categories, or to the products (each row counts
+its products), renders the list again: it stays in name order, with counts that are right, and
+categories are few (one SELECT per open page and change). A category that still has products
+cannot be deleted: the catalog refuses, and the page says so in a flash.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from my_app_web.templating import path_for
 
 router = APIRouter(prefix="/admin/categories", tags=["pages"], include_in_schema=False)
 
-ROW_TEMPLATE = "admin/category_live/_row.html"
-
 
 class CategoryIndex(LivePage):
     template = "admin/category_live/index.html"
@@ -47,30 +46,19 @@ class CategoryIndex(LivePage):
         self.categories = Stream("categories")
 
     def topics(self) -> Sequence[str]:
-        return [catalog.CATEGORIES_TOPIC]
+        return [catalog.CATEGORIES_TOPIC, catalog.PRODUCTS_TOPIC]
 
     async def assigns(self) -> dict[str, Any]:
-        categories = await catalog.list_categories(self.scope)
+        categories = await catalog.list_categories_with_product_counts(self.scope)
         self.categories.reset(category.id for category in categories)
         return {"categories": categories, "modal": self.modal, "page_title": _("Listing Categories")}
 
     async def handle_info(self, message: Message) -> Sequence[Patch]:
-        category_id = str(message.payload.get("id", ""))
         if message.event == "category_deleted":
-            patch = self.categories.delete(category_id)
+            patch = self.categories.delete(str(message.payload.get("id", "")))
             return [patch] if patch is not None else []
-        if message.event == "category_created":
-            return await self.refresh()  # its place in the list is by name: a few rows, rendered again
-        if message.event != "category_updated" or category_id not in self.categories:
-            return []
-        # Public data: one query per message for all the open pages of this node.
-        category = await self.shared(message, "category", lambda: catalog.get_category(self.scope, category_id))
-        if category is None:
-            patch = self.categories.delete(category_id)
-            return [patch] if patch is not None else []
-        row = self.render_macro(ROW_TEMPLATE, "category_row", category)
-        patch = self.categories.update(category.id, row)
-        return [patch] if patch is not None else []
+        # A new or renamed category moves in the name order; a product changes a count.
+        return await self.refresh()
 
 
 async def index_page(request: Request, scope: Scope, modal: AdminModal | None, *, status_code: int = 200) -> Response:

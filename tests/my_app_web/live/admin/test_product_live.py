@@ -240,6 +240,22 @@ async def test_editing_a_product_saves_it(client: httpx.AsyncClient, admin: acco
     assert (updated.name, updated.price, updated.category.name) == ("Espresso", Decimal("2.80"), "Coffee")
 
 
+async def test_the_edit_form_shows_the_price_as_a_german_reader_writes_it(
+    client: httpx.AsyncClient, admin: accounts.User
+) -> None:
+    product = await product_fixture(price="1234.50")
+
+    page = await client.get(f"{INDEX}/{product.id}/edit?locale=de")
+    data = form_data(product.category, sku=product.sku, price="1234,50")  # sent back as shown
+    saved = await client.post(f"{INDEX}/{product.id}", data={"_csrf_token": await csrf(client, INDEX), **data})
+
+    assert 'value="1234,50"' in page.text  # a decimal comma, no grouping
+    assert saved.status_code == 303
+    unchanged = await catalog.get_product(SYSTEM, product.id)
+    assert unchanged is not None
+    assert unchanged.price == Decimal("1234.50")
+
+
 async def test_an_invalid_edit_changes_nothing(client: httpx.AsyncClient, admin: accounts.User) -> None:
     product = await product_fixture(name="Tea", price="3.00")
     other = await product_fixture()

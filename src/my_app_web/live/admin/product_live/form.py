@@ -17,7 +17,7 @@ from my_app import catalog
 from my_app.accounts import Scope
 from my_app.catalog import Product
 from my_app.gettext import gettext as _
-from my_app_web.gettext import translate_errors
+from my_app_web.gettext import format_decimal, translate_errors
 from my_app_web.live import Form
 from my_app_web.live.admin.modal import NO_ERRORS, AdminModal, ReturnTo
 from my_app_web.templating import path_for
@@ -54,7 +54,13 @@ async def edit_product_modal(
     return_to: ReturnTo = "index",
 ) -> AdminModal:
     """The Edit Product form for `product`: its current values, or as posted with the errors."""
-    shown = values if values is not None else {field: getattr(product, field) for field in FIELDS}
+    shown: Mapping[str, Any]
+    if values is None:
+        # The stored price as the reader writes it back: "12,50" in German (no grouping: what
+        # `product_params` reads), "12.50" in English.
+        shown = {field: getattr(product, field) for field in FIELDS} | {"price": format_decimal(product.price, "0.00")}
+    else:
+        shown = values
     if return_to == "show":
         cancel_url = path_for(request, "admin_product_show", product_id=product.id)
     else:

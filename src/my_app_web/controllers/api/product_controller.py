@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from my_app import catalog
 from my_app.catalog import Sort
-from my_app_web.controllers.api import errors, product_csv, product_json
+from my_app_web import product_csv
+from my_app_web.controllers.api import errors, product_json
 from my_app_web.controllers.api.json_response import JSONBody
 from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import ApiScope, OptionalApiScope
@@ -97,12 +97,6 @@ async def index(
     return product_json.index(await catalog.list_products(scope, filters))
 
 
-class CSVResponse(StreamingResponse):
-    """A streamed CSV body (`text/csv; charset=utf-8`: Starlette adds the charset to text types)."""
-
-    media_type = "text/csv"
-
-
 # Before "/{id}", which would otherwise take "export.csv" for a product id (and answer 404).
 @router.get(
     "/export.csv",
@@ -121,12 +115,8 @@ class CSVResponse(StreamingResponse):
     " server's memory stays flat however large the catalog is. Columns: id, name, sku, category (its"
     " slug), price (a decimal string), stock, inserted_at, updated_at.",
 )
-async def export(scope: ApiScope) -> CSVResponse:
-    products = catalog.stream_products(scope)  # 403 here, before the response starts
-    return CSVResponse(
-        product_csv.render(products),
-        headers={"content-disposition": f'attachment; filename="{product_csv.FILENAME}"', "cache-control": "no-store"},
-    )
+async def export(scope: ApiScope) -> product_csv.CSVResponse:
+    return product_csv.download(catalog.stream_products(scope))  # 403 here, before the response starts
 
 
 @router.post(

@@ -54,7 +54,7 @@ async def test_a_user_who_is_not_an_admin_gets_403_and_changes_nothing(client: h
     await log_in(client, (await user_fixture()).email)
     token = await csrf(client, "/")
 
-    for path in [INDEX, f"{INDEX}/new", f"{INDEX}/{product.id}", f"{INDEX}/{product.id}/edit"]:
+    for path in [INDEX, f"{INDEX}/new", f"{INDEX}/{product.id}", f"{INDEX}/{product.id}/edit", f"{INDEX}/export.csv"]:
         assert (await client.get(path)).status_code == 403, path
     data = {"_csrf_token": token, **form_data(product.category, sku="NOT-AN-ADMIN")}
     for path in [INDEX, f"{INDEX}/validate", f"{INDEX}/{product.id}", f"{INDEX}/{product.id}/delete"]:
@@ -238,6 +238,22 @@ async def test_editing_a_product_saves_it(client: httpx.AsyncClient, admin: acco
     updated = await catalog.get_product(SYSTEM, product.id)
     assert updated is not None
     assert (updated.name, updated.price, updated.category.name) == ("Espresso", Decimal("2.80"), "Coffee")
+
+
+async def test_the_admin_downloads_every_product_as_csv(client: httpx.AsyncClient, admin: accounts.User) -> None:
+    product = await product_fixture(name='Tea, "loose"', price="4.5")
+    page = await client.get(INDEX)
+
+    response = await client.get(f"{INDEX}/export.csv")
+
+    assert f'href="{INDEX}/export.csv"' in page.text  # the Export CSV button
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="products.csv"'
+    lines = response.text.split("\r\n")
+    assert lines[0] == "id,name,sku,category,price,stock,inserted_at,updated_at"
+    exported = next(line for line in lines if line.startswith(str(product.id)))
+    assert f'{product.id},"Tea, ""loose""",{product.sku},{product.category.slug},4.50,' in exported
 
 
 async def test_the_edit_form_shows_the_price_as_a_german_reader_writes_it(

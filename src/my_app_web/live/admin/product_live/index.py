@@ -24,6 +24,7 @@ from my_app.errors import NotFoundError, ValidationError
 from my_app.gettext import gettext as _
 from my_app.pagination import MAX_LIMIT
 from my_app.pubsub import Message
+from my_app_web import product_csv
 from my_app_web.flash import put_flash
 from my_app_web.live import LivePage, Patch, Stream, form_params, is_live_stream
 from my_app_web.live.admin.modal import AdminModal, errors_fragment, modal_page, return_to_of
@@ -114,6 +115,12 @@ async def index_page(
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_SHOWN)]
+
+
+@router.get("/export.csv", name="admin_product_export")
+async def export(scope: AdminScope) -> product_csv.CSVResponse:
+    """Every product as CSV, streamed (the API's `GET /api/products/export.csv`, for the browser)."""
+    return product_csv.download(catalog.stream_products(scope))
 
 
 @router.get("", name="admin_product_index")

@@ -1,4 +1,5 @@
-"""How products look in the CSV export (ProductCSV): a header row, then one row per product.
+"""How products look in the CSV export (ProductCSV), for the API and the admin page: a header row,
+then one row per product.
 
 Quoting is the csv module's (RFC 4180: a field with a comma, a quote or a line break is quoted,
 quotes doubled; lines end in CRLF). `price` is a decimal string with two places, as in the JSON,
@@ -12,6 +13,8 @@ import csv
 import io
 from collections.abc import AsyncIterator
 
+from starlette.responses import StreamingResponse
+
 from my_app.catalog import Product
 
 HEADER = ("id", "name", "sku", "category", "price", "stock", "inserted_at", "updated_at")
@@ -22,6 +25,20 @@ EXAMPLE = (
     '0c1d8a4e-9b5f-4b8e-8f62-3d1f2a7c9e10,"Green tea, loose",TEA-GREEN-100,tea,4.50,12,'
     "2026-12-01T10:00:00+00:00,2026-12-01T10:00:00+00:00\r\n"
 )
+
+
+class CSVResponse(StreamingResponse):
+    """A streamed CSV body (`text/csv; charset=utf-8`: Starlette adds the charset to text types)."""
+
+    media_type = "text/csv"
+
+
+def download(products: AsyncIterator[Product]) -> CSVResponse:
+    """The export as a download (`products.csv`), streamed; the API's route and the admin page's use it."""
+    return CSVResponse(
+        render(products),
+        headers={"content-disposition": f'attachment; filename="{FILENAME}"', "cache-control": "no-store"},
+    )
 
 
 def row(product: Product) -> tuple[str | int, ...]:

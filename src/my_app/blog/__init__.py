@@ -21,7 +21,8 @@ their authors (one more SELECT). Lists are keyset pages, oldest first, stable un
 
 After a write commits, it is announced: on POSTS_TOPIC (`post_created|post_updated|post_deleted`,
 `{"id"}`) and on `post_topic(post_id)` (`comment_created|comment_updated|comment_deleted`,
-`{"id", "post_id"}`).
+`{"id", "post_id"}`, for the readers of that post); comment events go to COMMENTS_TOPIC too, for
+what shows every post's comment count (the blog index).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from my_app.pagination import Page, paginate
 from my_app.schema import parse_id
 
 __all__ = [
+    "COMMENTS_TOPIC",
     "POSTS_TOPIC",
     "Comment",
     "CommentEvent",
@@ -71,6 +73,7 @@ __all__ = [
 ]
 
 POSTS_TOPIC = "blog:posts"
+COMMENTS_TOPIC = "blog:comments"
 PostEvent = Literal["post_created", "post_updated", "post_deleted"]
 CommentEvent = Literal["comment_created", "comment_updated", "comment_deleted"]
 _SLUG_TAKEN = {"slug": ["has already been taken"]}
@@ -411,7 +414,9 @@ def _require_author(scope: Scope, author_id: uuid.UUID | None) -> None:
 
 
 async def _broadcast_comment(event: CommentEvent, comment: Comment) -> None:
-    await _broadcast(post_topic(comment.post_id), event, {"id": str(comment.id), "post_id": str(comment.post_id)})
+    payload = {"id": str(comment.id), "post_id": str(comment.post_id)}
+    await _broadcast(post_topic(comment.post_id), event, payload)
+    await _broadcast(COMMENTS_TOPIC, event, payload)
 
 
 async def _broadcast(topic: str, event: PostEvent | CommentEvent, payload: dict[str, str]) -> None:

@@ -196,6 +196,17 @@ class TestBroadcasts:
             ("comment_deleted", expected),
         ]
 
+    async def test_comment_writes_are_announced_on_the_comments_topic_too(
+        self, bob: accounts.User, post: blog.Post
+    ) -> None:
+        with pubsub.subscribe(blog.COMMENTS_TOPIC) as subscription:
+            comment = await comment_fixture(bob, post)
+            await blog.delete_comment(Scope.for_user(bob), comment)
+            heard = await broadcasts(subscription)
+
+        expected = {"id": str(comment.id), "post_id": str(post.id)}
+        assert heard == [("comment_created", expected), ("comment_deleted", expected)]
+
     async def test_the_topic_names_the_post(self) -> None:
         post_id = uuid.uuid4()
         assert blog.post_topic(post_id) == f"blog:posts:{post_id}"

@@ -280,6 +280,25 @@ async def test_a_draft_is_404_to_all_but_its_author_and_admins(
     assert "Work In Progress" in (await client.get(f"/blog/{draft.slug}")).text
 
 
+async def test_the_index_stream_counts_comments_as_they_come_and_go(
+    web_app: FastAPI, client: httpx.AsyncClient, ada: accounts.User, bob: accounts.User
+) -> None:
+    post = await post_fixture(ada, title="Counted", published_at=published(1))
+    async with live_stream(web_app, client, "/blog") as stream:
+        assert "0 comments" in (await stream.next_event()).data
+
+        comment = await comment_fixture(bob, post)
+        added = await stream.next_event()
+        assert added.data.startswith(f'<hx-partial hx-target="#posts-{post.id}" hx-swap="outerHTML">')
+        assert "1 comment<" in added.data
+
+        await blog.update_comment(Scope.for_user(bob), comment, {"body": "Edited"})
+        await stream.no_event()  # an edit changes no count
+
+        await blog.delete_comment(Scope.for_user(bob), comment)
+        assert "0 comments" in (await stream.next_event()).data
+
+
 async def test_the_post_stream_of_a_draft_is_refused_too(
     web_app: FastAPI, client: httpx.AsyncClient, ada: accounts.User
 ) -> None:

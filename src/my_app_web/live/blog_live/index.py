@@ -1,7 +1,8 @@
 """`/blog`: the published posts, newest first, live (the seed's `PostLive.Index`).
 
 A post published anywhere (this page, another tab, the JSON API) appears at the top; an edited one
-is re-rendered in place; a deleted one, or one turned back into a draft, disappears. "Load more"
+is re-rendered in place; a deleted one, or one turned back into a draft, disappears; a comment
+posted or deleted re-renders its post's card with the new count (`blog.COMMENTS_TOPIC`). "Load more"
 asks for the page again with a larger `limit` (read as keyset pages, so its rows never repeat or
 skip): the page and its stream then show, and follow, every post down to the last one loaded.
 
@@ -52,7 +53,7 @@ class BlogIndex(LivePage):
         self.complete = True  # every published post is shown: one published earlier belongs here too
 
     def topics(self) -> Sequence[str]:
-        return [blog.POSTS_TOPIC]
+        return [blog.POSTS_TOPIC, blog.COMMENTS_TOPIC]
 
     async def assigns(self) -> dict[str, Any]:
         posts, more = await newest_posts(self.limit)
@@ -67,6 +68,8 @@ class BlogIndex(LivePage):
         return {"posts": posts, "more_url": more_url, "page_title": _("Blog")}
 
     async def handle_info(self, message: Message) -> Sequence[Patch]:
+        if message.topic == blog.COMMENTS_TOPIC:
+            return await self._count_changed(message)
         post_id = str(message.payload.get("id", ""))
         if message.event == "post_deleted":
             return [patch for patch in [self.posts.delete(post_id)] if patch is not None]
@@ -84,6 +87,16 @@ class BlogIndex(LivePage):
         if self.complete or (self.oldest is not None and post.published_at >= self.oldest):
             return await self.refresh()  # it belongs between posts shown: the list again, in order
         return []  # older than the posts shown: "Load more" finds it
+
+    async def _count_changed(self, message: Message) -> Sequence[Patch]:
+        """A comment added or removed: the card of its post, if shown, with the new count."""
+        post_id = str(message.payload.get("post_id", ""))
+        if message.event == "comment_updated" or post_id not in self.posts:
+            return []
+        post = await self.shared(message, "post", lambda: blog.get_post(VISITOR, post_id))
+        if post is None or post.published_at is None:
+            return []  # its own post event (deleted, unpublished) takes the card away
+        return [self.posts.insert(post.id, self.render_macro(CARD_TEMPLATE, "post_card", post))]
 
 
 async def newest_posts(limit: int) -> tuple[list[blog.Post], bool]:

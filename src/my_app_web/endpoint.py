@@ -29,7 +29,7 @@ from my_app_web.plugs.rate_limit import Limiter
 from my_app_web.plugs.request_id import RequestIdMiddleware
 from my_app_web.plugs.security_headers import SecurityHeadersMiddleware
 from my_app_web.plugs.trusted_host import TrustedHostMiddleware, TrustedHosts
-from my_app_web.router import router
+from my_app_web.router import include_flat, router
 from my_app_web.static_files import DigestedStaticFiles, assets
 
 # Runs before a socket is handed its connection: True to go on, False once it has answered itself.
@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     register_exception_handlers(app)
     mount_api_docs(app, settings)  # /api/docs, unless API_DOCS is off
     app.mount("/static", DigestedStaticFiles(assets), name="static")  # digested names, long caching
-    app.include_router(router)
+    include_flat(app.router, router)  # one flat list of routes: matched once per request
     app.socket("/socket", UserSocket(settings), check_origin=OriginCheck.from_settings(settings))
     mount_dev_routes(app, settings)  # /dev/mailbox, in dev only
     return app

@@ -26,6 +26,7 @@ EDIT_FIELDS = ("email", "name", "role")
 # Fields an update must not leave blank: `update_user` refuses them, its changeset does not say so.
 REQUIRED_ON_EDIT = ("email", "name")
 SLOT_ID = "user-modal-slot"
+MODAL_TEMPLATE = "user_live/_modal.html"  # its `modal_slot(modal)` macro fills the slot
 # The hidden field saying which page the edit modal was opened over (where Save and Cancel go).
 RETURN_FIELD = "_return"
 NO_ERRORS: Mapping[str, list[str]] = {}

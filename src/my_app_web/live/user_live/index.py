@@ -26,14 +26,12 @@ from my_app.errors import NotFoundError, ValidationError
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.flash import put_flash
-from my_app_web.html import render_fragment
-from my_app_web.live import LivePage, Patch, Stream, form_params, live, patches
-from my_app_web.live.forms import hx_target
+from my_app_web.live import LivePage, Patch, Stream, form_params, patches
+from my_app_web.live.modals import errors_fragment, modal_page
 from my_app_web.live.page import REGION_ID, is_live_stream
 from my_app_web.live.user_live import form as user_form
 from my_app_web.live.user_live.access import AdminScope
-from my_app_web.live.user_live.form import SLOT_ID, UserModal
-from my_app_web.live.user_live.rendering import slot
+from my_app_web.live.user_live.form import MODAL_TEMPLATE, SLOT_ID, UserModal
 from my_app_web.live.user_live.show import show_page
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for
@@ -124,16 +122,15 @@ async def index_page(
     request: Request, scope: Scope, modal: UserModal | None, *, limit: int = PAGE_SIZE, status_code: int = 200
 ) -> Response:
     """The list page with `modal` open over it (or just the slot, for htmx; the stream, for its EventSource)."""
-    if is_live_stream(request):
-        return await live(request, UserIndex(request, scope, limit=limit))
-    if hx_target(request) == SLOT_ID:
-        response: Response = slot(request, modal, status_code=status_code)
-    else:
-        page = UserIndex(request, scope, limit=limit, modal=modal)
-        response = await live(request, page, live_url=_list_url(request, limit), status_code=status_code)
-    if status_code != 200:
-        response.headers["hx-push-url"] = "false"  # a form refused: the address stays the modal's
-    return response
+    return await modal_page(
+        request,
+        lambda shown: UserIndex(request, scope, limit=limit, modal=shown),
+        modal,
+        slot_id=SLOT_ID,
+        modal_template=MODAL_TEMPLATE,
+        live_url=_list_url(request, limit),
+        status_code=status_code,
+    )
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_SHOWN)]
@@ -165,7 +162,7 @@ async def create(request: Request, scope: AdminScope) -> Response:
 @router.post("/validate", name="user_validate", dependencies=[Depends(verify_csrf)])
 async def validate(request: Request, scope: AdminScope) -> HTMLResponse:
     errors = user_form.new_user_errors(scope, await form_params(request))
-    return render_fragment(request, "user_live/errors.html", fields=user_form.NEW_FIELDS, errors=errors)
+    return errors_fragment(request, user_form.FORM_NAME, user_form.NEW_FIELDS, errors)
 
 
 @router.get("/{user_id:uuid}/edit", name="user_edit")
@@ -202,7 +199,7 @@ async def update(request: Request, user_id: uuid.UUID, scope: AdminScope) -> Res
 async def validate_edit(request: Request, user_id: uuid.UUID, scope: AdminScope) -> HTMLResponse:
     user = await accounts.get_user_or_404(scope, user_id)
     errors = user_form.edit_user_errors(scope, user, await form_params(request))
-    return render_fragment(request, "user_live/errors.html", fields=user_form.EDIT_FIELDS, errors=errors)
+    return errors_fragment(request, user_form.FORM_NAME, user_form.EDIT_FIELDS, errors)
 
 
 @router.post("/{user_id:uuid}/delete", name="user_delete", dependencies=[Depends(verify_csrf)])

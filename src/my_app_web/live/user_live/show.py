@@ -17,13 +17,12 @@ from my_app.errors import NotFoundError
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.flash import put_flash
-from my_app_web.live import LivePage, Patch, live
-from my_app_web.live.forms import hx_target
+from my_app_web.live import LivePage, Patch
+from my_app_web.live.modals import modal_page
 from my_app_web.live.page import is_live_stream
 from my_app_web.live.user_live import form as user_form
 from my_app_web.live.user_live.access import AdminScope
-from my_app_web.live.user_live.form import SLOT_ID, UserModal
-from my_app_web.live.user_live.rendering import slot
+from my_app_web.live.user_live.form import MODAL_TEMPLATE, SLOT_ID, UserModal
 from my_app_web.templating import path_for
 
 router = APIRouter(prefix="/users", tags=["pages"], include_in_schema=False)
@@ -76,17 +75,15 @@ async def show_page(
     request: Request, scope: Scope, user: User, modal: UserModal | None, *, status_code: int = 200
 ) -> Response:
     """The user's page with `modal` over it (or just the slot, for htmx; the stream, for its EventSource)."""
-    if is_live_stream(request):
-        return await live(request, UserShow(request, scope, user))
-    if hx_target(request) == SLOT_ID:
-        response: Response = slot(request, modal, status_code=status_code)
-    else:
-        page = UserShow(request, scope, user, modal=modal)
-        live_url = path_for(request, "user_show", user_id=user.id)
-        response = await live(request, page, live_url=live_url, status_code=status_code)
-    if status_code != 200:
-        response.headers["hx-push-url"] = "false"
-    return response
+    return await modal_page(
+        request,
+        lambda shown: UserShow(request, scope, user, modal=shown),
+        modal,
+        slot_id=SLOT_ID,
+        modal_template=MODAL_TEMPLATE,
+        live_url=path_for(request, "user_show", user_id=user.id),
+        status_code=status_code,
+    )
 
 
 async def _user_or_back_to_list(request: Request, scope: Scope, user_id: uuid.UUID) -> User | RedirectResponse:

@@ -27,7 +27,8 @@ from my_app_web.live import LivePage, Patch, Stream, form_params
 from my_app_web.live.admin.category_live import form as category_form
 from my_app_web.live.admin.category_live.form import MODAL_TEMPLATE, SLOT_ID
 from my_app_web.live.admin.category_live.show import show_page
-from my_app_web.live.admin.modal import AdminModal, errors_fragment, modal_page, return_to_of
+from my_app_web.live.admin.modal import AdminModal, return_to_of
+from my_app_web.live.modals import errors_fragment, modal_page
 from my_app_web.live.user_live.access import AdminScope
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for

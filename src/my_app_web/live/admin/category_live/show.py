@@ -21,7 +21,8 @@ from my_app_web.flash import put_flash
 from my_app_web.live import LivePage, Patch, is_live_stream
 from my_app_web.live.admin.category_live import form as category_form
 from my_app_web.live.admin.category_live.form import MODAL_TEMPLATE, SLOT_ID
-from my_app_web.live.admin.modal import AdminModal, modal_page
+from my_app_web.live.admin.modal import AdminModal
+from my_app_web.live.modals import modal_page
 from my_app_web.live.user_live.access import AdminScope
 from my_app_web.templating import path_for
 

@@ -27,10 +27,11 @@ from my_app.pubsub import Message
 from my_app_web import product_csv
 from my_app_web.flash import put_flash
 from my_app_web.live import LivePage, Patch, Stream, form_params, is_live_stream
-from my_app_web.live.admin.modal import AdminModal, errors_fragment, modal_page, return_to_of
+from my_app_web.live.admin.modal import AdminModal, return_to_of
 from my_app_web.live.admin.product_live import form as product_form
 from my_app_web.live.admin.product_live.form import MODAL_TEMPLATE, SLOT_ID
 from my_app_web.live.admin.product_live.show import show_page
+from my_app_web.live.modals import errors_fragment, modal_page
 from my_app_web.live.user_live.access import AdminScope
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for

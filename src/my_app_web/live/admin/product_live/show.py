@@ -19,9 +19,10 @@ from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.flash import put_flash
 from my_app_web.live import LivePage, Patch, is_live_stream
-from my_app_web.live.admin.modal import AdminModal, modal_page
+from my_app_web.live.admin.modal import AdminModal
 from my_app_web.live.admin.product_live import form as product_form
 from my_app_web.live.admin.product_live.form import MODAL_TEMPLATE, SLOT_ID
+from my_app_web.live.modals import modal_page
 from my_app_web.live.user_live.access import AdminScope
 from my_app_web.templating import path_for
 

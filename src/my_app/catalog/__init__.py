@@ -126,11 +126,7 @@ async def list_categories_with_product_counts(scope: Scope) -> list[Category]:
     count = (
         select(func.count(Product.id)).where(Product.category_id == Category.id).correlate(Category).scalar_subquery()
     )
-    statement = (
-        select(Category)
-        .options(with_expression(Category.product_count, count))
-        .order_by(func.lower(Category.name), Category.id)
-    )
+    statement = select(Category).options(with_expression(Category.product_count, count)).order_by(*_BY_NAME)
     async with repo.read() as session:
         return list(await session.scalars(statement))
 
@@ -339,6 +335,8 @@ def change_product(product: Product | None, attrs: Mapping[str, Any] | None = No
 
 # --- Helpers ---
 
+# Both category lists (the cached one and the admin's, with counts) in the same order.
+_BY_NAME = (func.lower(Category.name), Category.id)
 _SIMPLE: ColumnClause[str] = literal_column("'simple'")  # a literal, as in the GIN index's expression
 _PLAIN_WORDS = re.compile(r"\w+(?:\s+\w+)*")
 
@@ -424,7 +422,7 @@ def _product(row: tuple[Row, Row]) -> Product:
 
 async def _load_categories() -> tuple[Row, ...]:
     async with repo.read() as session:
-        records = await session.scalars(select(Category).order_by(func.lower(Category.name), Category.id))
+        records = await session.scalars(select(Category).order_by(*_BY_NAME))
         return tuple(_columns(record, _CATEGORY_COLUMNS) for record in records)
 
 

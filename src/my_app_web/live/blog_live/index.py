@@ -69,12 +69,19 @@ class BlogIndex(LivePage):
 
     async def handle_info(self, message: Message) -> Sequence[Patch]:
         if message.topic == blog.COMMENTS_TOPIC:
-            return await self._count_changed(message)
+            # A comment added or removed changes its post's count: that card again, if it is shown.
+            post_id = str(message.payload.get("post_id", ""))
+            if message.event == "comment_updated" or post_id not in self.posts:
+                return []
+            return await self._post_changed(message, post_id)
         post_id = str(message.payload.get("id", ""))
         if message.event == "post_deleted":
             return [patch for patch in [self.posts.delete(post_id)] if patch is not None]
         if message.event not in ("post_created", "post_updated"):
             return []
+        return await self._post_changed(message, post_id)
+
+    async def _post_changed(self, message: Message, post_id: str) -> Sequence[Patch]:
         post = await self.shared(message, "post", lambda: blog.get_post(VISITOR, post_id))
         if post is None or post.published_at is None:  # gone meanwhile, or (back to) a draft
             return [patch for patch in [self.posts.delete(post_id)] if patch is not None]
@@ -87,16 +94,6 @@ class BlogIndex(LivePage):
         if self.complete or (self.oldest is not None and post.published_at >= self.oldest):
             return await self.refresh()  # it belongs between posts shown: the list again, in order
         return []  # older than the posts shown: "Load more" finds it
-
-    async def _count_changed(self, message: Message) -> Sequence[Patch]:
-        """A comment added or removed: the card of its post, if shown, with the new count."""
-        post_id = str(message.payload.get("post_id", ""))
-        if message.event == "comment_updated" or post_id not in self.posts:
-            return []
-        post = await self.shared(message, "post", lambda: blog.get_post(VISITOR, post_id))
-        if post is None or post.published_at is None:
-            return []  # its own post event (deleted, unpublished) takes the card away
-        return [self.posts.insert(post.id, self.render_macro(CARD_TEMPLATE, "post_card", post))]
 
 
 async def newest_posts(limit: int) -> tuple[list[blog.Post], bool]:

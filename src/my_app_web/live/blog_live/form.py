@@ -31,10 +31,11 @@ from my_app.gettext import N_
 from my_app.gettext import gettext as _
 from my_app_web.flash import put_flash
 from my_app_web.gettext import translate_errors
-from my_app_web.html import render, render_fragment
+from my_app_web.html import render
 from my_app_web.live import Form, form_params
 from my_app_web.live.blog_live.access import WriterScope
 from my_app_web.live.blog_live.show import visible_post
+from my_app_web.live.modals import errors_fragment
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for
 
@@ -141,7 +142,7 @@ async def create(request: Request, scope: WriterScope) -> Response:
 @router.post("/validate", name="blog_validate", dependencies=[Depends(verify_csrf)])
 async def validate(request: Request, scope: WriterScope) -> HTMLResponse:
     errors = translate_errors(form_errors(await form_params(request)))
-    return render_fragment(request, "blog_live/errors.html", form_name=FORM_NAME, fields=TEXT_FIELDS, errors=errors)
+    return errors_fragment(request, FORM_NAME, TEXT_FIELDS, errors)
 
 
 @router.get("/{slug}/edit", name="blog_edit")
@@ -167,7 +168,7 @@ async def update(request: Request, slug: str, scope: WriterScope) -> Response:
 async def validate_edit(request: Request, slug: str, scope: WriterScope) -> HTMLResponse:
     await changeable_post(scope, slug)
     errors = translate_errors(form_errors(await form_params(request)))
-    return render_fragment(request, "blog_live/errors.html", form_name=FORM_NAME, fields=TEXT_FIELDS, errors=errors)
+    return errors_fragment(request, FORM_NAME, TEXT_FIELDS, errors)
 
 
 @router.post("/{slug}/delete", name="blog_delete", dependencies=[Depends(verify_csrf)])

@@ -33,9 +33,9 @@ from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.flash import put_flash
 from my_app_web.gettext import translate_errors
-from my_app_web.html import render_fragment
 from my_app_web.live import Form, LivePage, Patch, Stream, form_params, inner, is_htmx, live
 from my_app_web.live.blog_live.access import ReaderScope, WriterScope
+from my_app_web.live.modals import errors_fragment
 from my_app_web.plugs.csrf import verify_csrf
 from my_app_web.templating import path_for
 
@@ -179,9 +179,7 @@ async def create_comment(request: Request, slug: str, scope: WriterScope) -> Res
 async def validate_comment(request: Request, slug: str, scope: WriterScope) -> HTMLResponse:
     # Every field's errors: the page shows only those of fields the reader has typed in.
     errors = translate_errors(blog.change_comment(None, await form_params(request)).errors)
-    return render_fragment(
-        request, "blog_live/errors.html", form_name=COMMENT_FORM, fields=COMMENT_FIELDS, errors=errors
-    )
+    return errors_fragment(request, COMMENT_FORM, COMMENT_FIELDS, errors)
 
 
 @router.post(

@@ -39,8 +39,11 @@ async def started_app(settings: Settings) -> AsyncIterator[application.Applicati
 async def db(started_app: application.Application) -> AsyncIterator[AsyncConnection]:
     """The test's connection, in a transaction that is rolled back when the test ends.
 
-    The cache is emptied after the rollback: it must not serve what the test wrote to the next one.
+    The cache is emptied before the test and after the rollback: it must not serve what the test
+    wrote to the next one, nor what a test outside the sandbox left (a browser test commits its
+    catalog and truncates it with raw SQL, which no cache hears).
     """
+    await cache.clear()
     async with repo.engine().connect() as connection:
         outer = await connection.begin()
         try:

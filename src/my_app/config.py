@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     # --- Telemetry ---
     log_level: str = "INFO"
     log_format: LogFormat | None = None
+    # GET /metrics (Prometheus text) answers an admin's session or `Authorization: Bearer METRICS_TOKEN`;
+    # METRICS_PORT also serves it, unauthenticated, on a port of its own (bind it to a private network).
+    metrics_token: str | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # OpenTelemetry traces (FastAPI, SQLAlchemy, httpx) go here when set, over OTLP/HTTP; nothing
+    # of OpenTelemetry is imported otherwise (my_app.tracing).
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "my_app"
 
     # --- Accounts ---
     bcrypt_rounds: int | None = Field(default=None, ge=4, le=31)  # 12; tests use 4, as Phoenix's test.exs

@@ -4,18 +4,40 @@ Contexts do all their database work through `transaction()`; the web layer never
 transaction per public context call, committed when the block ends, rolled back on any exception
 (Ecto's `Repo.transact`). The running app's `Repo` (engine and sessions) is in `running`: the
 Application makes it when it starts and puts it there (`my_app.running`).
+
+Metrics (`my_app.metrics`), recorded by every engine `Repo.connect` makes:
+- `db_query_duration_seconds`: each statement, timed from the cursor's execute to its return
+  (SQLAlchemy's before/after_cursor_execute events; a statement that fails is timed too);
+- `db_pool_checkout_wait_seconds`: from asking the pool for a connection to getting it (a wait for
+  a free one, or the time to open a new one); the pool's pre-ping is not part of it;
+- `db_pool_connections{state}`: the pool's connections checked out (`in_use`) and waiting in it
+  (`idle`), updated as connections come and go.
+
+Slowest recent statements (for the ops dashboard): `slowest_queries(limit)` lists this process's
+slowest statements of the last `SLOW_QUERY_WINDOW` seconds, slowest first, as `SlowQuery(statement,
+seconds, at)`. The statement is normalised SQL: literals and placeholders become `?`, so parameter
+values (emails, password hashes) are never kept. At most `SLOW_QUERY_CAPACITY` are kept, and only
+statements of `SLOW_QUERY_FLOOR` seconds or more; a statement faster than the fastest one kept (once
+full) costs one comparison.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
 import psycopg
-from sqlalchemy import Select, exc, text
+from sqlalchemy import Select, event, exc, text
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -23,12 +45,18 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from my_app.errors import NotFoundError
+from my_app.metrics import DB_POOL_CHECKOUT_WAIT, DB_POOL_CONNECTIONS, DB_QUERY_DURATION
 from my_app.running import Slot
 
 T = TypeVar("T")
 STREAM_BATCH_SIZE = 500
+SLOW_QUERY_WINDOW = 300.0  # seconds a slow statement stays listed
+SLOW_QUERY_CAPACITY = 100  # slow statements kept (the slowest of the window)
+SLOW_QUERY_FLOOR = 0.001  # seconds: faster statements are never listed
+SLOW_QUERY_MAX_CHARS = 2000  # a listed statement's text is cut there
 
 
 class RepoNotStartedError(RuntimeError):
@@ -64,6 +92,7 @@ class Repo:
         """
         engine = create_async_engine(
             url,
+            poolclass=MeasuredPool,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
@@ -74,6 +103,7 @@ class Repo:
             json_deserializer=orjson.loads,
             connect_args={"connect_timeout": max(1, round(connect_timeout))},
         )
+        _time_statements(engine.sync_engine)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     async def stop(self) -> None:
@@ -231,3 +261,197 @@ def unavailable(error: BaseException) -> bool:
         if current.__cause__ is not None:
             pending.append(current.__cause__)
     return False
+
+
+# --- Metrics, and the slowest recent statements ---
+
+_observe_query = DB_QUERY_DURATION.observe
+_observe_checkout_wait = DB_POOL_CHECKOUT_WAIT.observe
+_IN_USE = DB_POOL_CONNECTIONS.labels(state="in_use")
+_IDLE = DB_POOL_CONNECTIONS.labels(state="idle")
+_STARTED = "_my_app_started"  # the execution context's attribute: when its statement went to the cursor
+
+
+class MeasuredPool(AsyncAdaptedQueuePool):
+    """The async engine's pool, timing each wait for a connection and keeping `db_pool_connections` current.
+
+    SQLAlchemy's pool events fire once a connection is had (`checkout`), never when one is asked
+    for, so the wait is timed around `_do_get`: the step every SQLAlchemy pool implements to hand
+    out a connection (waiting for a free one, or opening a new one). The gauges follow the pool's
+    own counts (`checkedout()`, `checkedin()`) after each get and return, so they cannot drift; each
+    pool adds what it reported, so several pools in one process add up.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reported_in_use = 0
+        self._reported_idle = 0
+        self._retired = False
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        # Not re-entered here: QueuePool calls itself again only after another thread took the last
+        # slot between two of its steps, which cannot happen on one event loop.
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            _observe_checkout_wait(time.perf_counter() - started)  # a timed-out wait was waited too
+            self._report()
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        super()._do_return_conn(record)
+        self._report()
+
+    def dispose(self) -> None:
+        """Close the idle connections; this pool then reports nothing (the engine makes a new one)."""
+        super().dispose()
+        _IN_USE.dec(self._reported_in_use)
+        _IDLE.dec(self._reported_idle)
+        self._reported_in_use = self._reported_idle = 0
+        self._retired = True
+
+    def _report(self) -> None:
+        if self._retired:
+            return
+        in_use, idle = self.checkedout(), self.checkedin()
+        if in_use != self._reported_in_use:
+            _IN_USE.inc(in_use - self._reported_in_use)
+            self._reported_in_use = in_use
+        if idle != self._reported_idle:
+            _IDLE.inc(idle - self._reported_idle)
+            self._reported_idle = idle
+
+
+@dataclass(frozen=True)
+class SlowQuery:
+    """One slow statement: its normalised SQL (no values), how long it took, and when it ended."""
+
+    statement: str
+    seconds: float
+    at: datetime
+
+
+class _SlowQueries:
+    """The slowest statements of the last `window` seconds, at most `capacity` (a min-heap on seconds).
+
+    `threshold` is what a statement must take to be kept (the fastest kept one once full), and
+    `expires` when the oldest kept one leaves the window: a statement under the threshold before
+    then is not offered at all (two comparisons on the hot path).
+    """
+
+    def __init__(self, capacity: int, window: float, floor: float) -> None:
+        self.capacity, self.window, self.floor = capacity, window, floor
+        self.threshold = floor
+        self.expires = float("inf")
+        # (seconds, order, ended (perf_counter), the entry): the order breaks ties, never the entry.
+        self._heap: list[tuple[float, int, float, SlowQuery]] = []
+        self._order = itertools.count()
+
+    def offer(self, statement: str, seconds: float, ended: float) -> None:
+        self._drop_expired(ended)
+        if seconds >= self.threshold:
+            entry = (seconds, next(self._order), ended, SlowQuery(_normalise(statement), seconds, datetime.now(UTC)))
+            if len(self._heap) < self.capacity:
+                heapq.heappush(self._heap, entry)
+            else:
+                heapq.heapreplace(self._heap, entry)
+        self._update()
+
+    def slowest(self, limit: int) -> list[SlowQuery]:
+        self._drop_expired(time.perf_counter())
+        self._update()
+        return [entry[3] for entry in heapq.nlargest(limit, self._heap)]
+
+    def _drop_expired(self, now: float) -> None:
+        if now >= self.expires:
+            self._heap = [entry for entry in self._heap if entry[2] + self.window > now]
+            heapq.heapify(self._heap)
+
+    def _update(self) -> None:
+        heap = self._heap
+        self.threshold = max(self.floor, heap[0][0]) if len(heap) >= self.capacity else self.floor
+        self.expires = min(entry[2] for entry in heap) + self.window if heap else float("inf")
+
+
+_slow_queries = _SlowQueries(SLOW_QUERY_CAPACITY, SLOW_QUERY_WINDOW, SLOW_QUERY_FLOOR)
+
+
+def slowest_queries(limit: int = 10) -> list[SlowQuery]:
+    """This process's slowest statements of the last `SLOW_QUERY_WINDOW` seconds, slowest first.
+
+    Examples:
+        repo.slowest_queries(3)
+        # [SlowQuery(statement="SELECT pg_sleep(?)", seconds=0.051, at=datetime(...)), ...]
+        repo.slowest_queries()   # [] when nothing took SLOW_QUERY_FLOOR or more lately
+    """
+    return _slow_queries.slowest(limit)
+
+
+# Quoted strings, dollar-quoted strings, bind placeholders (%(name)s, %s, $1) and numbers: what may
+# hold a value. Identifiers that contain digits (users_1) are left alone.
+_VALUES = re.compile(
+    r"""'(?:[^']|'')*'
+      | \$(\w*)\$.*?\$\1\$
+      | %\(\w+\)s | %s | \$\d+
+      | (?<![\w.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w)""",
+    re.VERBOSE | re.DOTALL,
+)
+_VALUE_LISTS = re.compile(r"\?(?:\s*,\s*\?)+")  # IN (?, ?, ?) and VALUES (?, ?), however long
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=512)
+def _normalise(statement: str) -> str:
+    """`statement` with every value replaced by `?`, lists of them shortened, on one line, cut at a length."""
+    normalised = _VALUE_LISTS.sub("?, ...", _VALUES.sub("?", statement))
+    normalised = _SPACES.sub(" ", normalised).strip()
+    if len(normalised) > SLOW_QUERY_MAX_CHARS:
+        normalised = normalised[: SLOW_QUERY_MAX_CHARS - 1] + "…"
+    return normalised
+
+
+def _time_statements(engine: Engine) -> None:
+    """Time every statement `engine` (an AsyncEngine's sync_engine) sends to a cursor."""
+    event.listen(engine, "before_cursor_execute", _before_cursor_execute)
+    event.listen(engine, "after_cursor_execute", _after_cursor_execute)
+    event.listen(engine, "handle_error", _statement_failed)
+
+
+def _before_cursor_execute(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    if context is not None:
+        context._my_app_started = time.perf_counter()  # type: ignore[attr-defined]  # our own mark
+
+
+def _after_cursor_execute(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    if context is not None:
+        _statement_done(statement, context._my_app_started)  # type: ignore[attr-defined]
+        context._my_app_started = None  # type: ignore[attr-defined]  # done: an error later is not its
+
+
+def _statement_failed(error: ExceptionContext) -> None:
+    """A statement the cursor refused or that was cut short (a timeout) is timed too."""
+    started = getattr(error.execution_context, _STARTED, None)
+    if started is not None and error.statement is not None:
+        _statement_done(error.statement, started)
+
+
+def _statement_done(statement: str, started: float) -> None:
+    ended = time.perf_counter()
+    seconds = ended - started
+    _observe_query(seconds)
+    if seconds >= _slow_queries.threshold or ended >= _slow_queries.expires:
+        _slow_queries.offer(statement, seconds, ended)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import orjson
@@ -132,23 +133,25 @@ async def test_a_broadcast_the_other_nodes_never_get_is_counted_dropped(node: Pu
     assert dropped("unpublished") - before == 2
 
 
-async def notify(url: str, payload: str) -> None:
+async def notify(url: str, channel: str, payload: str) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        await connection.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
 
 async def test_unreadable_and_lost_messages_from_other_nodes_are_counted_dropped(
     start_node: StartNode, database_url: str
 ) -> None:
-    node = await start_node(PostgresAdapter(database_url))
+    # A channel of its own: another node of this process (the app's) must not count these too.
+    channel = f"{CHANNEL}_{uuid.uuid4().hex[:8]}"
+    node = await start_node(PostgresAdapter(database_url, channel=channel))
     topic = unique_topic()
     subscription = node.subscribe(topic)
     malformed, lost = dropped("malformed"), dropped("payload_lost")
 
     for junk in ["not json", "[1, 2]", orjson.dumps({"node": "elsewhere", "topic": topic, "event": 5}).decode()]:
-        await notify(database_url, junk)
-    await notify(database_url, orjson.dumps({"ref": -1, "node": "elsewhere", "topic": topic}).decode())
-    await notify(database_url, orjson.dumps({"node": "elsewhere", "topic": topic, "event": "fine"}).decode())
+        await notify(database_url, channel, junk)
+    await notify(database_url, channel, orjson.dumps({"ref": -1, "node": "elsewhere", "topic": topic}).decode())
+    await notify(database_url, channel, orjson.dumps({"node": "elsewhere", "topic": topic, "event": "fine"}).decode())
 
     await messages_until(subscription, "fine")
     await eventually(lambda: dropped("malformed") - malformed >= 3, "three malformed envelopes counted")

@@ -383,9 +383,14 @@ async def resume_queue(queue: str) -> None:
     await pubsub.announce(QUEUES_TOPIC, "resumed", {"queue": queue})
 
 
+_BUILTIN = ("builtin:", "procrastinate.")
+
+
 def _named_queues() -> set[str]:
     """The queues this process knows by name: configured (JOB_QUEUES) and those its tasks use."""
-    return set(parse_queues(settings().job_queues)) | {task.queue for task in procrastinate_app.tasks.values()}
+    # procrastinate's own tasks (queue `builtin`) are not ours: no worker of the app runs their queue.
+    used_by_tasks = {task.queue for task in procrastinate_app.tasks.values() if not task.name.startswith(_BUILTIN)}
+    return set(parse_queues(settings().job_queues)) | used_by_tasks
 
 
 async def _check_known(queue: str) -> None:

@@ -6,8 +6,12 @@
   this module imports no worker and no context. Tasks raise `JobCancelled` when the job can never
   succeed (its record is gone) and `JobDiscarded` when its arguments are invalid; neither retries.
 - `Backoff` retries other failures with exponential backoff and jitter, up to `max_attempts` runs;
-  each failed attempt's reason is kept in `job_errors` for `myapp jobs list`.
+  each failed attempt's reason (and time) is kept in `job_errors` (`job_errors(id)`, `myapp jobs show`).
+  `record_outcome` also counts each attempt by outcome and times it (`my_app.metrics`).
 - `JobWorkers` runs one procrastinate worker per configured queue, with that queue's concurrency.
+- Operators (`myapp jobs`, the ops dashboard, /metrics): `list_jobs`, `get_job`, `job_errors`,
+  `count_jobs`, `queue_stats`, `retry_job`, `cancel_job`, and `pause_queue` / `resume_queue`, kept in
+  `job_queue_pauses` so a pause holds on every node and across restarts.
 """
 
 from __future__ import annotations

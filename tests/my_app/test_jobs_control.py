@@ -252,6 +252,21 @@ async def test_a_paused_queue_keeps_its_jobs_waiting_while_another_runs_then_run
     assert await jobs.paused_queues() == set()
 
 
+async def test_a_pause_whose_message_was_lost_is_seen_at_the_next_recheck(
+    start_workers: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "PAUSE_RECHECK", 0.3)
+    workers = await start_workers()
+
+    # Written without the PubSub message (as if it had been lost): only the periodic re-read sees it.
+    await execute("INSERT INTO job_queue_pauses (queue) VALUES (:queue)", queue=QUEUE_B)
+    await until(lambda: workers.paused() == [QUEUE_B], "the re-read to see the pause", within=3)
+    await execute("DELETE FROM job_queue_pauses")
+    await until(lambda: workers.paused() == [], "the re-read to see the resume", within=3)
+    job_id = await defer(NOTE, queue=QUEUE_B, value="runs again")
+    await wait_for_state(job_id, "succeeded", within=10)
+
+
 async def test_a_running_job_finishes_when_its_queue_is_paused(start_workers: Callable[..., Any]) -> None:
     workers = await start_workers()
     job_id = await defer(LINGER, seconds=1.5)

@@ -1,13 +1,15 @@
-"""`myapp worker` and `myapp jobs ...`: run, list, retry and cancel background jobs."""
+"""`myapp worker` and `myapp jobs ...`: run, list, show, retry and cancel jobs; see, pause and resume queues."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, TypeVar
 
 import typer
+from rich import box
 from rich.table import Table
 
 from my_app import application, jobs
@@ -18,7 +20,11 @@ from my_app.config import get_settings
 from my_app.errors import NotFoundError, ValidationError
 
 T = TypeVar("T")
-app = typer.Typer(help="Inspect and manage background jobs: list, retry, cancel.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect and manage background jobs (list, show, retry, cancel) and their queues (queues, pause, resume).",
+    no_args_is_help=True,
+)
+_STATE_COLOURS = {"failed": "red", "succeeded": "green", "todo": "cyan", "doing": "yellow"}
 
 
 def worker(
@@ -66,30 +72,130 @@ def worker(
 @app.command("list")
 def list_(
     state: Annotated[str | None, typer.Option(help=f"Only jobs in this state: {', '.join(jobs.JOB_STATES)}.")] = None,
+    queue: Annotated[str | None, typer.Option(help="Only jobs of this queue (see `myapp jobs queues`).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """List the newest jobs with their state, attempts and last error.
 
-    Example: myapp jobs list --state failed
+    Examples:
+
+      myapp jobs list --state failed
+
+      myapp jobs list --queue emails --limit 20
     """
-    found = _run(lambda: jobs.list_jobs(state=state, limit=limit))
+    found = _run(lambda: jobs.list_jobs(state=state, queue=queue, limit=limit))
     if not found:
-        console.print("no jobs" + (f" in state {state}" if state else ""))
+        console.print(
+            "no jobs" + (f" on queue {queue}" if queue else "") + (f" in state {state}" if state else ""),
+            highlight=False,
+        )
         return
     table = Table("id", "queue", "task", "state", "attempts", "args", "last error", header_style="bold")
-    colours = {"failed": "red", "succeeded": "green", "todo": "cyan", "doing": "yellow"}
     for job in found:
-        colour = colours.get(job.state, "magenta")
         table.add_row(
-            str(job.id),
-            job.queue,
-            job.task,
-            f"[{colour}]{job.state}[/{colour}]",
-            str(job.attempts),
-            str(job.args),
-            job.last_error or "",
+            str(job.id), job.queue, job.task, _state(job.state), _attempts(job), str(job.args), job.last_error or ""
         )
     console.print(table)
+
+
+@app.command()
+def show(job_id: Annotated[int, typer.Argument(help="The job's id (see `myapp jobs list`).")]) -> None:
+    """Show one job and the error of each failed attempt.
+
+    Example: myapp jobs show 42
+    """
+
+    async def load() -> tuple[jobs.JobInfo, list[jobs.JobError]]:
+        return await jobs.get_job(job_id), await jobs.job_errors(job_id)
+
+    job, errors = _run(load)
+    details = Table.grid(padding=(0, 2))
+    details.add_column(style="bold")
+    details.add_column()
+    for label, value in (
+        ("job", str(job.id)),
+        ("queue", job.queue),
+        ("task", job.task),
+        ("state", _state(job.state)),
+        ("attempts", _attempts(job)),
+        ("args", str(job.args)),
+        ("scheduled at", f"{job.scheduled_at:%Y-%m-%d %H:%M:%S %Z}" if job.scheduled_at else "—"),
+    ):
+        details.add_row(label, value)
+    console.print(details)
+    if not errors:
+        console.print("no failed attempt")
+        return
+    table = Table("attempt", "at", "error", header_style="bold")
+    for error in errors:
+        table.add_row(str(error.attempt), f"{error.at:%Y-%m-%d %H:%M:%S %Z}", error.error)
+    console.print(table)
+
+
+@app.command()
+def queues() -> None:
+    """List the queues: their jobs by state, how long the oldest due job has waited (waiting), whether paused.
+
+    Example: myapp jobs queues
+    """
+    stats = _run(jobs.queue_stats)
+    if not stats:
+        console.print("no queues")
+        return
+    # No side borders nor cell padding: the queue, six states, the wait and the pause fit in 80 columns.
+    table = Table(box=box.SIMPLE_HEAD, padding=0, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("queue", no_wrap=True, min_width=max(len(queue.queue) for queue in stats))
+    for state in jobs.JOB_STATES:
+        table.add_column(state, justify="right", no_wrap=True)
+    table.add_column("waiting", justify="right", no_wrap=True)
+    table.add_column("paused", no_wrap=True)
+    for queue in stats:
+        table.add_row(
+            queue.queue,
+            *(str(queue.counts[state]) for state in jobs.JOB_STATES),
+            _duration(queue.oldest_waiting),
+            "[yellow]paused[/yellow]" if queue.paused else "no",
+        )
+    console.print(table)
+
+
+@app.command()
+def pause(queue: Annotated[str, typer.Argument(help="The queue's name (see `myapp jobs queues`).")]) -> None:
+    """Stop fetching a queue's jobs on every node; running jobs finish, new ones wait. Holds across restarts.
+
+    Example: myapp jobs pause emails
+    """
+    _run(lambda: jobs.pause_queue(queue))
+    info(f"queue {queue} paused: its jobs wait until `myapp jobs resume {queue}`")
+
+
+@app.command()
+def resume(queue: Annotated[str, typer.Argument(help="The queue's name (see `myapp jobs queues`).")]) -> None:
+    """Fetch a paused queue's jobs again, on every node.
+
+    Example: myapp jobs resume emails
+    """
+    _run(lambda: jobs.resume_queue(queue))
+    info(f"queue {queue} is running")
+
+
+def _state(state: str) -> str:
+    colour = _STATE_COLOURS.get(state, "magenta")
+    return f"[{colour}]{state}[/{colour}]"
+
+
+def _attempts(job: jobs.JobInfo) -> str:
+    """`2`, or `2 of 3` when the task's retry strategy says how many runs it gets."""
+    return f"{job.attempts} of {job.max_attempts}" if job.max_attempts else str(job.attempts)
+
+
+def _duration(waited: timedelta | None) -> str:
+    if waited is None:
+        return "—"
+    seconds = int(waited.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 @app.command()

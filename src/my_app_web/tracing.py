@@ -16,7 +16,8 @@ socket), the probes and the scrape (`UNTRACED_PATHS`), which would flood a trace
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
+from urllib.parse import urlsplit
 
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from my_app import tracing
 from my_app.config import Settings
 from my_app_web.plugs.request_id import RequestIdMiddleware
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 # Liveness and readiness probes and the Prometheus scrape: every few seconds, and nothing to learn.
 UNTRACED_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -106,8 +110,33 @@ class _NamedByRoute:
         await self.app(scope, receive, naming_send)
 
     def name(self, scope: Scope) -> None:
+        span = self.current_span()
+        if not span.is_recording():
+            return
         route = getattr(scope.get("route"), "path", None)
         if route is not None:
-            span = self.current_span()
             span.update_name(f"{scope['method']} {route}")
             span.set_attribute("http.route", route)
+        _redact_request_target(span, route or scope["path"])
+
+
+# The request target's attributes, by semantic-conventions version (the old ones are the default).
+_PATH_ATTRIBUTES = ("http.target", "url.path")
+_URL_ATTRIBUTES = ("http.url", "url.full")
+
+
+def _redact_request_target(span: Span, path: str) -> None:
+    """Replace the raw path and query the span recorded with `path` (the route template when one matched).
+
+    A request's path and query can carry secrets (`/users/reset-password/{token}`, a magic link's
+    token, `?token=`): traces leave the app for a collector, and keep no more of them than log lines do.
+    """
+    recorded = getattr(span, "attributes", None) or {}
+    for key in _PATH_ATTRIBUTES:
+        if key in recorded:
+            span.set_attribute(key, path)
+    for key in _URL_ATTRIBUTES:
+        if isinstance(url := recorded.get(key), str):
+            span.set_attribute(key, urlsplit(url)._replace(path=path, query="", fragment="").geturl())
+    if "url.query" in recorded:
+        span.set_attribute("url.query", "")

@@ -39,6 +39,11 @@ def _ancestors(span: ReceivedSpan, spans: list[ReceivedSpan]) -> list[str]:
     return chain
 
 
+SECRET_IN_PATH, SECRET_IN_QUERY = "resettoken" + uuid.uuid4().hex, "querytoken" + uuid.uuid4().hex
+UPSTREAM_TRACE_ID, UPSTREAM_SPAN_ID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+UPSTREAM_TRACEPARENT = f"00-{UPSTREAM_TRACE_ID}-{UPSTREAM_SPAN_ID}-01"
+
+
 async def test_a_request_reaches_the_collector_as_a_server_span_with_its_sql_and_an_httpx_call(
     settings: Settings,
 ) -> None:
@@ -52,8 +57,10 @@ async def test_a_request_reaches_the_collector_as_a_server_span_with_its_sql_and
             client_for(web) as http,
         ):
             headers = await auth_for(user)
-            me = await http.get("/api/users/me", headers=headers)
+            # An upstream's trace (a proxy, a calling service) continues here.
+            me = await http.get("/api/users/me", headers={**headers, "traceparent": UPSTREAM_TRACEPARENT})
             missing = await http.get(f"/api/products/{product_id}", headers=headers)
+            reset_page = await http.get(f"/users/reset-password/{SECRET_IN_PATH}?token={SECRET_IN_QUERY}")
             await mailer.ApiAdapter(url=mail_api, api_key="test-key").deliver(
                 Email(to="ada@example.com", subject="Traced", text_body="Hello", from_="app@example.com")
             )
@@ -64,7 +71,7 @@ async def test_a_request_reaches_the_collector_as_a_server_span_with_its_sql_and
     assert missing.status_code == 404
     assert set(receiver.paths) == {"/v1/traces"}
     servers = {span.name: span for span in spans if span.kind == "server"}
-    assert {"GET /api/users/me", "GET /api/products/{id}"} <= servers.keys()
+    assert {"GET /api/users/me", "GET /api/products/{id}", "GET /users/reset-password/{token}"} <= servers.keys()
     assert not [span for span in spans if str(product_id) in span.name]  # the template, never the raw path
     product_span = servers["GET /api/products/{id}"]
     assert product_span.attributes["http.route"] == "/api/products/{id}"
@@ -72,7 +79,19 @@ async def test_a_request_reaches_the_collector_as_a_server_span_with_its_sql_and
         product_span.attributes.get("http.response.status_code", product_span.attributes.get("http.status_code")) == 404
     )
 
-    for server in (servers["GET /api/users/me"], product_span):
+    # Secrets a URL can carry never leave the app: the span records the route template, no query.
+    reset_span = servers["GET /users/reset-password/{token}"]
+    assert reset_page.status_code == 303  # an unknown token: back to the request form
+    assert reset_span.attributes["http.target"] == "/users/reset-password/{token}"
+    assert reset_span.attributes["http.url"] == "http://localhost:4000/users/reset-password/{token}"
+    exported = repr([(span.name, span.attributes) for span in spans])
+    assert SECRET_IN_PATH not in exported
+    assert SECRET_IN_QUERY not in exported
+
+    me_span = servers["GET /api/users/me"]
+    assert (me_span.trace_id, me_span.parent_span_id) == (UPSTREAM_TRACE_ID, UPSTREAM_SPAN_ID)
+
+    for server in (me_span, product_span):
         sql = [span for span in spans if span.kind == "client" and server.span_id in _ancestors(span, spans)]
         assert all(span.trace_id == server.trace_id for span in sql)
         assert sql, f"no SQL span under {server.name}"

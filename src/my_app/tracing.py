@@ -23,12 +23,13 @@ Examples:
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from my_app.config import Settings
+from my_app.config import ConfigError, Settings
 from my_app.running import Slot
 
 if TYPE_CHECKING:
@@ -51,9 +52,7 @@ class Tracing:
     def stop(self) -> None:
         """Remove the instrumentation, export the queued spans, shut the exporter down."""
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-        from opentelemetry.instrumentation.sqlalchemy import (
-            SQLAlchemyInstrumentor,
-        )
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
         try:
             SQLAlchemyInstrumentor().uninstrument()
@@ -88,15 +87,18 @@ def installed(settings: Settings, repo: Repo | None) -> Iterator[Tracing | None]
 def start(settings: Settings, endpoint: str, repo: Repo | None) -> Tracing:
     """A provider exporting to `endpoint` (a base URL, as OTEL_EXPORTER_OTLP_ENDPOINT), instrumenting
     `repo`'s engine and every httpx client."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import (
-        SQLAlchemyInstrumentor,
-    )
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.trace import get_current_span
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.trace import get_current_span
+    except ImportError as exc:
+        raise ConfigError(
+            f"OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is missing ({exc.name}): pip install 'my_app[otel]'"
+        ) from exc
 
     resource = Resource.create(
         {
@@ -121,19 +123,31 @@ def start(settings: Settings, endpoint: str, repo: Repo | None) -> Tracing:
     return Tracing(provider=provider, current_span=get_current_span)
 
 
-def add_trace_ids(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """A structlog processor: `trace_id` and `span_id` of the current span on each line, when tracing.
+def trace_ids() -> Mapping[str, str]:
+    """`trace_id` and `span_id` of the current span (hex, as trace stores show them); empty when not tracing.
 
-    Off, it costs one attribute read per line. Lines logged outside any span carry neither.
+    For log lines: call it where the line is logged (the current span is a context variable), not in
+    a thread that renders lines later. Off, it costs one attribute read.
     """
     tracing = running.value
     if tracing is None:
-        return event_dict
+        return _NO_IDS
     context = tracing.current_span().get_span_context()
-    if context.is_valid:
-        event_dict["trace_id"] = format(context.trace_id, "032x")
-        event_dict["span_id"] = format(context.span_id, "016x")
+    if not context.is_valid:  # outside any span
+        return _NO_IDS
+    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+
+
+def add_trace_ids(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor: the current span's `trace_id` and `span_id` on the line, when tracing.
+
+    It must run where the line is logged (structlog's own processor chain); see `trace_ids()`.
+    """
+    event_dict.update(trace_ids())
     return event_dict
+
+
+_NO_IDS: Mapping[str, str] = MappingProxyType({})
 
 
 def _version() -> str:

@@ -3,11 +3,14 @@ log lines inside a span carry its ids; httpx calls are traced while an app trace
 
 from __future__ import annotations
 
+import sys
+
 import httpx
+import pytest
 from opentelemetry import trace
 
 from my_app import tracing
-from my_app.config import Settings
+from my_app.config import ConfigError, Settings
 from tests.support.otlp import fake_mail_api, otlp_receiver
 
 
@@ -22,8 +25,19 @@ def test_without_an_endpoint_nothing_is_installed(settings: Settings) -> None:
         assert tracing.running.value is None
 
 
+def test_a_set_endpoint_without_the_packages_stops_start_up_with_one_line(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
+    missing = r"OpenTelemetry is missing .*pip install 'my_app\[otel\]'"
+    with pytest.raises(ConfigError, match=missing), tracing.installed(_traced(settings, "http://127.0.0.1:4318"), None):
+        pass
+    assert tracing.running.value is None
+
+
 def test_log_lines_carry_the_current_span_ids_only_while_tracing(settings: Settings) -> None:
     line = {"event": "hello"}
+    assert tracing.trace_ids() == {}
     assert tracing.add_trace_ids(None, "info", dict(line)) == line  # off: the line as it was
 
     with otlp_receiver() as receiver, tracing.installed(_traced(settings, receiver.url), None) as installed:
@@ -31,7 +45,9 @@ def test_log_lines_carry_the_current_span_ids_only_while_tracing(settings: Setti
         assert tracing.add_trace_ids(None, "info", dict(line)) == line  # on, but outside any span
         with installed.provider.get_tracer("test").start_as_current_span("work") as span:
             logged = tracing.add_trace_ids(None, "info", dict(line))
+            ids = tracing.trace_ids()
         context = span.get_span_context()
+    assert ids == {"trace_id": logged["trace_id"], "span_id": logged["span_id"]}
     assert logged == {
         "event": "hello",
         "trace_id": format(context.trace_id, "032x"),

@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 from procrastinate import Blueprint
 from psycopg.conninfo import conninfo_to_dict
 
-from my_app import accounts, cache, catalog, database, jobs, mailer, presence, pubsub, repo
+from my_app import accounts, cache, catalog, database, jobs, mailer, presence, pubsub, repo, tracing
 from my_app.config import Settings, get_settings
 from my_app.running import Slot
 from my_app.schema_registry import load_all_schemas
@@ -268,6 +268,7 @@ class Application:
             await child.start()
             self.started.append(child)
             logger.debug("started %s", child.name)
+        self.hold(tracing.installed(self.settings, self.repo))  # OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     async def stop(self) -> None:
         try:

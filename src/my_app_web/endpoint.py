@@ -31,6 +31,7 @@ from my_app_web.plugs.security_headers import SecurityHeadersMiddleware
 from my_app_web.plugs.trusted_host import TrustedHostMiddleware, TrustedHosts
 from my_app_web.router import include_flat, router
 from my_app_web.static_files import DigestedStaticFiles, assets
+from my_app_web.tracing import instrument as instrument_tracing
 
 # Runs before a socket is handed its connection: True to go on, False once it has answered itself.
 SocketGate = Callable[[Scope, Receive, Send], Awaitable[bool]]
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
     app.state.limiter = Limiter.from_settings(settings)
     log.configure(settings)
     add_edges(app, settings)
+    instrument_tracing(app, settings)  # OpenTelemetry server spans, when OTEL_EXPORTER_OTLP_ENDPOINT is set
     app.add_middleware(LocaleMiddleware)  # inside the session: remembers `?locale=` there
     # Added last = runs first (inside the edges): the body limit comes before anything reads a body.
     app.add_middleware(

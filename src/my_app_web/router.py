@@ -25,6 +25,7 @@ from my_app_web.controllers.api import (
     user_controller,
 )
 from my_app_web.live import admin, blog_live, product_live, user_live
+from my_app_web.live.admin import dashboard_live
 from my_app_web.plugs.auth import fetch_current_user
 
 # pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
@@ -40,6 +41,8 @@ browser.include_router(user_live.router)
 browser.include_router(chat_controller.router)
 # /admin/categories and /admin/products: the catalog's admin pages (issue 11).
 browser.include_router(admin.router)
+# /admin/dashboard: the ops dashboard (issue 12); /dev/dashboard is mounted with the dev routes.
+browser.include_router(dashboard_live.router)
 browser.include_router(product_live.router)
 browser.include_router(blog_live.router)
 

@@ -127,6 +127,10 @@ class Records:
                 "post_id": self.post_id,
                 "comment_id": self.comment_id,
                 "token": "not-a-real-token",
+                # The dashboard's buttons: any job id and queue name (a button that forgot its check
+                # answers a redirect back to the dashboard, not to the log-in page).
+                "job_id": "1",
+                "queue": "default",
             }[name]
 
         return _PARAM.sub(value, template)

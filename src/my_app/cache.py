@@ -34,6 +34,12 @@ Values are plain data (dicts of column values: str, int, Decimal, UUID, datetime
 objects; in Redis they are pickled and signed with a key derived from SECRET_KEY_BASE, so a value
 someone else wrote into Redis is refused, not unpickled.
 
+Counted (`stats()`, and `cache_requests_total{result}` in `my_app.metrics`, both from the one
+place a read's result is recorded): each read of an enabled cache is a `hit`, a `miss` (loaded
+from the database and kept), or an `error` (the cache failed, is skipped while down, or held a
+value we refuse: the database answered). `stats().misses` counts misses and errors alike (every
+read the database answered); `stats().errors` counts every cache failure, writes included.
+
 Examples:
     row = await cache.fetch("product:<id>", ("catalog:product:<id>",), load_row)
     async with cache.writing("catalog:product:<id>"):
@@ -54,12 +60,13 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from cashews import Cache as Cashews
 from cashews.exceptions import CacheBackendInteractionError, UnSecureDataError
 
 from my_app.config import Settings
+from my_app.metrics import CACHE_REQUESTS
 from my_app.running import Slot
 
 logger = logging.getLogger(__name__)
@@ -92,6 +99,10 @@ _BEGIN = _ONE_GENERATION + 1
 _END = _ONE_GENERATION - 1
 _BACKEND_ERRORS = (CacheBackendInteractionError, OSError, asyncio.TimeoutError)
 
+ReadResult = Literal["hit", "miss", "error"]
+_READS = {result: CACHE_REQUESTS.labels(result=result) for result in ("hit", "miss", "error")}
+_REFUSED = object()  # a stored value not signed with our secret (never unpickled)
+
 
 class CacheUnavailableError(Exception):
     """The shared cache cannot be reached, so a write that would leave it stale is refused (503)."""
@@ -99,7 +110,8 @@ class CacheUnavailableError(Exception):
 
 @dataclass(frozen=True)
 class CacheStats:
-    """What `stats()` counts since the process started: reads served from the cache or not, and failures."""
+    """What `stats()` counts since the process started: reads served from the cache (hits) or by the
+    database (misses, whether the cache had no value or failed), and cache failures (errors)."""
 
     hits: int
     misses: int
@@ -212,21 +224,24 @@ class Cache:
         if backend is None:
             return await load()
         if self._down_until and time.monotonic() < self._down_until:
-            self.misses += 1
+            self._count_read("error")
             return await load()
+        result: ReadResult = "miss"
         try:
             generations = await self._generations(backend, states)
             if generations is not None:
                 value_key = f"{self.namespace}:{name}:{generations}"
                 value = await self._get(backend, value_key)
-                if value is not None:
-                    self.hits += 1
+                if value is _REFUSED:
+                    result = "error"
+                elif value is not None:
+                    self._count_read("hit")
                     return value  # type: ignore[no-any-return]
         except _BACKEND_ERRORS as exc:
             self._failed(f"read of {name}", exc)
-            self.misses += 1
+            self._count_read("error")
             return await load()
-        self.misses += 1
+        self._count_read(result)
         loaded = await load()
         if generations is not None and loaded is not None:
             try:
@@ -286,15 +301,24 @@ class Cache:
             return None
         return ":".join(format(value >> _PENDING_BITS, "x") for value in present)
 
+    def _count_read(self, result: ReadResult) -> None:
+        """One read's result, in `stats()` and in `cache_requests_total`: the one place both are kept."""
+        _READS[result].inc()
+        if result == "hit":
+            self.hits += 1
+        else:
+            self.misses += 1  # the database answered
+
     async def _get(self, backend: Cashews, key: str) -> Any:
+        """The value under `key`: None when there is none, `_REFUSED` when it is not ours."""
         try:
             return await backend.get(key)
         except UnSecureDataError:
             # Not signed with our secret: written by someone else into our Redis. Never unpickled;
-            # read as a miss, so our own value replaces it.
+            # the database answers, and our own value replaces it.
             self.errors += 1
             logger.warning("cache value %s is not signed with this app's secret: ignored", key)
-            return None
+            return _REFUSED
 
     def forget(self, *states: str) -> None:
         """Another process wrote these states (heard over PubSub): move them on, so no read here

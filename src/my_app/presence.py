@@ -23,6 +23,10 @@ Across nodes, each node replicates its own presences over PubSub on `REPLICATION
 
 `track()` never waits for the network: a change that cannot be sent is logged, and the other
 nodes catch up through the clock gap it leaves.
+
+`presences_tracked` (`my_app.metrics`) counts the presences this node tracks: one more at each
+`track`, one fewer as each leaves (`untrack_owner`, which a channel calls as it ends, however its
+socket went away), and the rest when the tracker stops. Other nodes' presences are theirs to count.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any
 import orjson
 
 from my_app import pubsub
+from my_app.metrics import PRESENCES_TRACKED
 from my_app.running import Slot
 
 logger = logging.getLogger(__name__)
@@ -190,6 +195,7 @@ class Tracker:
         await self._send_change()
         with contextlib.suppress(Exception):
             await self._send("down")
+        PRESENCES_TRACKED.dec(sum(len(metas) for keys in self.local.values() for metas in keys.values()))
         self.local, self.owners, self.remotes = {}, {}, {}
         self._encoded_lists = {}
         self._pending, self._outgoing_joins, self._outgoing_leaves = {}, {}, {}
@@ -211,6 +217,7 @@ class Tracker:
         # would fail every change and state reply after it.
         orjson.dumps(full_meta)
         _add(self.local, topic, key, ref, full_meta)
+        PRESENCES_TRACKED.inc()
         self.owners.setdefault(owner, set()).add((topic, key, ref))
         _add(self._outgoing_joins, topic, key, ref, full_meta)
         self._record_join(topic, key, ref, full_meta)
@@ -218,6 +225,7 @@ class Tracker:
 
     async def untrack_owner(self, owner: str) -> None:
         """Remove every presence tracked by `owner` (a channel that left or whose socket closed)."""
+        left = 0
         for topic, key, ref in self.owners.pop(owner, set()):
             keys = self.local.get(topic, {})
             meta = keys.get(key, {}).get(ref)
@@ -226,6 +234,7 @@ class Tracker:
                 self.local.pop(topic, None)
             if meta is None:
                 continue
+            left += 1
             # The other nodes never heard of a presence that joins and leaves between two flushes
             # (a state they asked for meanwhile was sent after a flush, so it had none of it either).
             outgoing = self._outgoing_joins.get(topic, {})
@@ -234,6 +243,8 @@ class Tracker:
             elif not outgoing:
                 del self._outgoing_joins[topic]
             self._record_leave(topic, key, ref, meta)
+        if left:
+            PRESENCES_TRACKED.dec(left)
 
     def encoded_list(self, topic: str) -> orjson.Fragment:
         """`list(topic)` as JSON, made once and shared until the topic's next flush (presence_state).

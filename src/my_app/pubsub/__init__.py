@@ -42,6 +42,14 @@ process crashing, in Phoenix's terms) or subscribe again and reload its state. A
 subscription (`on_message=`) has no queue: its callback gets each item at delivery and keeps its
 own bounds (a socket channel crashes itself when its client cannot keep up).
 
+Metrics (`my_app.metrics`): `pubsub_messages_total{direction="sent"}` counts the broadcasts made
+on this node (local ones too), `{direction="delivered"}` each message handed to a subscription
+here (queued, or given to its callback). `pubsub_dropped_messages_total{reason}` counts messages
+someone never got: `overflow` (a queue subscription was full and is closed), `unpublished` (the
+other nodes were not reached: publishing failed or is paused), `payload_lost` (a large payload
+could not be read back), `malformed` (an envelope that is not one of ours); the socket layer adds
+its own (`my_app_web.channels`).
+
 The package: this module is the API the app uses (the functions below act on this process's node,
 `current()`, installed by the Application in `running`); `subscription.py` (`Subscription`,
 `Message`, `Gap`), `node.py` (`PubSub`, one node), `adapter.py` (the adapter base: reconnecting,

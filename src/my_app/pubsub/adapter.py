@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from my_app import backoff
+from my_app.metrics import PUBSUB_DROPPED
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,12 @@ RECONNECT_MAX = 30.0
 HEALTH_INTERVAL = 15.0
 PING_TIMEOUT = 5.0
 APPLICATION_NAME = "my_app_pubsub"  # names each node's connections, to find them on the server
+
+# A broadcast the other nodes never got (publishing failed, or paused while the server is down),
+# one that arrived unreadable, and a large one whose stored payload could not be read back.
+DROPPED_UNPUBLISHED = PUBSUB_DROPPED.labels(reason="unpublished")
+DROPPED_MALFORMED = PUBSUB_DROPPED.labels(reason="malformed")
+DROPPED_PAYLOAD_LOST = PUBSUB_DROPPED.labels(reason="payload_lost")
 
 
 def backoff_seconds(attempt: int, *, base: float = RECONNECT_BASE, maximum: float = RECONNECT_MAX) -> float:
@@ -93,6 +100,7 @@ class Adapter(ABC):
         """Send an envelope to every node; a failure is logged, never raised (this node's subscribers have it)."""
         if time.monotonic() < self._publish_paused_until:
             logger.debug("%s is unreachable: %r stays on this node", self.name, topic)
+            DROPPED_UNPUBLISHED.inc()
             return
         unreachable: tuple[type[Exception], ...] = (TimeoutError, *self.connection_errors)
         try:
@@ -101,6 +109,7 @@ class Adapter(ABC):
             async with asyncio.timeout(self.publish_timeout):
                 await self._publish(topic, envelope)
         except unreachable as exc:
+            DROPPED_UNPUBLISHED.inc()
             self._publish_failures += 1
             pause = backoff_seconds(self._publish_failures, base=self.reconnect_base, maximum=self.reconnect_max)
             self._publish_paused_until = time.monotonic() + pause
@@ -108,6 +117,7 @@ class Adapter(ABC):
                 "could not publish on %s (%s); broadcasts stay on this node for %.1fs", self.name, describe(exc), pause
             )
         except Exception as exc:
+            DROPPED_UNPUBLISHED.inc()
             logger.warning("could not publish on %s: %s", self.name, describe(exc))
         else:
             self._publish_failures = 0
@@ -167,4 +177,5 @@ def decode(raw: str | bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         logger.warning("ignoring a PubSub message that is not JSON: %.80r", raw)
+        DROPPED_MALFORMED.inc()
         return None

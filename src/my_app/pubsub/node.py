@@ -9,12 +9,18 @@ from typing import Any
 
 import orjson
 
-from my_app.pubsub.adapter import Adapter
+from my_app.metrics import PUBSUB_MESSAGES
+from my_app.pubsub.adapter import DROPPED_MALFORMED, Adapter
 from my_app.pubsub.subscription import Gap, Message, Subscription
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAXSIZE = 1024  # items a queue subscription holds before it is closed as "overflow"
+
+# Counted once per broadcast (delivered: by how many subscriptions took it), never once per subscriber:
+# a broadcast to 20,000 sockets must not pay 20,000 counter updates.
+_SENT = PUBSUB_MESSAGES.labels(direction="sent")
+_DELIVERED = PUBSUB_MESSAGES.labels(direction="delivered")
 
 
 class PubSubNotStartedError(RuntimeError):
@@ -105,6 +111,7 @@ class PubSub:
         await self._broadcast(topic, event, payload, sender)
 
     def local_broadcast(self, topic: str, event: str, payload: Any, *, sender: str | None = None) -> None:
+        _SENT.inc()
         self._deliver(Message(topic, event, payload, sender))
 
     async def _broadcast(self, topic: str, event: str, payload: Any, sender: str | None) -> None:
@@ -114,6 +121,7 @@ class PubSub:
             {"node": self.node_id, "topic": topic, "event": event, "payload": payload, "sender": sender}
         )
         # The payload as every other node will see it (and a TypeError before anyone got anything).
+        _SENT.inc()
         self._deliver(Message(topic, event, orjson.loads(envelope)["payload"], sender))
         await self.adapter.publish(topic, envelope)
 
@@ -122,17 +130,24 @@ class PubSub:
         if not subscriptions:
             return
         # A copy: a full queue closes its subscription, which removes it from the dict.
+        delivered = 0
         for subscription in tuple(subscriptions):
             if message.sender is None or subscription.owner != message.sender:
-                subscription._put(message)
+                delivered += subscription._put(message)
+        if delivered:
+            _DELIVERED.inc(delivered)
 
     def _receive(self, envelope: Any) -> None:
         """An envelope from the adapter: deliver it unless this node sent it."""
-        if not isinstance(envelope, dict) or envelope.get("node") == self.node_id:
+        if not isinstance(envelope, dict):
+            DROPPED_MALFORMED.inc()
+            return
+        if envelope.get("node") == self.node_id:
             return
         topic, event, sender = envelope.get("topic"), envelope.get("event"), envelope.get("sender")
         if not isinstance(topic, str) or not isinstance(event, str) or not isinstance(sender, str | None):
             logger.warning("ignoring a malformed PubSub envelope from node %r", envelope.get("node"))
+            DROPPED_MALFORMED.inc()
             return
         self._deliver(Message(topic, event, envelope.get("payload"), sender))
 

@@ -11,7 +11,16 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from my_app.pubsub.adapter import APPLICATION_NAME, CHANNEL, HEALTH_INTERVAL, PING_TIMEOUT, Adapter, decode, describe
+from my_app.pubsub.adapter import (
+    APPLICATION_NAME,
+    CHANNEL,
+    DROPPED_PAYLOAD_LOST,
+    HEALTH_INTERVAL,
+    PING_TIMEOUT,
+    Adapter,
+    decode,
+    describe,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +154,7 @@ class PostgresAdapter(Adapter):
             if row is None:
                 logger.warning("large PubSub payload %s is gone (older than %ss?)", reference.get("ref"), PAYLOAD_TTL)
         if row is None:
+            DROPPED_PAYLOAD_LOST.inc()
             if isinstance(reference.get("topic"), str):
                 self._missed("payload lost", reference["topic"])
             return None

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
+from my_app.metrics import PUBSUB_DROPPED
+
 logger = logging.getLogger(__name__)
 
 
@@ -149,22 +151,30 @@ class Subscription:
     ) -> None:
         self.close()
 
-    def _put(self, item: Message | Gap) -> None:
+    def _put(self, item: Message | Gap) -> bool:
+        """Hand `item` over: True once the callback has it or it is queued, False when it is not
+        (closed; or dropped, the queue being full: `pubsub_dropped_messages_total{reason="overflow"}`)."""
         # Never waits: a full queue closes this subscription (drop-and-disconnect), nobody else's.
         if self.closed:
-            return
+            return False
         if self._callback is not None:
             try:
                 self._callback(item)
             except Exception:
                 logger.exception("a subscriber to %r failed; closing its subscription", self.topic)
                 self.close("callback failed")
-            return
+            return True
         assert self._items is not None  # noqa: S101 - a queue subscription
         assert self._ready is not None  # noqa: S101
         if len(self._items) >= self._maxsize:
             logger.warning("closing a slow subscription to %r (%s queued items)", self.topic, len(self._items))
+            if isinstance(item, Message):
+                _DROPPED_OVERFLOW.inc()
             self.close("overflow")
-            return
+            return False
         self._items.append(item)
         self._ready.set()
+        return True
+
+
+_DROPPED_OVERFLOW = PUBSUB_DROPPED.labels(reason="overflow")

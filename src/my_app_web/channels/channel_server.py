@@ -6,7 +6,8 @@ item at a time. Broadcasts the channel does not intercept go straight to the soc
 
 Limits (the socket's own are in `connection.py`):
 - more than `CHANNEL_BACKLOG` items waiting for a busy channel: it crashes (`phx_error`), and the
-  client rejoins and gets a fresh state;
+  client rejoins and gets a fresh state (the broadcasts it never handled are counted in
+  `pubsub_dropped_messages_total{reason="channel_backlog"}`);
 - a channel task still running `CANCEL_GRACE` seconds after it was cancelled is cancelled again,
   at most `CANCEL_ATTEMPTS` times (then it is left behind, logged): a socket's clean-up never hangs
   on it.
@@ -21,6 +22,7 @@ import logging
 from typing import Any, Protocol
 
 from my_app import pubsub
+from my_app.metrics import PUBSUB_DROPPED
 from my_app_web.channels.channel import Channel, ChannelSocket, PushPayload, Refuse, Reply
 from my_app_web.channels.serializer import Frame
 
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 CHANNEL_BACKLOG = 1024  # items waiting for a busy channel: then it crashes (phx_error)
 CANCEL_GRACE = 1.0
 CANCEL_ATTEMPTS = 5
+# Broadcasts a channel never handled: they piled up behind it (it crashes, its client rejoins).
+_DROPPED_BACKLOG = PUBSUB_DROPPED.labels(reason="channel_backlog")
 
 
 class Connection(Protocol):
@@ -131,6 +135,8 @@ class ChannelServer:
     def deliver(self, item: pubsub.Message | pubsub.Gap) -> None:
         """A broadcast or a Gap on the topic, from PubSub (a callback: it must not wait)."""
         if self.stopped or self.overflowed:
+            if self.overflowed and not self.stopped:  # waiting for its crash: this one is lost too
+                _DROPPED_BACKLOG.inc()
             return
         if self.runner is None and not self.inbox and not self.intercepts and isinstance(item, pubsub.Message):
             if item.sender != self.owner:
@@ -144,6 +150,7 @@ class ChannelServer:
             # Broadcasts pile up faster than the channel handles them: crash it once what is queued
             # is done; the client rejoins and starts from a fresh state.
             self.overflowed = True
+            _DROPPED_BACKLOG.inc()
             self._mail("crash", "broadcasts piled up faster than the channel handled them")
             return
         self._mail("out", item)

@@ -27,6 +27,13 @@ Limits, so one misbehaving client never affects the others:
 
 Close codes that ask clients to come back are 1001/1012/1013 (never 1000, after which some client
 versions do not reconnect); 1000 is used only for a deliberate disconnect (log-out).
+
+Metrics (`my_app.metrics`): `sockets_connected` is one more from the accepted handshake until the
+socket's clean-up is over, however it ends (the client gone, a limit, an exception, the server
+shutting down); `channel_joins_total{channel, result}` counts each join by the prefix of the pattern
+that serves it (`room` for `room:*`, so as many labels as the socket module has channels;
+`unmatched` for a topic none serves) and result `ok` or `error`; the frames dropped when a client
+cannot keep up are `pubsub_dropped_messages_total{reason="client_too_slow"}`.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from starlette.types import Receive, Scope, Send
 
 from my_app import pubsub
 from my_app.encoding import b64url_decode
+from my_app.metrics import CHANNEL_JOINS, PUBSUB_DROPPED, SOCKETS_CONNECTED
 from my_app_web.channels.channel import Reply
 from my_app_web.channels.channel_server import ChannelServer
 from my_app_web.channels.eager import start_eagerly
@@ -76,6 +84,19 @@ async def refuse(send: Send) -> None:
     """Refuse a WebSocket whose `websocket.connect` was received: closing before accepting answers
     the upgrade with HTTP 403, as Phoenix refuses a connect."""
     await send({"type": "websocket.close", "code": CLOSE_POLICY})
+
+
+_DROPPED_CLIENT_TOO_SLOW = PUBSUB_DROPPED.labels(reason="client_too_slow")
+UNMATCHED = "unmatched"  # the channel label of a join no channel serves
+
+
+def channel_label(pattern: str) -> str:
+    """The `channel` label of a join: its pattern's prefix (`room` for `room:*`), a bounded set."""
+    return pattern.split(":", 1)[0]
+
+
+def count_join(channel: str, ok: bool) -> None:
+    CHANNEL_JOINS.labels(channel=channel, result="ok" if ok else "error").inc()
 
 
 # The last broadcast each serializer encoded: every subscriber of a topic gets the same Message
@@ -174,6 +195,13 @@ class Connection:
             await self._send({"type": "websocket.accept", "subprotocol": "phoenix" if "phoenix" in requested else None})
         except Exception:  # gone before the answer
             return
+        SOCKETS_CONNECTED.inc()
+        try:
+            await self._serve_accepted()
+        finally:
+            SOCKETS_CONNECTED.dec()
+
+    async def _serve_accepted(self) -> None:
         socket_id = self.handler.id(self.assigns)
         if socket_id is not None:
             self.id_subscription = pubsub.subscribe(socket_id, owner=self.id, on_message=self._on_socket_id_message)
@@ -271,20 +299,25 @@ class Connection:
         return False
 
     async def _join(self, frame: Frame) -> None:
-        channel_class = self.handler.channel_for(frame.topic)
-        if channel_class is None:
+        route = self.handler.route(frame.topic)
+        if route is None:
+            count_join(UNMATCHED, ok=False)
             self.reply(frame.join_ref, frame.ref, frame.topic, Reply.error({"reason": "unmatched topic"}))
             return
+        pattern, channel_class = route
         existing = self.channels.get(frame.topic)
         if existing is not None:
             # A second join of a topic replaces the first, as Phoenix does (the client rejoined).
             await self.remove_channel(existing, reason="replaced", notify=True)
         elif len(self.channels) >= MAX_CHANNELS:
+            count_join(channel_label(pattern), ok=False)
             self.reply(frame.join_ref, frame.ref, frame.topic, Reply.error({"reason": "too many channels"}))
             return
         server = ChannelServer(self, channel_class(), frame.topic, frame.join_ref)
         self.channels[frame.topic] = server
-        if not await server.join(frame.payload, frame.ref):
+        joined = await server.join(frame.payload, frame.ref)
+        count_join(channel_label(pattern), ok=joined)
+        if not joined:
             self.channels.pop(frame.topic, None)
 
     async def _leave(self, frame: Frame) -> None:
@@ -330,6 +363,7 @@ class Connection:
             self.outbox.append(text)
         else:
             # The client does not read: drop what waits for it and close once the stuck write is done.
+            _DROPPED_CLIENT_TOO_SLOW.inc(len(self.outbox) + 1)
             self.outbox.clear()
             self.close(CLOSE_TRY_AGAIN, "the client is not reading fast enough")
 

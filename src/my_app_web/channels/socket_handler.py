@@ -35,7 +35,12 @@ class SocketHandler:
         return None
 
     def channel_for(self, topic: str) -> type[Channel] | None:
+        route = self.route(topic)
+        return route[1] if route is not None else None
+
+    def route(self, topic: str) -> tuple[str, type[Channel]] | None:
+        """The pattern matching `topic` and the channel class serving it (None: no channel serves it)."""
         for pattern, channel in self.channels:
             if fnmatch.fnmatchcase(topic, pattern):
-                return channel
+                return pattern, channel
         return None

@@ -19,7 +19,19 @@ from typing import Protocol, TypeVar
 from procrastinate import Blueprint
 from psycopg.conninfo import conninfo_to_dict
 
-from my_app import accounts, cache, catalog, database, jobs, mailer, node_stats, presence, pubsub, repo
+from my_app import (
+    accounts,
+    cache,
+    catalog,
+    database,
+    jobs,
+    mailer,
+    node_stats,
+    presence,
+    process_sampler,
+    pubsub,
+    repo,
+)
 from my_app.config import Settings, get_settings
 from my_app.running import Slot
 from my_app.schema_registry import load_all_schemas
@@ -247,6 +259,7 @@ class Application:
             CacheChild(app, repo_child, pubsub_child),
             PresenceChild(app, pubsub_child),
             JobQueueChild(app, repo_child, blueprints=blueprints, periodic=periodic),
+            process_sampler.ProcessSampler(),  # memory, open files, event-loop lag, for /metrics
             NodeStatsChild(app, pubsub_child),
         ]
         if settings.jobs_in_server if run_jobs is None else run_jobs:

@@ -52,14 +52,38 @@ _listener: logging.handlers.QueueListener | None = None
 _listener_lock = threading.Lock()
 
 
+_SHARED: list[structlog.typing.Processor] = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name]
+
+
 def configure(settings: Settings) -> None:
     """Route stdlib and structlog records through one renderer chosen by `LOG_FORMAT`, off the loop."""
-    shared: list[structlog.typing.Processor] = [
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-    ]
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            add_request_fields,
+            *_SHARED,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter(settings.log_format or "console"))
+    handler.addFilter(scrub_secrets)
+    handler.addFilter(TracebackLimiter(TRACEBACK_INTERVAL))
+    _start_writer(handler)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    # uvicorn's own handlers would print every line twice.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+
+def formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
+    """What renders every line: one JSON object (`json`), or a readable console line (`console`)."""
     renderer: structlog.typing.Processor
-    if settings.log_format == "json":
+    if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
         exception_step: list[structlog.typing.Processor] = [structlog.processors.format_exc_info]
     else:
@@ -69,39 +93,17 @@ def configure(settings: Settings) -> None:
             colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
         exception_step = []
-    structlog.configure(
+    return structlog.stdlib.ProcessorFormatter(
+        # Records of stdlib loggers are rendered in the writer thread: their context and time come
+        # from the record, captured where they were logged.
+        foreign_pre_chain=[_merge_record_context, *_SHARED, _timestamp_from_record],
         processors=[
-            structlog.contextvars.merge_contextvars,
-            add_request_fields,
-            *shared,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            _timestamp_from_record,  # for event dicts logged without one (the access line)
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exception_step,
+            renderer,
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            # Records of stdlib loggers are rendered in the writer thread: their context and time
-            # come from the record, captured where they were logged.
-            foreign_pre_chain=[_merge_record_context, *shared, _timestamp_from_record],
-            processors=[
-                _timestamp_from_record,  # for event dicts logged without one (the access line)
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *exception_step,
-                renderer,
-            ],
-        )
-    )
-    handler.addFilter(scrub_secrets)
-    handler.addFilter(TracebackLimiter(TRACEBACK_INTERVAL))
-    _start_writer(handler)
-    logging.getLogger().setLevel(settings.log_level.upper())
-    # uvicorn's own handlers would print every line twice.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
 
 
 # --- Off the event loop ---

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from my_app_web.controllers import (
     chat_controller,
     health,
+    metrics_controller,
     page,
     user_confirmation_controller,
     user_registration_controller,
@@ -58,6 +59,7 @@ api.include_router(comment_controller.router)
 
 router = APIRouter()
 router.include_router(health.router)
+router.include_router(metrics_controller.router)  # GET /metrics: admins, or Bearer METRICS_TOKEN
 router.include_router(browser)
 router.include_router(api)
 

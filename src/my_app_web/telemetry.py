@@ -30,7 +30,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from my_app import log, metrics
@@ -48,16 +47,16 @@ Series = tuple[Callable[[], None], Callable[[float], None]]
 def route_of(scope: Scope) -> str:
     """The template of the route that matched `scope` (`/api/products/{id}`), else `unmatched`.
 
-    Starlette's router puts the matched route in the scope (`scope["route"]`); a mount (the static
-    files) is named by its prefix.
+    A matched route is in the scope (`scope["route"]`, set by FastAPI's routes). A mount (the static
+    files) sets no route: it is named by its prefix, the part of `root_path` it added.
     """
     route = scope.get("route")
-    if route is None:
-        return UNMATCHED
-    if isinstance(route, Mount):
-        return route.path or "/"
-    template = getattr(route, "path_format", None)
-    return template if isinstance(template, str) else UNMATCHED
+    if route is not None:
+        template = getattr(route, "path_format", None)
+        return template if isinstance(template, str) else UNMATCHED
+    if "endpoint" in scope:  # a mount matched
+        return scope.get("root_path", "")[len(scope.get("app_root_path", "")) :] or "/"
+    return UNMATCHED
 
 
 def user_id_of(scope: Scope) -> str | None:

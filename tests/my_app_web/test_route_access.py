@@ -73,6 +73,7 @@ PUBLIC = {
 # Only admins: a signed-in user who is not one gets 403.
 ADMIN_PREFIXES = ("/users/{user_id:uuid}", "/admin/")
 ADMIN = {
+    ("GET", "/metrics"),
     ("GET", "/users"),
     ("GET", "/users/new"),
     ("POST", "/users"),

@@ -34,7 +34,7 @@ from typing import Any
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from my_app import metrics, pubsub, repo
+from my_app import metrics, process_sampler, pubsub, repo
 from my_app.running import Slot
 
 logger = logging.getLogger(__name__)
@@ -139,15 +139,6 @@ def read_histogram_buckets(metric: MetricWrapperBase) -> tuple[tuple[float, int]
     return tuple((le, int(count)) for le, count in sorted(totals.items()))
 
 
-def resident_memory_bytes() -> int | None:
-    """This process's resident memory (Linux's /proc), or None where that cannot be read."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def pool_usage() -> tuple[int, int]:
     """The Repo pool's connections (checked out, idle) now; zeros before the Repo starts."""
     started = repo.running.value
@@ -186,7 +177,7 @@ def take_snapshot(
         pool_in_use=in_use,
         pool_idle=idle,
         pool_size=pool_size,
-        rss_bytes=resident_memory_bytes(),
+        rss_bytes=process_sampler.resident_memory_bytes(),
         loop_lag_seconds=loop_lag_seconds,
         slow_queries=slow_queries(),
     )

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request
 
 from my_app import jobs, node_stats, pubsub
+from my_app.errors import NotFoundError
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.html import page_context
@@ -66,8 +67,15 @@ async def load_jobs() -> JobsView:
     failed = await jobs.list_jobs(state="failed", limit=FAILED_SHOWN)
     retrying = [job for job in await jobs.list_jobs(state="todo", limit=FAILED_SHOWN) if job.last_error]
     shown = sorted([*failed, *retrying], key=lambda job: job.id, reverse=True)[:FAILED_SHOWN]
-    errors = {job.id: await jobs.job_errors(job.id) for job in shown}
+    errors = {job.id: await _errors_of(job.id) for job in shown}
     return JobsView(queues=queues, failed=shown, errors=errors)
+
+
+async def _errors_of(job_id: int) -> list[jobs.JobError]:
+    try:
+        return await jobs.job_errors(job_id)
+    except NotFoundError:  # deleted since it was listed (pruned, another admin)
+        return []
 
 
 def charts(stats: node_stats.NodeStats, now: float) -> Charts:

@@ -123,8 +123,8 @@ class Snapshot:
 # --- Reading this process ---
 
 
-def read_counter(metric: MetricWrapperBase, sample_name: str) -> float:
-    """The sum of a metric's samples named `sample_name`, over all its labels, in this process."""
+def metric_total(metric: MetricWrapperBase, sample_name: str) -> float:
+    """The sum of a counter's or gauge's samples named `sample_name`, over all its labels, in this process."""
     return sum(sample.value for family in metric.collect() for sample in family.samples if sample.name == sample_name)
 
 
@@ -159,9 +159,7 @@ def slow_queries() -> tuple[SlowQuery, ...]:
     )
 
 
-def take_snapshot(
-    node: str, *, started_at: float, loop_lag_seconds: float, pool_size: int = 0, now: float | None = None
-) -> Snapshot:
+def take_snapshot(node: str, *, started_at: float, pool_size: int = 0, now: float | None = None) -> Snapshot:
     """This process, now (`pool_size`: the most connections its pool opens, overflow included)."""
     in_use, idle = pool_usage()
     return Snapshot(
@@ -170,15 +168,16 @@ def take_snapshot(
         host=socket.gethostname(),
         started_at=started_at,
         at=time.time() if now is None else now,
-        requests=int(read_counter(metrics.HTTP_REQUESTS, "http_requests_total")),
+        requests=int(metric_total(metrics.HTTP_REQUESTS, "http_requests_total")),
         latency_buckets=read_histogram_buckets(metrics.HTTP_REQUEST_DURATION),
-        sockets=int(read_counter(metrics.SOCKETS_CONNECTED, "sockets_connected")),
-        presences=int(read_counter(metrics.PRESENCES_TRACKED, "presences_tracked")),
+        sockets=int(metric_total(metrics.SOCKETS_CONNECTED, "sockets_connected")),
+        presences=int(metric_total(metrics.PRESENCES_TRACKED, "presences_tracked")),
         pool_in_use=in_use,
         pool_idle=idle,
         pool_size=pool_size,
         rss_bytes=process_sampler.resident_memory_bytes(),
-        loop_lag_seconds=loop_lag_seconds,
+        # Sampled by the process sampler every few seconds, for /metrics too (one measurement).
+        loop_lag_seconds=metric_total(metrics.EVENT_LOOP_LAG, "event_loop_lag_seconds"),
         slow_queries=slow_queries(),
     )
 
@@ -362,9 +361,8 @@ def current() -> NodeStats:
 class Reporter:
     """Every `interval` seconds: snapshot this node, keep it, broadcast it, and tick the local pages.
 
-    Listens on `TOPIC` for the other nodes' snapshots. The event-loop lag is how late its own timer
-    fired. A failed report (the database is down, a broken payload) is logged, and the next comes
-    on time.
+    Listens on `TOPIC` for the other nodes' snapshots. A failed report is logged, and the next one
+    comes on time.
 
     Examples:
         reporter = Reporter(node, stats)
@@ -378,7 +376,6 @@ class Reporter:
     interval: float = INTERVAL_SECONDS
     pool_size: int = 0
     started_at: float = field(default_factory=time.time)
-    loop_lag_seconds: float = 0.0
     _task: asyncio.Task[None] | None = None
     _subscription: pubsub.Subscription | None = None
 
@@ -400,7 +397,6 @@ class Reporter:
         snapshot = take_snapshot(
             self.node.node_id,
             started_at=self.started_at,
-            loop_lag_seconds=self.loop_lag_seconds,
             pool_size=self.pool_size,
         )
         self.stats.record(snapshot)
@@ -412,11 +408,8 @@ class Reporter:
         return snapshot
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            expected = loop.time() + self.interval
             await asyncio.sleep(self.interval)
-            self.loop_lag_seconds = max(0.0, loop.time() - expected)
             try:
                 await self.report()
             except Exception:

@@ -19,7 +19,20 @@ from typing import Protocol, TypeVar
 from procrastinate import Blueprint
 from psycopg.conninfo import conninfo_to_dict
 
-from my_app import accounts, cache, catalog, database, jobs, mailer, presence, pubsub, repo, tracing
+from my_app import (
+    accounts,
+    cache,
+    catalog,
+    database,
+    jobs,
+    mailer,
+    node_stats,
+    presence,
+    process_sampler,
+    pubsub,
+    repo,
+    tracing,
+)
 from my_app.config import Settings, get_settings
 from my_app.running import Slot
 from my_app.schema_registry import load_all_schemas
@@ -180,6 +193,31 @@ class PresenceChild:
 
 
 @dataclass
+class NodeStatsChild:
+    """This node's stats, reported to every node every few seconds; every node's, kept (the ops dashboard)."""
+
+    app: Application
+    pubsub_child: PubSubChild
+    name: str = "node stats"
+    reporter: node_stats.Reporter | None = None
+
+    async def start(self) -> None:
+        if self.pubsub_child.node is None:
+            raise RuntimeError("PubSub must start first")
+        stats = node_stats.NodeStats()
+        self.app.hold(node_stats.running.holding(stats))
+        settings = self.app.settings
+        self.reporter = node_stats.Reporter(
+            self.pubsub_child.node, stats, pool_size=settings.pool_size + settings.max_overflow
+        )
+        await self.reporter.start()
+
+    async def stop(self) -> None:
+        if self.reporter is not None:
+            await self.reporter.stop()
+
+
+@dataclass
 class Application:
     """The running app: its settings, its started children and the instances they made.
 
@@ -222,6 +260,8 @@ class Application:
             CacheChild(app, repo_child, pubsub_child),
             PresenceChild(app, pubsub_child),
             JobQueueChild(app, repo_child, blueprints=blueprints, periodic=periodic),
+            process_sampler.ProcessSampler(),  # memory, open files, event-loop lag, for /metrics
+            NodeStatsChild(app, pubsub_child),
         ]
         if settings.jobs_in_server if run_jobs is None else run_jobs:
             app.children.append(jobs.JobWorkers(settings, queues=queues))

@@ -10,7 +10,13 @@ Three rules keep logging from hurting the server when things go wrong:
   occurrence of an error (its type and the line that raised it) keeps its traceback; repeats within
   the interval log their one line, with the error's type and message.
 - **No secrets in access lines.** Socket URLs carry a signed token in their query
-  (`/socket/websocket?token=...`); uvicorn's access and WebSocket lines show it as `[FILTERED]`.
+  (`/socket/websocket?token=...`); uvicorn's WebSocket lines and the app's access line
+  (`my_app_web.telemetry`) show it as `[FILTERED]`. Headers (`Authorization`, `Cookie`) and bodies
+  are never logged.
+
+Every line logged while a request is answered carries that request's fields (request id, method,
+route, user id): the web edge sets `current_request` to a function that reads them when a line is
+logged, so a route matched or a user signed in halfway through the request shows up on later lines.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from types import TracebackType
 
 import structlog
@@ -37,18 +44,46 @@ _SECRET_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']*", re.IGNORE
 _MAX_REMEMBERED_ERRORS = 1_000
 _CONTEXT_ATTRIBUTE = "structlog_context"
 
+# The request being answered, if any: its log fields, read when a line is logged (see the docstring).
+RequestFields = Callable[[], Mapping[str, object]]
+current_request: ContextVar[RequestFields | None] = ContextVar("my_app.log.current_request", default=None)
+
 _listener: logging.handlers.QueueListener | None = None
 _listener_lock = threading.Lock()
 
 
+_SHARED: list[structlog.typing.Processor] = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name]
+
+
 def configure(settings: Settings) -> None:
     """Route stdlib and structlog records through one renderer chosen by `LOG_FORMAT`, off the loop."""
-    shared: list[structlog.typing.Processor] = [
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-    ]
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            add_request_fields,
+            *_SHARED,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter(settings.log_format or "console"))
+    handler.addFilter(scrub_secrets)
+    handler.addFilter(TracebackLimiter(TRACEBACK_INTERVAL))
+    _start_writer(handler)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    # uvicorn's own handlers would print every line twice.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+
+def formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
+    """What renders every line: one JSON object (`json`), or a readable console line (`console`)."""
     renderer: structlog.typing.Processor
-    if settings.log_format == "json":
+    if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
         exception_step: list[structlog.typing.Processor] = [structlog.processors.format_exc_info]
     else:
@@ -58,33 +93,17 @@ def configure(settings: Settings) -> None:
             colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
         exception_step = []
-    structlog.configure(
+    return structlog.stdlib.ProcessorFormatter(
+        # Records of stdlib loggers are rendered in the writer thread: their context and time come
+        # from the record, captured where they were logged.
+        foreign_pre_chain=[_merge_record_context, *_SHARED, _timestamp_from_record],
         processors=[
-            structlog.contextvars.merge_contextvars,
-            *shared,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            _timestamp_from_record,  # for event dicts logged without one (the access line)
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exception_step,
+            renderer,
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            # Records of stdlib loggers are rendered in the writer thread: their context and time
-            # come from the record, captured where they were logged.
-            foreign_pre_chain=[_merge_record_context, *shared, _timestamp_from_record],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exception_step, renderer],
-        )
-    )
-    handler.addFilter(scrub_secrets)
-    handler.addFilter(TracebackLimiter(TRACEBACK_INTERVAL))
-    _start_writer(handler)
-    logging.getLogger().setLevel(settings.log_level.upper())
-    # uvicorn's own handlers would print every line twice.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
 
 
 # --- Off the event loop ---
@@ -98,7 +117,13 @@ class _Enqueue(logging.handlers.QueueHandler):
     """
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        setattr(record, _CONTEXT_ATTRIBUTE, structlog.contextvars.get_contextvars())
+        if isinstance(record.msg, dict):
+            return record  # a structlog line: its event dict holds its context already
+        context = structlog.contextvars.get_contextvars()
+        fields = current_request.get()
+        if fields is not None:
+            context = {**fields(), **context}
+        setattr(record, _CONTEXT_ATTRIBUTE, context)
         return record
 
 
@@ -127,22 +152,48 @@ def flush() -> None:
             _listener = None
 
 
+def event_extra(logger: logging.Logger) -> dict[str, object]:
+    """`extra=` for a stdlib call whose message is a whole event dict, rendered as a structlog line.
+
+    Cheaper than structlog's chain for a line logged on every request (the access line): the dict
+    carries its own level and logger name, and the writer thread adds its time.
+
+    Examples:
+        access = logging.getLogger("my_app_web.access")
+        access.info({"event": "request", "level": "info", "status": 200}, extra=log.event_extra(access))
+    """
+    return {"_logger": logger, "_name": "info"}
+
+
+def add_request_fields(
+    logger: object, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """The current request's fields (request id, method, route, user id), unless the line has its own."""
+    fields = current_request.get()
+    if fields is not None:
+        for key, value in fields().items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
 def _merge_record_context(
     logger: object, method_name: str, event_dict: structlog.typing.EventDict
 ) -> structlog.typing.EventDict:
     record = event_dict.get("_record")
     context = getattr(record, _CONTEXT_ATTRIBUTE, None)
-    if context is None:
-        return structlog.contextvars.merge_contextvars(logger, method_name, event_dict)
+    if context is None:  # rendered where it was logged (a handler of its own, not the queue)
+        merged = structlog.contextvars.merge_contextvars(logger, method_name, event_dict)
+        return add_request_fields(logger, method_name, merged)
     return {**context, **event_dict}
 
 
 def _timestamp_from_record(
     logger: object, method_name: str, event_dict: structlog.typing.EventDict
 ) -> structlog.typing.EventDict:
-    record = event_dict.get("_record")
-    created = record.created if isinstance(record, logging.LogRecord) else time.time()
-    event_dict["timestamp"] = _iso(created)
+    if "timestamp" not in event_dict:
+        record = event_dict.get("_record")
+        created = record.created if isinstance(record, logging.LogRecord) else time.time()
+        event_dict["timestamp"] = _iso(created)
     return event_dict
 
 
@@ -173,7 +224,9 @@ class TracebackLimiter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
+        if not record.exc_info:
+            return True
+        error = record.exc_info[1]
         if error is None or not isinstance(record.msg, str):
             return True
         key = error_key(error)

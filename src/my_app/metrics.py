@@ -8,8 +8,12 @@ socket, PubSub, Presence, the cache) and exported as Prometheus text at `GET /me
 workers; each worker writes its values to memory-mapped files there, and whichever worker answers
 `/metrics` adds up every worker's files. Counters and histograms sum over processes (those of
 exited workers included, so totals never go back); gauges of live things (sockets, pool use) sum
-over the live processes; per-process gauges (memory, open files, event-loop lag) keep a `pid` label.
-Without the variable (tests, `myapp console`), values live in this process's memory.
+over the live processes; per-process gauges (memory, open files, event-loop lag) keep a `pid` label,
+for live processes only. The live-gauge files of a worker that died are dropped when /metrics is
+read (`metrics_export`). Without the variable (one worker, `myapp worker`, tests, `myapp
+console`), values live in this process's memory.
+
+No `*_created` series: they double the output and no dashboard reads them.
 
 All metrics live in `registry`, not prometheus-client's global one: the app's metrics are exactly
 this list, whatever libraries register.
@@ -19,12 +23,13 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Chosen by prometheus-client when it is imported; reading the variable later changes nothing.
 MULTIPROCESS = MULTIPROCESS_ENV in os.environ
 
+disable_created_metrics()  # type: ignore[no-untyped-call]
 registry = CollectorRegistry(auto_describe=True)
 
 # Request latencies: 1 ms to 10 s (prometheus-client's defaults start at 5 ms, too coarse for reads).
@@ -124,17 +129,17 @@ CACHE_REQUESTS = Counter(
 
 # --- The process (sampled every few seconds) ---
 PROCESS_RESIDENT_MEMORY = Gauge(
-    "process_resident_memory_bytes", "Resident memory of the process.", multiprocess_mode="all", registry=registry
+    "process_resident_memory_bytes", "Resident memory of the process.", multiprocess_mode="liveall", registry=registry
 )
 PROCESS_OPEN_FDS = Gauge(
     "process_open_fds",
     "Open file descriptors of the process (sockets included).",
-    multiprocess_mode="all",
+    multiprocess_mode="liveall",
     registry=registry,
 )
 EVENT_LOOP_LAG = Gauge(
     "event_loop_lag_seconds",
     "How late the event loop ran a timer, at the last sample.",
-    multiprocess_mode="all",
+    multiprocess_mode="liveall",
     registry=registry,
 )

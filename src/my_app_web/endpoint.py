@@ -26,11 +26,11 @@ from my_app_web.live.stream import DETACHED_KEY, LiveResponse
 from my_app_web.plugs.body_limit import BodyLimitMiddleware
 from my_app_web.plugs.forwarded import ForwardedHeaders
 from my_app_web.plugs.rate_limit import Limiter
-from my_app_web.plugs.request_id import RequestIdMiddleware
 from my_app_web.plugs.security_headers import SecurityHeadersMiddleware
 from my_app_web.plugs.trusted_host import TrustedHostMiddleware, TrustedHosts
 from my_app_web.router import include_flat, router
 from my_app_web.static_files import DigestedStaticFiles, assets
+from my_app_web.telemetry import Telemetry
 from my_app_web.tracing import instrument as instrument_tracing
 
 # Runs before a socket is handed its connection: True to go on, False once it has answered itself.
@@ -176,7 +176,8 @@ def add_edges(app: Endpoint, settings: Settings) -> None:
 
     1. Forwarded headers, from TRUSTED_PROXIES only (sockets too): the client address that rate
        limits and logs see.
-    2. The request id: on every response, the edges' own refusals and Starlette's 500 included.
+    2. Telemetry: the request id (on every response, the edges' own refusals and Starlette's 500
+       included), the HTTP metrics and the access line (`my_app_web.telemetry`).
     3. Security headers, on every response too.
     4. The Host check (TRUSTED_HOSTS; sockets too): 400 for other hosts.
     Then, inside Starlette's error handler: the body limit, the session, the routes.
@@ -187,7 +188,7 @@ def add_edges(app: Endpoint, settings: Settings) -> None:
         app.edge_middleware.append(Middleware(forwarded.wrap))
         app.socket_gates.append(forwarded.gate)
     app.edge_middleware += [
-        Middleware(RequestIdMiddleware),
+        Middleware(Telemetry),
         Middleware(SecurityHeadersMiddleware, hsts=settings.env == "prod"),
     ]
     if not hosts.allow_any:

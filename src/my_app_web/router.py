@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from my_app_web.controllers import (
     chat_controller,
     health,
+    metrics_controller,
     page,
     user_confirmation_controller,
     user_registration_controller,
@@ -25,6 +26,7 @@ from my_app_web.controllers.api import (
     user_controller,
 )
 from my_app_web.live import admin, blog_live, product_live, user_live
+from my_app_web.live.admin import dashboard_live
 from my_app_web.plugs.auth import fetch_current_user
 
 # pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
@@ -40,6 +42,8 @@ browser.include_router(user_live.router)
 browser.include_router(chat_controller.router)
 # /admin/categories and /admin/products: the catalog's admin pages (issue 11).
 browser.include_router(admin.router)
+# /admin/dashboard: the ops dashboard (issue 12); /dev/dashboard is mounted with the dev routes.
+browser.include_router(dashboard_live.router)
 browser.include_router(product_live.router)
 browser.include_router(blog_live.router)
 
@@ -55,6 +59,7 @@ api.include_router(comment_controller.router)
 
 router = APIRouter()
 router.include_router(health.router)
+router.include_router(metrics_controller.router)  # GET /metrics: admins, or Bearer METRICS_TOKEN
 router.include_router(browser)
 router.include_router(api)
 

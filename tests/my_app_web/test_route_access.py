@@ -73,6 +73,7 @@ PUBLIC = {
 # Only admins: a signed-in user who is not one gets 403.
 ADMIN_PREFIXES = ("/users/{user_id:uuid}", "/admin/")
 ADMIN = {
+    ("GET", "/metrics"),
     ("GET", "/users"),
     ("GET", "/users/new"),
     ("POST", "/users"),
@@ -127,6 +128,10 @@ class Records:
                 "post_id": self.post_id,
                 "comment_id": self.comment_id,
                 "token": "not-a-real-token",
+                # The dashboard's buttons: any job id and queue name (a button that forgot its check
+                # answers a redirect back to the dashboard, not to the log-in page).
+                "job_id": "1",
+                "queue": "default",
             }[name]
 
         return _PARAM.sub(value, template)

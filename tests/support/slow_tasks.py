@@ -41,6 +41,14 @@ async def sleep(*, seconds: float) -> str:
     return "done"
 
 
+@blueprint.task(name="fail_first_time", queue=QUEUE, pass_context=True)
+async def fail_first_time(context: procrastinate.JobContext, *, error: str) -> str:
+    """Fails its first run with `error` (no automatic retry: the job ends `failed`); a retry succeeds."""
+    if context.job.attempts == 0:
+        raise RuntimeError(error)
+    return "ran again"
+
+
 def task_name(name: str) -> str:
     return f"{NAMESPACE}:{name}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 from types import FrameType
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from my_app import metrics_export
 from my_app.cli._output import console
 from my_app.cli.db import prepare, target
 from my_app.config import get_settings
@@ -40,6 +42,8 @@ def server(
       myapp server --setup --reload
 
       PORT=4001 myapp server --workers 2
+
+      METRICS_PORT=9100 myapp server --workers 4   (Prometheus text of all workers on :9100)
     """
     # Each worker is a process of its own: a node for PubSub and Presence (they meet through
     # PostgreSQL or Redis), with its own open-files limit for sockets.
@@ -64,6 +68,14 @@ def server(
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler it found.
     # Make that handler a normal exit, so atexit hooks run (releasing the embedded PostgreSQL).
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    if reload or (workers or settings.web_concurrency) > 1:
+        # The app runs in child processes (--reload too): each writes its metrics to files there,
+        # and whichever answers /metrics (or METRICS_PORT, from here) sums them.
+        directory = metrics_export.fresh_multiprocess_dir()
+        atexit.register(metrics_export.remove_multiprocess_dir, directory)
+    if settings.metrics_port:
+        # From this process: with several workers it runs no app, and reads every worker's files.
+        metrics_export.serve_port(settings.metrics_port, host=bind_host)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -72,6 +84,7 @@ def server(
         reload=reload,
         workers=None if reload else (workers or settings.web_concurrency),
         log_config=None,
+        access_log=False,  # the app writes one access line per request itself (my_app_web.telemetry)
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default): any local client could
         # pick its own address. The app trusts forwarded headers itself, from TRUSTED_PROXIES only.
         proxy_headers=False,

@@ -1,8 +1,9 @@
 """The dev mailbox: every email the local adapter kept, viewable in the browser (Plug.Swoosh.MailboxPreview).
 
-Mounted only in dev, by `mount_dev_routes(app, settings)`. A message's HTML part is served from its
-own URL under a `sandbox` Content-Security-Policy and shown in a sandboxed iframe, so whatever the
-email holds runs no script and cannot reach the app's pages.
+Mounted only in dev, by `mount_dev_routes(app, settings)`, with the other dev-only page: the ops
+dashboard without log-in at /dev/dashboard (`live.admin.dashboard_live.dev_router`). A message's
+HTML part is served from its own URL under a `sandbox` Content-Security-Policy and shown in a
+sandboxed iframe, so whatever the email holds runs no script and cannot reach the app's pages.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from my_app import mailer
 from my_app.config import Settings
 from my_app.errors import NotFoundError
+from my_app_web.live.admin import dashboard_live
 from my_app_web.templating import templates
 
 router = APIRouter(prefix="/dev/mailbox", tags=["dev"], include_in_schema=False)
@@ -26,9 +28,10 @@ _HTML_PART_POLICY = (
 
 
 def mount_dev_routes(app: FastAPI, settings: Settings) -> None:
-    """Add the dev-only routes (the mailbox) to the app when running in dev; a no-op elsewhere."""
+    """Add the dev-only routes (the mailbox, the dashboard) to the app when running in dev; a no-op elsewhere."""
     if settings.env == "dev":
         app.include_router(router)
+        app.include_router(dashboard_live.dev_router)
 
 
 @router.get("", response_class=HTMLResponse, name="dev_mailbox")

@@ -63,11 +63,12 @@ async def bearer_token(
 BearerToken = Annotated[str, Depends(bearer_token)]
 
 
-async def api_scope(token: BearerToken) -> Scope:
+async def api_scope(request: Request, token: BearerToken) -> Scope:
     """The scope of the user behind the bearer token, or 401."""
     user = await accounts.fetch_user_by_api_token(token)
     if user is None:
         raise UnauthorizedError()
+    request.state.current_user = user  # the request's log lines name the user (my_app_web.telemetry)
     return Scope.for_user(user)
 
 
@@ -90,6 +91,7 @@ async def optional_api_scope(request: Request) -> Scope:
     user = await accounts.fetch_user_by_api_token(token.strip())
     if user is None:
         raise UnauthorizedError()
+    request.state.current_user = user  # the request's log lines name the user (my_app_web.telemetry)
     return Scope.for_user(user)
 
 
@@ -127,7 +129,8 @@ async def fetch_current_user(request: Request, response: Response) -> accounts.S
         request.session.pop(SESSION_TOKEN_KEY, None)
         response.delete_cookie(settings.remember_me_cookie)
     else:
-        request.state.current_user = found.user  # for the layout's navigation (`current_user`)
+        # For the layout's navigation (`current_user`), and the request's log lines (my_app_web.telemetry).
+        request.state.current_user = found.user
         set_request_locale(request, found.user.locale)  # the user's language beats ?locale= and the browser's
     return found
 

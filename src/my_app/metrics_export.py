@@ -1,0 +1,170 @@
+"""The Prometheus exposition of `my_app.metrics`: for `GET /metrics`, and for `METRICS_PORT`.
+
+What is exported:
+- the app's metrics (`metrics.registry`): this process's values, or, in multiprocess mode
+  (`PROMETHEUS_MULTIPROC_DIR`, `myapp server --workers N`), the sum over every worker's files;
+- `jobs{queue,task,state}`, counted in the database when read (`jobs.count_jobs`). When the
+  database does not answer within `JOBS_COUNT_TIMEOUT`, the family is left out and the rest is
+  still exported: a scrape must not hang on a database outage.
+
+`METRICS_PORT` serves the same text, unauthenticated (for a private network), from a thread:
+`myapp server` serves it from its parent process, which reads every worker's files, and
+`myapp worker` from its own process (`serve_port`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+
+from my_app import jobs, metrics
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+JOBS_COUNT_TIMEOUT = 2.0  # seconds a scrape waits for the database's job counts
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
+
+JobsFamily = Callable[[], Iterable[Metric]]
+
+
+def multiprocess_dir() -> str | None:
+    """The directory the workers write their values to, in multiprocess mode; else None."""
+    return os.environ.get(metrics.MULTIPROCESS_ENV) or None
+
+
+class AppMetrics(Collector):
+    """The app's metrics, from this process or summed over the workers' files, plus `jobs{}` if given."""
+
+    def __init__(self, directory: str | None = None, jobs_family: JobsFamily | None = None) -> None:
+        self.directory = directory
+        self.jobs_family = jobs_family
+        self._workers = MultiProcessCollector(None, path=directory) if directory else None  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterator[Metric]:
+        if self._workers is not None and self.directory is not None:
+            forget_dead_workers(self.directory)
+            yield from self._workers.collect()  # type: ignore[no-untyped-call]
+        else:
+            yield from metrics.registry.collect()
+        if self.jobs_family is not None:
+            yield from self.jobs_family()
+
+
+def exposition(collector: Collector) -> bytes:
+    """Prometheus text of what `collector` yields."""
+    return generate_latest(collector)
+
+
+def forget_dead_workers(directory: str) -> None:
+    """Drop the live-gauge files of workers that exited (uvicorn restarts a worker that died).
+
+    Their counters and histograms stay: totals never go back.
+    """
+    for path in glob.glob(os.path.join(directory, "gauge_live*.db")):
+        found = _LIVE_GAUGE_FILE.search(path)
+        if found and not _alive(int(found.group(1))):
+            mark_process_dead(int(found.group(1)), directory)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- jobs{queue,task,state} ---
+
+
+def jobs_family(counts: Iterable[jobs.JobCount]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "jobs",
+        "Jobs in the queue, by queue, task and state (counted in the database).",
+        labels=["queue", "task", "state"],
+    )
+    for count in counts:
+        family.add_metric([count.queue, count.task, count.state], count.count)
+    return family
+
+
+async def count_jobs_family() -> list[Metric]:
+    """`[jobs{}]` from the database, or `[]` when it does not answer within JOBS_COUNT_TIMEOUT."""
+    try:
+        async with asyncio.timeout(JOBS_COUNT_TIMEOUT):
+            counts = await jobs.count_jobs()
+    except Exception as error:  # the database is down or slow: export the rest
+        logger.warning("metrics: jobs not counted (%s: %s)", type(error).__name__, error)
+        return []
+    return [jobs_family(counts)]
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, list[Metric]]]) -> JobsFamily:
+    """A `JobsFamily` for a thread: runs the count on the app's loop, waits a bounded time."""
+
+    def collect() -> list[Metric]:
+        if loop.is_closed():
+            return []
+        future = asyncio.run_coroutine_threadsafe(make(), loop)
+        try:
+            return future.result(JOBS_COUNT_TIMEOUT + 1)
+        except Exception:
+            future.cancel()
+            return []
+
+    return collect
+
+
+# --- METRICS_PORT ---
+
+
+def serve_port(port: int, *, host: str, loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:
+    """Serve the exposition on `port` from a daemon thread; returns what stops it.
+
+    With `loop` (the running app's), `jobs{}` is counted on it; without (the parent of several
+    workers, which runs no app), `jobs{}` is left to `/metrics`.
+    """
+    from prometheus_client import start_http_server
+
+    family = _on_loop(loop, count_jobs_family) if loop is not None else None
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AppMetrics(multiprocess_dir(), family))
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    return stop
+
+
+# --- The multiprocess directory of `myapp server --workers N` ---
+
+
+def fresh_multiprocess_dir() -> str:
+    """A new empty directory for the workers' files, set as PROMETHEUS_MULTIPROC_DIR for the
+    processes started from now on (uvicorn's workers import prometheus-client afresh)."""
+    directory = tempfile.mkdtemp(prefix="myapp-metrics-")
+    os.environ[metrics.MULTIPROCESS_ENV] = directory
+    return directory
+
+
+def remove_multiprocess_dir(directory: str) -> None:
+    shutil.rmtree(directory, ignore_errors=True)

@@ -17,6 +17,20 @@ from sqlalchemy import create_engine, pool
 from my_app.database import Database
 
 MIGRATIONS_PATH = Path(__file__).parent / "priv" / "migrations"
+# Tables created by SQL we ship rather than by our schemas (procrastinate's, the job queue's and
+# PubSub's own): autogenerate must leave them alone.
+UNMANAGED_TABLE_PREFIXES = ("procrastinate_", "job_errors", "job_queue_pauses", "pubsub_payloads")
+# Expression indexes written out in their migration (autogenerate cannot compare expressions).
+UNMANAGED_INDEXES = frozenset({"products_search_index"})
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """What autogenerate compares: everything but the unmanaged tables and indexes above."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(UNMANAGED_TABLE_PREFIXES)
+    return not (type_ == "index" and name in UNMANAGED_INDEXES)
 
 
 def alembic_config(database: Database) -> Config:

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from my_app import tracing
 from my_app.config import Settings
-from my_app_web.plugs.request_id import RequestIdMiddleware
+from my_app_web.telemetry import Telemetry
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -47,7 +47,7 @@ def instrument(app: HasEdges, settings: Settings) -> None:
     """
     if settings.otel_exporter_otlp_endpoint:
         edges = app.edge_middleware
-        at = next((index for index, edge in enumerate(edges) if cast("object", edge.cls) is RequestIdMiddleware), 0)
+        at = next((index for index, edge in enumerate(edges) if cast("object", edge.cls) is Telemetry), 0)
         edges.insert(at, Middleware(ServerSpans))
 
 

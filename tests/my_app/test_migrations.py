@@ -91,3 +91,26 @@ def test_the_first_migration_creates_citext(scratch: database.Database) -> None:
     migrations.migrate(scratch, revisions()[0])
 
     assert user_objects(scratch) == {"tables": [], "extensions": ["citext"], "functions": [], "enums": []}
+
+
+def test_the_migrations_match_the_schemas_so_autogenerate_proposes_nothing(scratch: database.Database) -> None:
+    # What `myapp gen migration` would write on an up-to-date database: nothing (a schema changed
+    # without its migration, or an unmanaged table autogenerate would drop, shows here).
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine, pool
+
+    from my_app.schema import Base
+    from my_app.schema_registry import load_all_schemas
+
+    migrations.migrate(scratch)
+    load_all_schemas()
+    engine = create_engine(scratch.sqlalchemy_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_name": migrations.include_name}
+            )
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()

@@ -33,7 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 T = TypeVar("T")
 
-_TABLES = "users, job_errors, procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs"
+_TABLES = "users, job_errors, job_queue_pauses, procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs"
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled", "aborted"})
 
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+from my_app.migrations import include_name
 from my_app.schema import Base
 from my_app.schema_registry import load_all_schemas
 
 load_all_schemas()
 config = context.config
 target_metadata = Base.metadata
-# Tables created by SQL we ship rather than by our schemas: autogenerate must leave them alone.
-UNMANAGED_TABLE_PREFIXES = ("procrastinate_", "job_errors", "pubsub_payloads")
-
-
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_TABLE_PREFIXES))
 
 
 def run_migrations(connection: Connection) -> None:

@@ -2,7 +2,7 @@
 
 `json`, not `jsonb`: the envelope is stored and read back as the text it is, never queried;
 jsonb would refuse the \\u0000 escape in a string and turn a float like 1e16 into an integer.
-No ORM schema declares the table (env.py's UNMANAGED_TABLE_PREFIXES keeps autogenerate off it).
+No ORM schema declares the table (my_app.migrations.UNMANAGED_TABLE_PREFIXES keeps autogenerate off it).
 
 Revision ID: 20261127_0005
 Revises: 20261127_0004

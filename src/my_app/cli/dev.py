@@ -72,19 +72,22 @@ def check(
     that failed. When the vulnerability service cannot be reached, the audit says so in one line
     and does not fail the command; --no-audit skips it on purpose.
     """
-    failed = []
+    failed, skipped = [], []
     for name, step in check_steps(audit=audit):
         console.rule(name)
         passed = step() if callable(step) else subprocess.call(step) == 0
-        if not passed:
+        if passed is None:
+            skipped.append(name)
+        elif not passed:
             failed.append(name)
     if failed:
         fail(f"failed: {', '.join(failed)}")
         raise typer.Exit(1)
-    info("all checks passed")
+    info("all checks passed" + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
 
 
-Step = list[str] | Callable[[], bool]
+# A command to run, or a function: True passed, False failed, None could not run (said why).
+Step = list[str] | Callable[[], bool | None]
 
 
 def check_steps(*, audit: bool = True) -> list[tuple[str, Step]]:
@@ -110,15 +113,16 @@ def check_steps(*, audit: bool = True) -> list[tuple[str, Step]]:
     return steps
 
 
-def audit_dependencies(service_args: Sequence[str] = ()) -> bool:
-    """Report pip-audit's verdict on uv.lock; False only for vulnerabilities or a failure of the tools.
+def audit_dependencies(service_args: Sequence[str] = ()) -> bool | None:
+    """Report pip-audit's verdict on uv.lock: False for vulnerabilities or a failure of the tools.
 
-    An unreachable service is one yellow line and no failure — but never a silent pass.
+    None when the vulnerability service cannot be reached: one yellow line, no failure — and the
+    final line of `myapp check` names the skipped step, so it is never a silent pass.
     """
     result = audit_lock(Path.cwd(), service_args=service_args)
     if result.status == "unreachable":
         _warn_line(f"pip-audit skipped: {result.detail}; nothing was audited")
-        return True
+        return None
     if result.status == "error":
         fail(result.detail)
         return False

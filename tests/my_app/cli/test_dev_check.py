@@ -7,12 +7,14 @@ service on 127.0.0.1 (pip-audit's `-s osv --osv-url`): no test needs the interne
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import typer
 
 from my_app.cli import dev
 from my_app.cli._audit import parse_report
@@ -111,7 +113,7 @@ def test_an_unreachable_vulnerability_service_is_one_yellow_line_and_no_failure(
     passed = dev.audit_dependencies(service_args=["-s", "osv", "--osv-url", nothing_listens])
 
     output = capsys.readouterr()
-    assert passed is True
+    assert passed is None  # skipped: `myapp check` does not fail, and names it in its last line
     assert output_lines(output.err) == [
         "! pip-audit skipped: cannot reach the vulnerability service (127.0.0.1: [Errno 111] Connection refused);"
         " nothing was audited"
@@ -143,3 +145,33 @@ def test_a_service_that_knows_none_of_the_locked_versions_audited_nothing_and_sa
     assert result.status == "unreachable"
     assert result.unknown == ("fastapi==0.1", "jinja2==3.1.6")
     assert result.detail == "the vulnerability service knows none of the 2 locked versions"
+
+
+def test_check_names_a_skipped_audit_in_its_last_line_and_still_passes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps: list[tuple[str, dev.Step]] = [
+        ("ruff check", [sys.executable, "-c", "pass"]),
+        ("pip-audit (uv.lock)", lambda: None),
+    ]
+    monkeypatch.setattr(dev, "check_steps", lambda audit: steps)
+
+    dev.check(audit=True)
+
+    assert output_lines(capsys.readouterr().out)[-1] == "✓ all checks passed (skipped: pip-audit (uv.lock))"
+
+
+def test_check_fails_naming_a_vulnerable_audit(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps: list[tuple[str, dev.Step]] = [
+        ("ruff check", [sys.executable, "-c", "pass"]),
+        ("pip-audit (uv.lock)", lambda: False),
+    ]
+    monkeypatch.setattr(dev, "check_steps", lambda audit: steps)
+
+    with pytest.raises(typer.Exit) as exit_:
+        dev.check(audit=True)
+
+    assert exit_.value.exit_code == 1
+    assert output_lines(capsys.readouterr().err) == ["error: failed: pip-audit (uv.lock)"]

@@ -99,6 +99,31 @@ async def test_operation_answers_as_documented(
     assert statuses - {405}, f"{operation.label}: every answer was 405"
 
 
+@pytest.mark.parametrize(
+    "operation",
+    [operation for operation in operations(_schema()) if "requestBody" in operation.definition.raw],
+    ids=lambda operation: operation.label,
+)
+async def test_a_body_over_the_limit_is_refused_as_documented(
+    operation: APIOperation,
+    records: Records,
+    settings: Settings,
+    web_app: FastAPI,
+    db: AsyncConnection,
+    client: httpx.AsyncClient,
+) -> None:
+    [case] = generated_cases(operation, GenerationMode.POSITIVE, max_examples=1)
+    headers = records.identities["admin"]
+    kwargs = request_kwargs(case, headers)
+    kwargs.pop("json", None)
+    kwargs["content"] = b" " * (settings.max_body_bytes + 1)
+
+    response = await _send_alone(client, db, web_app, kwargs)
+
+    assert response.status_code == 413
+    case.validate_response(response, checks=checks(), headers=headers)
+
+
 async def _send_alone(
     client: httpx.AsyncClient, db: AsyncConnection, app: FastAPI, kwargs: dict[str, Any]
 ) -> httpx.Response:

@@ -16,8 +16,8 @@ run: install ## Start PostgreSQL, migrate, seed, serve on http://localhost:$${PO
 test: install $(JS_DEPS) ## Run the whole test suite (the JS client tests need Node 20+ and npm)
 	$(BIN)/myapp test
 
-check: install ## ruff, ruff format --check, mypy, bandit, import-linter (the layering contracts in pyproject.toml)
-	$(BIN)/myapp check
+check: install ## ruff, ruff format --check, mypy, bandit, import-linter (layering contracts), pip-audit over uv.lock (NO_AUDIT=1 skips it)
+	$(BIN)/myapp check $(if $(NO_AUDIT),--no-audit)
 
 format: install
 	$(BIN)/myapp format

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,8 @@ import typer
 from rich.table import Table
 
 from my_app import application
-from my_app.cli._output import console, fail, info
+from my_app.cli._audit import audit_lock
+from my_app.cli._output import console, error_console, fail, info
 from my_app.cli._web import email_links
 from my_app.config import get_settings
 
@@ -60,31 +62,44 @@ def format_(
 
 
 def check(
-    audit: Annotated[bool, typer.Option("--audit/--no-audit", help="Also audit dependencies (pip-audit).")] = False,
+    audit: Annotated[
+        bool, typer.Option("--audit/--no-audit", help="Audit the locked dependencies with pip-audit (on by default).")
+    ] = True,
 ) -> None:
-    """Lint, type-check and scan the code: ruff, mypy, bandit, import-linter (credo, dialyzer, sobelow).
+    """Lint, type-check and scan the code: ruff, mypy, bandit, import-linter, pip-audit over uv.lock.
 
-    Every step runs, then the command fails naming the steps that failed.
+    (credo, dialyzer, sobelow, hex.audit.) Every step runs, then the command fails naming the steps
+    that failed. When the vulnerability service cannot be reached, the audit says so in one line
+    and does not fail the command; --no-audit skips it on purpose.
     """
-    failed = []
-    for name, args in check_steps(audit=audit):
+    failed, skipped = [], []
+    for name, step in check_steps(audit=audit):
         console.rule(name)
-        if subprocess.call(args) != 0:
+        passed = step() if callable(step) else subprocess.call(step) == 0
+        if passed is None:
+            skipped.append(name)
+        elif not passed:
             failed.append(name)
     if failed:
         fail(f"failed: {', '.join(failed)}")
         raise typer.Exit(1)
-    info("all checks passed")
+    info("all checks passed" + (f" (skipped: {', '.join(skipped)})" if skipped else ""))
 
 
-def check_steps(*, audit: bool = False) -> list[tuple[str, list[str]]]:
-    """The steps of `myapp check`: a label and the command each runs.
+# A command to run, or a function: True passed, False failed, None could not run (said why).
+Step = list[str] | Callable[[], bool | None]
+
+
+def check_steps(*, audit: bool = True) -> list[tuple[str, Step]]:
+    """The steps of `myapp check`: a label and the command each runs (or the function, for the audit).
 
     Examples:
-        >>> [name for name, _ in check_steps()]
-        ['ruff check', 'ruff format --check', 'mypy', 'bandit', 'import-linter (layering contracts)']
+        >>> [name for name, _ in check_steps()][-3:]
+        ['bandit', 'import-linter (layering contracts)', 'pip-audit (uv.lock)']
+        >>> [name for name, _ in check_steps(audit=False)][-1]
+        'import-linter (layering contracts)'
     """
-    steps = [
+    steps: list[tuple[str, Step]] = [
         ("ruff check", [sys.executable, "-m", "ruff", "check", *_SOURCES]),
         ("ruff format --check", [sys.executable, "-m", "ruff", "format", "--check", *_SOURCES]),
         ("mypy", [sys.executable, "-m", "mypy"]),
@@ -94,8 +109,36 @@ def check_steps(*, audit: bool = False) -> list[tuple[str, list[str]]]:
         ("import-linter (layering contracts)", [_LINT_IMPORTS, "--no-logo", "--no-cache", "pyproject.toml"]),
     ]
     if audit:
-        steps.append(("pip-audit", [sys.executable, "-m", "pip_audit", "--skip-editable", "--progress-spinner=off"]))
+        steps.append(("pip-audit (uv.lock)", audit_dependencies))
     return steps
+
+
+def audit_dependencies(service_args: Sequence[str] = ()) -> bool | None:
+    """Report pip-audit's verdict on uv.lock: False for vulnerabilities or a failure of the tools.
+
+    None when the vulnerability service cannot be reached: one yellow line, no failure — and the
+    final line of `myapp check` names the skipped step, so it is never a silent pass.
+    """
+    result = audit_lock(Path.cwd(), service_args=service_args)
+    if result.status == "unreachable":
+        _warn_line(f"pip-audit skipped: {result.detail}; nothing was audited")
+        return None
+    if result.status == "error":
+        fail(result.detail)
+        return False
+    if result.unknown:
+        _warn_line(f"not audited, unknown to the vulnerability service: {', '.join(result.unknown)}")
+    if result.status == "vulnerable":
+        for vulnerability in result.vulnerabilities:
+            fail(str(vulnerability))
+        return False
+    info(f"no known vulnerabilities in the {result.audited} audited packages of uv.lock")
+    return True
+
+
+def _warn_line(message: str) -> None:
+    # One line whatever the terminal's width, so that a CI log shows it whole.
+    error_console.print(f"[yellow]! {message}[/yellow]", soft_wrap=True, highlight=False)
 
 
 def console_(

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from my_app import cache, log, repo
@@ -49,7 +50,28 @@ def changeset_response(errors: dict[str, list[str]]) -> Response:
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
-    return error_response(request, exc.status_code, dict(exc.headers) if exc.headers else None)
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {name: value for name, value in (headers or {}).items() if name.lower() != "allow"}
+        headers["allow"] = allowed_methods(request)
+    return error_response(request, exc.status_code, headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method of the route template the request's path matched, for a 405's `allow` (RFC 9110).
+
+    Each method of a path is a route of its own, and Starlette's 405 names only the first of
+    them: `OPTIONS /api/users` said `allow: GET` although `POST /api/users` exists. The template
+    is the first one the path matched, as in the routing: `OPTIONS /api/users/me` names the
+    methods of `/api/users/me`, not those of `/api/users/{id}` that the path matches as well.
+
+    Examples:
+        allowed_methods(<OPTIONS /api/users>)  # "GET, POST"
+    """
+    routes = [route for route in request.app.router.routes if isinstance(route, Route) and route.methods]
+    template = next((route.path for route in routes if route.matches(request.scope)[0] != Match.NONE), None)
+    methods = {method for route in routes if route.path == template for method in route.methods or ()}
+    return ", ".join(sorted(methods))
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:

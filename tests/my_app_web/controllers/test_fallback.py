@@ -83,3 +83,24 @@ async def test_other_errors_answer_500_without_internals_and_stay_inside_the_app
     assert response.status_code == 500
     assert response.json() == SERVER_ERROR
     assert "retry-after" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        # Two routes share the path: the 405 names both methods, not only the first route's.
+        ("OPTIONS", "/api/users", "GET, POST"),
+        ("DELETE", "/api/categories", "GET, POST"),
+        ("OPTIONS", "/api/posts/1/comments/2", "DELETE, GET, PATCH, PUT"),
+        # /api/users/me also matches /api/users/{id}: only the methods of its own template.
+        ("OPTIONS", "/api/users/me", "GET"),
+    ],
+)
+async def test_a_method_the_path_lacks_answers_405_listing_every_method_it_has(
+    strict_client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await strict_client.request(method, path)
+
+    assert response.status_code == 405
+    assert response.json() == {"errors": {"detail": "Method Not Allowed"}}
+    assert response.headers.get_list("allow") == [allow]

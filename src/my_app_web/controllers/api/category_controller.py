@@ -41,7 +41,7 @@ async def _category_to_change(id: str, scope: ApiScope) -> catalog.Category:  # 
 PathCategory = Annotated[catalog.Category, Depends(_category)]
 ChangedCategory = Annotated[catalog.Category, Depends(_category_to_change)]
 _WRITE: errors.Responses = {
-    **errors.BAD_REQUEST,
+    **errors.BAD_BODY,
     **errors.UNAUTHORIZED,
     **errors.FORBIDDEN,
     **errors.NOT_FOUND,
@@ -63,7 +63,7 @@ async def index(scope: OptionalApiScope) -> category_json.CategoryListResponse:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=category_json.CategoryResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="Create a category (admins)",
 )
 async def create(params: CategoryParams, scope: ApiScope, response: Response) -> category_json.CategoryResponse:

@@ -59,7 +59,7 @@ async def index(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=comment_json.CommentResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.NOT_FOUND, **errors.UNPROCESSABLE},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.NOT_FOUND, **errors.UNPROCESSABLE},
     summary="Comment on a post; the caller is the comment's author",
 )
 async def create(
@@ -81,7 +81,7 @@ async def show(comment: ScopedComment) -> comment_json.CommentResponse:
 
 
 _UPDATE_RESPONSES: errors.Responses = {
-    **errors.BAD_REQUEST,
+    **errors.BAD_BODY,
     **errors.UNAUTHORIZED,
     **errors.FORBIDDEN,
     **errors.NOT_FOUND,

@@ -40,6 +40,9 @@ FORBIDDEN: Responses = {403: _error("Authenticated, but not allowed", "Forbidden
 NOT_FOUND: Responses = {404: _error("No such record (also for a malformed id)", "Not Found")}
 UNPROCESSABLE: Responses = {422: {"model": ChangesetErrorBody, "description": "Invalid input; nothing was written"}}
 TOO_MANY: Responses = {429: _error("Too many attempts; see the retry-after header", "Too Many Requests")}
+TOO_LARGE: Responses = {413: _error("The body is larger than MAX_BODY_BYTES", "Request Entity Too Large")}
+# What an operation taking a JSON body answers to a body it cannot read.
+BAD_BODY: Responses = {**BAD_REQUEST, **TOO_LARGE}
 # Declared on every API router: FastAPI would otherwise document a 422 `HTTPValidationError` that
 # this app never sends (request validation errors are 400s here).
 SERVER_ERROR: Responses = {

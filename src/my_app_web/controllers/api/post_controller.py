@@ -75,7 +75,7 @@ async def drafts(scope: ApiScope, limit: Limit = 20, cursor: Cursor = None) -> J
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=post_json.PostResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE},
     summary="Create a post; the caller is its author (a draft unless `published_at` is given)",
 )
 async def create(params: PostParams, scope: ApiScope) -> JSONBody:
@@ -94,7 +94,7 @@ async def show(post: ScopedPost) -> JSONBody:
 
 
 _UPDATE_RESPONSES: errors.Responses = {
-    **errors.BAD_REQUEST,
+    **errors.BAD_BODY,
     **errors.UNAUTHORIZED,
     **errors.FORBIDDEN,
     **errors.NOT_FOUND,

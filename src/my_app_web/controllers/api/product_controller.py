@@ -50,7 +50,7 @@ async def _product_to_change(id: str, scope: ApiScope) -> catalog.Product:  # no
 PathProduct = Annotated[catalog.Product, Depends(_product)]
 ChangedProduct = Annotated[catalog.Product, Depends(_product_to_change)]
 _WRITE: errors.Responses = {
-    **errors.BAD_REQUEST,
+    **errors.BAD_BODY,
     **errors.UNAUTHORIZED,
     **errors.FORBIDDEN,
     **errors.NOT_FOUND,
@@ -123,7 +123,7 @@ async def export(scope: ApiScope) -> product_csv.CSVResponse:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=product_json.ProductResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="Create a product (admins)",
 )
 async def create(params: ProductParams, scope: ApiScope) -> JSONBody:

@@ -37,7 +37,7 @@ def session_response(user: accounts.User, token: str) -> SessionResponse:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.TOO_MANY},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.TOO_MANY},
     summary="Log in: the same 401 whether the email is unknown or the password wrong;"
     " attempts per email and per client IP are limited (429)",
 )

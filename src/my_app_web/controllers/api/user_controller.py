@@ -91,7 +91,7 @@ ScopedUser = Annotated[accounts.User, Depends(_user_in_scope)]
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=user_json.UserResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNPROCESSABLE, **errors.TOO_MANY},
+    responses={**errors.BAD_BODY, **errors.UNPROCESSABLE, **errors.TOO_MANY},
     summary="Sign up; sends the welcome and confirmation emails. Limited per client IP (429)",
     description="A taken email answers 422 `has already been taken`, as phx.gen.auth does, so a client can"
     " say why. That answer tells whether an address has an account; sign-ups are therefore limited per"
@@ -120,7 +120,7 @@ async def me(user: ApiUser) -> user_json.UserResponse:
 @router.put(
     "/me/password",
     response_model=SessionResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE, **errors.TOO_MANY},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE, **errors.TOO_MANY},
     summary="Change the password: every token is revoked, a new one is returned."
     " The current password's attempts count with log-ins (429)",
 )
@@ -134,7 +134,7 @@ async def update_password(params: PasswordChangeParams, request: Request, user: 
     "/me/email",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE, **errors.TOO_MANY},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.UNPROCESSABLE, **errors.TOO_MANY},
     summary="Ask to change the email: a confirmation link goes to the new address."
     " The current password's attempts count with log-ins (429)",
 )
@@ -161,7 +161,7 @@ async def confirm_email_change(token: str, user: ApiUser) -> user_json.UserRespo
     "/confirm",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={**errors.BAD_REQUEST, **errors.TOO_MANY},
+    responses={**errors.BAD_BODY, **errors.TOO_MANY},
     summary="Send the confirmation email again (same answer for any email)",
 )
 async def resend_confirmation(params: EmailParams, request: Request) -> Accepted:
@@ -187,7 +187,7 @@ async def confirm(token: str) -> user_json.UserResponse:
     "/reset-password",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={**errors.BAD_REQUEST, **errors.TOO_MANY},
+    responses={**errors.BAD_BODY, **errors.TOO_MANY},
     summary="Send a password-reset link (same answer for any email)",
 )
 async def request_password_reset(params: EmailParams, request: Request) -> Accepted:
@@ -199,7 +199,7 @@ async def request_password_reset(params: EmailParams, request: Request) -> Accep
 @router.put(
     "/reset-password/{token}",
     response_model=user_json.UserResponse,
-    responses={**errors.BAD_REQUEST, **errors.NOT_FOUND, **errors.UNPROCESSABLE},
+    responses={**errors.BAD_BODY, **errors.NOT_FOUND, **errors.UNPROCESSABLE},
     summary="Choose a new password with the emailed token; every session is logged out",
 )
 async def reset_password(token: str, params: PasswordParams) -> user_json.UserResponse:
@@ -210,7 +210,7 @@ async def reset_password(token: str, params: PasswordParams) -> user_json.UserRe
     "/log-in-link",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={**errors.BAD_REQUEST, **errors.TOO_MANY},
+    responses={**errors.BAD_BODY, **errors.TOO_MANY},
     summary="Email a single-use log-in link, valid 15 minutes (same answer for any email)",
 )
 async def request_login_link(params: EmailParams, request: Request) -> Accepted:
@@ -240,7 +240,7 @@ async def index(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=user_json.UserResponse,
-    responses={**errors.BAD_REQUEST, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
+    responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="Create a user, with any role (admins)",
 )
 async def create(params: AdminUserParams, scope: ApiScope, response: Response) -> user_json.UserResponse:
@@ -260,7 +260,7 @@ async def show(user: ScopedUser) -> user_json.UserResponse:
 
 
 _UPDATE_RESPONSES: errors.Responses = {
-    **errors.BAD_REQUEST,
+    **errors.BAD_BODY,
     **errors.UNAUTHORIZED,
     **errors.FORBIDDEN,
     **errors.NOT_FOUND,

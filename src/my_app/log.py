@@ -75,9 +75,14 @@ def configure(settings: Settings) -> None:
     _start_writer(handler)
     logging.getLogger().setLevel(settings.log_level.upper())
     # uvicorn's own handlers would print every line twice.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # The app writes one access line per request itself (my_app_web.telemetry). uvicorn writes its
+    # own when this logger has handlers, its parents' included: none.
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
 
 
 def formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:

@@ -7,9 +7,10 @@ each request its id, times it, and at its end counts it in the metrics and write
   route}`. `route` is the matched route's template (`/api/products/{id}`), `/static` for static files
   and `unmatched` when no route matched (404s, the host check's 400): a scanner's random paths add
   no series. An unusual method is counted as `OTHER`, for the same reason.
-- **Access line:** one per request (uvicorn's own is off), with request_id, method, route, path (its
-  token parameters `[FILTERED]`), status, duration_ms and user_id (None for visitors). Every other
-  line logged during the request carries request_id, method, route and user_id too (`log.current_request`).
+- **Access line:** one per request (uvicorn's own is off), with request_id, method, route, path
+  (a `{token}` path parameter and `token=` query parameters `[FILTERED]`), status, duration_ms and
+  user_id (None for visitors). Every other line logged during the request carries request_id,
+  method, route and user_id too (`log.current_request`).
 
 A live page's SSE stream (`live.LiveResponse`) passes the edges until it has sent its headers and
 first event, then the endpoint holds it outside them (`Endpoint.__call__`): it is counted and logged
@@ -165,6 +166,10 @@ def _series_for(method: str, route: str, status: int) -> Series:
 def access_line(scope: Scope, request_id: str, method: str, route: str, status: int, duration: float) -> dict[str, Any]:
     """The access line's fields: a structlog event dict, rendered in the log's writer thread."""
     path: str = scope["path"]
+    params = scope.get("path_params")
+    if params and "token" in params:
+        # An emailed link's token (/users/confirm/{token}) is a password for its holder.
+        path = path.replace(params["token"], log.FILTERED)
     query: bytes = scope.get("query_string", b"")
     if query:
         path = log.scrub_url(f"{path}?{query.decode('latin-1')}")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,15 +26,15 @@ import procrastinate
 import psycopg_pool
 from procrastinate import Blueprint
 from procrastinate import exceptions as procrastinate_exceptions
-from procrastinate.job_context import JobContext
+from procrastinate.job_context import AbortReason, JobContext
 from procrastinate.jobs import Job
-from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from procrastinate.retry import BaseRetryStrategy, RetryDecision, RetryStrategy
 from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from my_app import backoff, repo
+from my_app import backoff, metrics, pubsub, repo
 from my_app.config import Settings, get_settings
 from my_app.errors import NotFoundError, ValidationError
 from my_app.running import Slot
@@ -196,20 +197,47 @@ async def _recently_enqueued(session: AsyncSession, task_name: str, args: dict[s
 
 
 async def record_outcome(call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Worker) -> Any:
-    """Keep each failed attempt's reason; turn `JobCancelled` into procrastinate's `aborted` status."""
+    """Keep each failed attempt's reason; turn `JobCancelled` into procrastinate's `aborted` status;
+    count the attempt (`jobs_finished_total{queue,task,outcome}`) and time it (`job_duration_seconds`).
+
+    Outcomes: succeeded; cancelled (`JobCancelled`, or an abort asked with `cancel_job`); discarded
+    (`JobDiscarded`); failed (any other error, and a run cut short by a shutdown: it runs again).
+    """
+    job = context.job
+    began = time.perf_counter()
+    outcome = "failed"
     try:
-        return await call_next()
+        result = await call_next()
+        outcome = "succeeded"
+        return result
     except JobCancelled as exc:
-        logger.warning("job %s cancelled: %s", context.job.call_string, exc)
-        await _record_error(worker, context.job, f"cancelled: {exc}")
+        outcome = "cancelled"
+        logger.warning("job %s cancelled: %s", job.call_string, exc)
+        await _record_error(worker, job, f"cancelled: {exc}")
         raise procrastinate_exceptions.JobAborted(str(exc)) from exc
     except JobDiscarded as exc:
-        logger.error("job %s discarded: %s", context.job.call_string, exc)
-        await _record_error(worker, context.job, f"discarded: {exc}")
+        outcome = "discarded"
+        logger.error("job %s discarded: %s", job.call_string, exc)
+        await _record_error(worker, job, f"discarded: {exc}")
         raise
     except Exception as exc:
-        await _record_error(worker, context.job, f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, procrastinate_exceptions.JobAborted) and _abort_requested(context):
+            outcome = "cancelled"
+        await _record_error(worker, job, f"{type(exc).__name__}: {exc}")
         raise
+    except asyncio.CancelledError:  # procrastinate cancels an async job to abort it
+        if _abort_requested(context):
+            outcome = "cancelled"
+        raise
+    finally:
+        queue, task = job.queue, job.task_name
+        metrics.JOB_DURATION.labels(queue, task).observe(time.perf_counter() - began)
+        metrics.JOBS_FINISHED.labels(queue, task, outcome).inc()
+
+
+def _abort_requested(context: JobContext) -> bool:
+    """An operator asked to stop the job (`cancel_job`), as opposed to a worker shutting down."""
+    return context.abort_reason() == AbortReason.USER_REQUEST
 
 
 async def _record_error(worker: Worker, job: Job, error: str) -> None:
@@ -294,6 +322,89 @@ def register_tasks(blueprints: Mapping[str, Blueprint], periodic: Sequence[Perio
             _registered_periodic.add(entry.task.name)
 
 
+# --- Pausing queues (Oban's pause_queue / resume_queue) ---
+
+# Each pause and resume is announced on this PubSub topic (payload {"queue": name}); every node's
+# JobWorkers then re-reads job_queue_pauses. The table is the truth, the message only says "look now".
+QUEUES_TOPIC = "jobs:queues"
+# Seconds between two reads of job_queue_pauses by each node's JobWorkers, whatever it heard: the
+# safety net for a lost message (the PubSub listener reconnecting, a broadcast that failed).
+PAUSE_RECHECK = 5.0
+
+
+async def paused_queues() -> set[str]:
+    """The queues paused now (on every node).
+
+    Examples:
+        await jobs.paused_queues()   # {"emails"}
+    """
+    async with repo.transaction() as session:
+        return set(await session.scalars(text("SELECT queue FROM job_queue_pauses")))
+
+
+async def pause_queue(queue: str) -> None:
+    """Stop fetching jobs of `queue` on every node (within about a second), until `resume_queue`.
+
+    Running jobs finish; jobs enqueued meanwhile wait as `todo`. The pause is kept in the database:
+    it holds across restarts, and a node that starts later does not run the queue either. Pausing
+    a paused queue changes nothing. Unlike Oban, which accepts any name and pauses nothing, an
+    unknown queue (not in JOB_QUEUES, used by no task and holding no job) is a ValidationError, so
+    a typo never looks like a pause.
+
+    Examples:
+        await jobs.pause_queue("emails")
+        await jobs.pause_queue("emials")   # ValidationError: unknown queue 'emials'; known queues: default, emails
+    """
+    await _check_known(queue)
+    async with repo.transaction() as session:
+        await session.execute(
+            text("INSERT INTO job_queue_pauses (queue) VALUES (:queue) ON CONFLICT (queue) DO NOTHING"),
+            {"queue": queue},
+        )
+    logger.info("queue %s paused", queue)
+    await pubsub.announce(QUEUES_TOPIC, "paused", {"queue": queue})
+
+
+async def resume_queue(queue: str) -> None:
+    """Fetch jobs of `queue` again on every node; resuming a queue that is not paused changes nothing.
+
+    Examples:
+        await jobs.resume_queue("emails")
+        await jobs.resume_queue("emials")  # ValidationError: unknown queue 'emials'; ...
+    """
+    async with repo.transaction() as session:
+        resumed = await session.scalar(
+            text("DELETE FROM job_queue_pauses WHERE queue = :queue RETURNING queue"), {"queue": queue}
+        )
+    if resumed is None:
+        await _check_known(queue)
+        return
+    logger.info("queue %s resumed", queue)
+    await pubsub.announce(QUEUES_TOPIC, "resumed", {"queue": queue})
+
+
+def _named_queues() -> set[str]:
+    """The queues this process knows by name: configured (JOB_QUEUES) and those its tasks use."""
+    return set(parse_queues(settings().job_queues)) | {task.queue for task in procrastinate_app.tasks.values()}
+
+
+async def _check_known(queue: str) -> None:
+    named = _named_queues()
+    if queue in named:
+        return
+    async with repo.transaction() as session:
+        used = await session.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = :queue)"
+                " OR EXISTS (SELECT 1 FROM job_queue_pauses WHERE queue = :queue)"
+            ),
+            {"queue": queue},
+        )
+    if not used:
+        known = ", ".join(sorted(named))
+        raise ValidationError({"queue": [f"unknown queue {queue!r}; known queues: {known}"]})
+
+
 # --- Workers, supervised ---
 
 # A worker that stopped is started again after backoff_seconds(n, RESTART_BASE, RESTART_MAX), n counting
@@ -309,6 +420,18 @@ def restart_delay(restarts: int) -> float:
 
 
 @dataclass
+class _PauseState:
+    """Whether one queue is paused on this node, as two events so either change can be awaited."""
+
+    paused: asyncio.Event = field(default_factory=asyncio.Event)
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def set(self, paused: bool) -> None:
+        (self.paused if paused else self.resumed).set()
+        (self.resumed if paused else self.paused).clear()
+
+
+@dataclass
 class JobWorkers:
     """One procrastinate worker per queue, each with the queue's concurrency (Oban's queues), supervised.
 
@@ -319,10 +442,16 @@ class JobWorkers:
     backoff whenever it ends without being asked to, and logs one line per restart. `running()`
     is False while any queue's worker is down (`/ready` reports it).
 
+    Paused queues (`pause_queue`): the supervisor stops the queue's worker (no more fetching; running
+    jobs finish, however long they take) and starts a new one when the queue is resumed. It learns of
+    pauses from job_queue_pauses: read before the first worker starts, again on each message on
+    QUEUES_TOPIC (from any node), and every PAUSE_RECHECK seconds. A paused queue is not down.
+
     Examples:
         workers = JobWorkers(settings, queues={"default": 10, "emails": 5})
         await workers.start()      # returns at once; the workers run in the background
-        workers.running()          # True once every worker has registered
+        workers.running()          # True once every worker not paused has registered
+        workers.paused()           # ["emails"] after `await jobs.pause_queue("emails")` (any node)
         await workers.stop()       # lets running jobs finish (JOB_SHUTDOWN_TIMEOUT)
     """
 
@@ -331,13 +460,18 @@ class JobWorkers:
     name: str = "job workers"
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _workers: dict[str, Worker | None] = field(default_factory=dict)
+    _pauses: dict[str, _PauseState] = field(default_factory=dict)
+    _pauses_read: asyncio.Event = field(default_factory=asyncio.Event)
     restarts: int = 0  # restarts so far, all queues together
 
     async def start(self) -> None:
         queues = self.queues or parse_queues(self.settings.job_queues)
+        self._pauses_read.clear()
         for queue, concurrency in queues.items():
             self._workers[queue] = None
+            self._pauses[queue] = _PauseState()
             self._tasks.append(asyncio.create_task(self._supervise(queue, concurrency), name=f"jobs:{queue}"))
+        self._tasks.append(asyncio.create_task(self._watch_pauses(), name="jobs:pauses"))
         logger.info("job workers started: %s", ", ".join(f"{q}×{c}" for q, c in queues.items()))
 
     def _new_worker(self, queue: str, concurrency: int) -> Worker:
@@ -357,12 +491,20 @@ class JobWorkers:
     async def _supervise(self, queue: str, concurrency: int) -> None:
         loop = asyncio.get_running_loop()
         in_a_row = 0
+        state = self._pauses[queue]
+        await self._pauses_read.wait()  # a queue paused before this node started never fetches
         while True:
+            if state.paused.is_set():
+                logger.info("queue %s is paused: its worker waits to be resumed", queue)
+                await state.resumed.wait()
+                logger.info("queue %s resumed: its worker starts", queue)
             worker = self._new_worker(queue, concurrency)
             self._workers[queue] = worker
             began = loop.time()
             try:
-                await worker.run()  # type: ignore[no-untyped-call]
+                if await self._run_until_paused(queue, worker):
+                    in_a_row = 0
+                    continue
                 reason = "it stopped"  # a side task (listener, heartbeat) failed: procrastinate gave up
             except Exception as exc:  # fetching or registering failed: the database is gone
                 reason = f"{type(exc).__name__}: {_cause(exc)}"
@@ -381,6 +523,69 @@ class JobWorkers:
             )
             await asyncio.sleep(delay)
 
+    async def _run_until_paused(self, queue: str, worker: Worker) -> bool:
+        """Run `worker` until it ends on its own (False; raises what ended it) or the queue is paused
+        (True, once it stopped fetching and its running jobs finished)."""
+        run = asyncio.create_task(worker.run(), name=f"jobs:{queue}:worker")  # type: ignore[no-untyped-call]
+        paused = asyncio.create_task(self._pauses[queue].paused.wait())
+        draining = False
+        try:
+            await asyncio.wait({run, paused}, return_when=asyncio.FIRST_COMPLETED)
+            if run.done():
+                await run
+                return False
+            logger.info("queue %s paused: its worker stops fetching and lets its running jobs finish", queue)
+            draining = True
+            worker.shutdown_graceful_timeout = None  # a pause waits for running jobs, however long they take
+            worker.stop()  # type: ignore[no-untyped-call]
+            await asyncio.shield(run)
+            return True
+        except asyncio.CancelledError:  # stop(): the app is stopping
+            await self._stop_worker(worker, run, draining=draining)
+            raise
+        finally:
+            paused.cancel()
+
+    async def _stop_worker(self, worker: Worker, run: asyncio.Task[None], *, draining: bool) -> None:
+        """End the worker as a stop does: running jobs get JOB_SHUTDOWN_TIMEOUT, then are aborted (retried later)."""
+        try:
+            if draining:  # after a pause, procrastinate waits without a bound: bound it like a stop
+                await asyncio.wait({run}, timeout=self.settings.job_shutdown_timeout)
+                if not run.done():
+                    # procrastinate's own step after its graceful wait, which it would never reach.
+                    await worker._abort_running_jobs()  # type: ignore[no-untyped-call]
+            else:
+                run.cancel()  # procrastinate's graceful shutdown, with JOB_SHUTDOWN_TIMEOUT
+            await asyncio.gather(run, return_exceptions=True)
+        except Exception:
+            logger.exception("%s did not stop cleanly", run.get_name())
+
+    async def _watch_pauses(self) -> None:
+        """Keep each queue's pause state equal to job_queue_pauses: read it now, on every message on
+        QUEUES_TOPIC (a pause or resume on any node, or a Gap: messages may be lost) and every
+        PAUSE_RECHECK seconds."""
+        wake = asyncio.Event()
+        subscription = pubsub.subscribe(QUEUES_TOPIC, on_message=lambda _item: wake.set())
+        try:
+            while True:
+                wake.clear()
+                await self._read_pauses()
+                self._pauses_read.set()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), PAUSE_RECHECK)
+        finally:
+            pubsub.unsubscribe(subscription)
+
+    async def _read_pauses(self) -> None:
+        try:
+            paused = await paused_queues()
+        except Exception as exc:
+            # The database is away: keep what we knew (the workers cannot fetch meanwhile anyway).
+            logger.warning("could not read the paused queues (%s); keeping the last known", _cause(exc))
+            return
+        for queue, state in self._pauses.items():
+            state.set(queue in paused)
+
     async def stop(self) -> None:
         """Let running jobs finish (up to JOB_SHUTDOWN_TIMEOUT), then stop fetching."""
         for task in self._tasks:
@@ -391,16 +596,24 @@ class JobWorkers:
                 logger.error("a job worker stopped with an error: %r", result)
         self._tasks.clear()
         self._workers.clear()
+        self._pauses.clear()
 
     def running(self) -> bool:
-        """True while every queue's worker is registered and fetching (False while one restarts)."""
-        return bool(self._workers) and all(
-            worker is not None and worker.worker_id is not None for worker in self._workers.values()
-        )
+        """True while every queue's worker is registered and fetching, or its queue is paused
+        (False while one restarts)."""
+        return bool(self._workers) and not self.down()
 
     def down(self) -> list[str]:
-        """The queues whose worker is not running right now."""
-        return [queue for queue, worker in self._workers.items() if worker is None or worker.worker_id is None]
+        """The queues whose worker is not running right now, paused queues left out (they are meant to be so)."""
+        return [
+            queue
+            for queue, worker in self._workers.items()
+            if (worker is None or worker.worker_id is None) and queue not in self.paused()
+        ]
+
+    def paused(self) -> list[str]:
+        """This node's queues that are paused (as it last read job_queue_pauses)."""
+        return [queue for queue, state in self._pauses.items() if state.paused.is_set()]
 
 
 def _cause(error: BaseException) -> str:
@@ -415,14 +628,22 @@ async def ping() -> None:
     await procrastinate_app.connector.execute_query_one_async("SELECT count(*) AS n FROM procrastinate_workers")
 
 
-# --- Inspection (myapp jobs ...) ---
+# --- Inspection (myapp jobs ..., the ops dashboard, /metrics) ---
 
 JOB_STATES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
+_JOB_COLUMNS = (
+    "j.id, j.queue_name, j.task_name, j.status::text, j.attempts, j.args, j.scheduled_at,"
+    " (SELECT e.error FROM job_errors e WHERE e.job_id = j.id ORDER BY e.id DESC LIMIT 1)"
+)
 
 
 @dataclass(frozen=True)
 class JobInfo:
-    """One job as operators see it, with the reason of its last failed attempt."""
+    """One job as operators see it, with the reason of its last failed attempt.
+
+    `max_attempts` is how many runs its task's retry strategy allows in all (None: unlimited, or
+    not knowable here, e.g. a task only a worker process registers).
+    """
 
     id: int
     queue: str
@@ -432,23 +653,88 @@ class JobInfo:
     args: dict[str, Any]
     scheduled_at: datetime | None
     last_error: str | None
+    max_attempts: int | None = None
 
 
-async def list_jobs(*, state: str | None = None, limit: int = 50) -> list[JobInfo]:
-    """The newest jobs (optionally in one state), each with its last recorded error."""
+@dataclass(frozen=True)
+class JobError:
+    """One failed attempt of a job: its number (1 for the first run), why it failed and when."""
+
+    attempt: int
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class JobCount:
+    """How many jobs of one task are in one state on one queue (the `jobs{queue,task,state}` gauge)."""
+
+    queue: str
+    task: str
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """One queue at a glance: its jobs by state (every state, zeros included), whether it is paused,
+    and how long its oldest due job has waited (None when none waits).
+
+    Examples:
+        QueueStats(queue="emails", counts={"todo": 3, "doing": 1, ..., "aborted": 0}, paused=False,
+                   oldest_waiting=timedelta(seconds=12))
+    """
+
+    queue: str
+    counts: Mapping[str, int]
+    paused: bool
+    oldest_waiting: timedelta | None
+
+
+def max_attempts_of(task_name: str) -> int | None:
+    """How many runs in all the task's retry strategy allows: `Backoff(max_attempts=3)` → 3, no retry
+    → 1, procrastinate's `RetryStrategy(max_attempts=2)` (retries after the first run) → 3; None when
+    unlimited or unknown (a task this process has not registered)."""
+    task = procrastinate_app.tasks.get(task_name)
+    if task is None:
+        return None
+    strategy = task.retry_strategy
+    if strategy is None:
+        return 1
+    if isinstance(strategy, Backoff):
+        return strategy.max_attempts
+    if isinstance(strategy, RetryStrategy) and strategy.max_attempts:
+        return strategy.max_attempts + 1
+    return None
+
+
+def _job_info(row: Sequence[Any]) -> JobInfo:
+    job_id, queue, task, state, attempts, args, scheduled_at, last_error = row
+    return JobInfo(
+        job_id, queue, task, state, attempts, args, scheduled_at, last_error, max_attempts=max_attempts_of(task)
+    )
+
+
+async def list_jobs(*, state: str | None = None, queue: str | None = None, limit: int = 50) -> list[JobInfo]:
+    """The newest jobs (optionally in one state, on one queue), each with its last recorded error.
+
+    Examples:
+        await jobs.list_jobs(state="failed", queue="emails", limit=20)
+        await jobs.list_jobs(state="exploded")   # ValidationError: state must be one of todo, doing, ...
+    """
     if state is not None and state not in JOB_STATES:
         raise ValidationError({"state": [f"must be one of {', '.join(JOB_STATES)}"]})
     async with repo.transaction() as session:
         rows = await session.execute(
             text(
-                "SELECT j.id, j.queue_name, j.task_name, j.status::text AS state, j.attempts, j.args, j.scheduled_at,"
-                " (SELECT e.error FROM job_errors e WHERE e.job_id = j.id ORDER BY e.id DESC LIMIT 1) AS last_error"
-                " FROM procrastinate_jobs j WHERE (CAST(:state AS text) IS NULL OR j.status::text = :state)"
+                f"SELECT {_JOB_COLUMNS} FROM procrastinate_jobs j"  # noqa: S608 - a constant, no input
+                " WHERE (CAST(:state AS text) IS NULL OR j.status::text = :state)"
+                " AND (CAST(:queue AS text) IS NULL OR j.queue_name = :queue)"
                 " ORDER BY j.id DESC LIMIT :limit"
             ),
-            {"state": state, "limit": limit},
+            {"state": state, "queue": queue, "limit": limit},
         )
-        return [JobInfo(*row) for row in rows]
+        return [_job_info(row) for row in rows]
 
 
 async def get_job(job_id: int) -> JobInfo:
@@ -456,17 +742,107 @@ async def get_job(job_id: int) -> JobInfo:
     async with repo.transaction() as session:
         row = (
             await session.execute(
-                text(
-                    "SELECT j.id, j.queue_name, j.task_name, j.status::text, j.attempts, j.args, j.scheduled_at,"
-                    " (SELECT e.error FROM job_errors e WHERE e.job_id = j.id ORDER BY e.id DESC LIMIT 1)"
-                    " FROM procrastinate_jobs j WHERE j.id = :id"
-                ),
+                text(f"SELECT {_JOB_COLUMNS} FROM procrastinate_jobs j WHERE j.id = :id"),  # noqa: S608 - constant
                 {"id": job_id},
             )
         ).first()
     if row is None:
         raise NotFoundError("job", job_id)
-    return JobInfo(*row)
+    return _job_info(row)
+
+
+async def job_errors(job_id: int) -> list[JobError]:
+    """Every recorded failed attempt of the job, first attempt first; NotFoundError for an unknown id.
+
+    Examples:
+        await jobs.job_errors(42)
+        # [JobError(attempt=1, error="SMTPError: timeout", at=...), JobError(attempt=2, ...)]
+        await jobs.job_errors(987654321)   # NotFoundError
+    """
+    async with repo.transaction() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT e.attempt, e.error, e.at FROM procrastinate_jobs j"
+                    " LEFT JOIN job_errors e ON e.job_id = j.id WHERE j.id = :id ORDER BY e.id"
+                ),
+                {"id": job_id},
+            )
+        ).all()
+    if not rows:
+        raise NotFoundError("job", job_id)
+    return [JobError(*row) for row in rows if row.attempt is not None]
+
+
+async def count_jobs() -> list[JobCount]:
+    """Jobs by queue, task and state, in one query (states with no job are absent).
+
+    Examples:
+        await jobs.count_jobs()
+        # [JobCount(queue="emails", task="email:deliver_email", state="failed", count=2), ...]
+    """
+    async with repo.transaction() as session:
+        rows = await session.execute(
+            text(
+                "SELECT queue_name, task_name, status::text, count(*) FROM procrastinate_jobs"
+                " GROUP BY queue_name, task_name, status ORDER BY queue_name, task_name, status"
+            )
+        )
+        return [JobCount(*row) for row in rows]
+
+
+# Per queue: jobs by state, and the oldest due job. A due job waits since its scheduled time, or
+# (never scheduled) since it was deferred; ids grow with time, so the oldest unscheduled one is the
+# smallest id, and one event lookup per queue finds its time.
+_QUEUE_STATS = """
+WITH by_state AS (
+    SELECT queue_name AS queue, jsonb_object_agg(state, n) AS counts
+    FROM (SELECT queue_name, status::text AS state, count(*) AS n FROM procrastinate_jobs
+          GROUP BY queue_name, status) counted
+    GROUP BY queue_name
+), due AS (
+    SELECT queue_name AS queue, min(scheduled_at) AS first_scheduled,
+           min(id) FILTER (WHERE scheduled_at IS NULL) AS first_unscheduled
+    FROM procrastinate_jobs
+    WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())
+    GROUP BY queue_name
+), queues AS (
+    SELECT queue FROM by_state
+    UNION SELECT queue FROM job_queue_pauses
+    UNION SELECT unnest(CAST(:configured AS text[]))
+)
+SELECT q.queue, s.counts, p.queue IS NOT NULL AS paused,
+       now() - LEAST(d.first_scheduled, (SELECT e.at FROM procrastinate_events e
+                                         WHERE e.job_id = d.first_unscheduled AND e.type = 'deferred'
+                                         ORDER BY e.id LIMIT 1)) AS oldest_waiting
+FROM queues q
+LEFT JOIN by_state s ON s.queue = q.queue
+LEFT JOIN due d ON d.queue = q.queue
+LEFT JOIN job_queue_pauses p ON p.queue = q.queue
+ORDER BY q.queue
+"""
+
+
+async def queue_stats() -> list[QueueStats]:
+    """Every queue that has jobs, is configured (JOB_QUEUES) or is paused, by name, in one query.
+
+    Examples:
+        await jobs.queue_stats()
+        # [QueueStats(queue="default", counts={"todo": 0, ...}, paused=False, oldest_waiting=None),
+        #  QueueStats(queue="emails", counts={"todo": 3, ...}, paused=True, oldest_waiting=timedelta(...))]
+    """
+    configured = list(parse_queues(settings().job_queues))
+    async with repo.transaction() as session:
+        rows = await session.execute(text(_QUEUE_STATS), {"configured": configured})
+        return [
+            QueueStats(
+                queue=queue,
+                counts={state: int((counts or {}).get(state, 0)) for state in JOB_STATES},
+                paused=paused,
+                oldest_waiting=max(oldest, timedelta(0)) if oldest is not None else None,
+            )
+            for queue, counts, paused, oldest in rows
+        ]
 
 
 async def retry_job(job_id: int) -> JobInfo:

@@ -1,45 +1,23 @@
-"""No password, token or cookie ever reaches a log line: the logs of a whole auth flow, rendered as in
-production (JSON), are searched for every secret the flow used (issue 12: structured logs)."""
+"""No password, token or cookie ever reaches a log line: everything the app logs during a whole auth
+flow (every logger, at DEBUG), rendered as in production (JSON), is searched for every secret the
+flow used (issue 12: structured logs)."""
 
 from __future__ import annotations
 
 import asyncio
-import io
-import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from starlette.types import Message
 
-from my_app import accounts, log
+from my_app import accounts
 from tests.support.browser_forms import submit
 from tests.support.conn_case import client_for
 from tests.support.fixtures.accounts import extract_user_token, unique_user_email, url_for
+from tests.support.log_capture import AppLog, app_log_fixture  # noqa: F401 - fixture
 
 PASSWORD = "first password !!"
 NEW_PASSWORD = "second password !!"
-
-
-@pytest.fixture
-def all_lines() -> Iterator[io.StringIO]:
-    """Every line the app logs meanwhile (stdlib and structlog), rendered as in production."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.DEBUG)  # the debug lines too: a secret must not be there either
-    captured = logging.StreamHandler(io.StringIO())
-    captured.setFormatter(log.formatter("json"))
-    captured.addFilter(log.scrub_secrets)
-    # The test's own HTTP client logs the URLs it calls (tokens in them): not the app's lines.
-    captured.addFilter(lambda record: not record.name.startswith(("httpx", "httpcore")))
-    root.addHandler(captured)
-    try:
-        yield captured.stream
-    finally:
-        root.removeHandler(captured)
-        root.setLevel(level)
 
 
 async def connect_socket(app: FastAPI, query: str) -> list[Message]:
@@ -76,7 +54,7 @@ async def connect_socket(app: FastAPI, query: str) -> list[Message]:
 
 
 async def test_the_logs_of_a_whole_auth_flow_show_no_secret(
-    web_app: FastAPI, db: object, all_lines: io.StringIO, settings: Any
+    web_app: FastAPI, db: object, app_log: AppLog, settings: Any
 ) -> None:
     email = unique_user_email()
     secrets: dict[str, str] = {"password": PASSWORD, "new password": NEW_PASSWORD}
@@ -139,11 +117,10 @@ async def test_the_logs_of_a_whole_auth_flow_show_no_secret(
     # A socket opened with the token in its URL (the token is no longer valid: the password changed).
     await connect_socket(web_app, f"token={socket_token}&vsn=2.0.0")
 
-    log.flush()
-    output = all_lines.getvalue()
+    output = app_log.text()
     found = {name: value for name, value in secrets.items() if value in output}
     assert found == {}, f"secrets in the log: {sorted(found)}"
-    requests = [json.loads(line) for line in output.splitlines() if '"logger": "my_app_web.access"' in line]
+    requests = app_log.access_lines()
     routes = {(line["method"], line["route"], line["status"]) for line in requests}
     assert ("POST", "/users/register", 303) in routes
     assert ("POST", "/users/confirm/{token}", 303) in routes

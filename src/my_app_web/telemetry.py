@@ -8,8 +8,8 @@ each request its id, times it, and at its end counts it in the metrics and write
   and `unmatched` when no route matched (404s, the host check's 400): a scanner's random paths add
   no series. An unusual method is counted as `OTHER`, for the same reason.
 - **Access line:** one per request (uvicorn's own is off), with request_id, method, route, path
-  (a `{token}` path parameter and `token=` query parameters `[FILTERED]`), status, duration_ms and
-  user_id (None for visitors). Every other line logged during the request carries request_id,
+  (a `{token}` path parameter and `token=` query parameters `[FILTERED]`), status, duration_ms,
+  user_id (None for visitors) and client (its address). Every other line logged during the request carries request_id,
   method, route and user_id too (`log.current_request`).
 
 A live page's SSE stream (`live.LiveResponse`) passes the edges until it has sent its headers and
@@ -193,4 +193,6 @@ def access_line(scope: Scope, request_id: str, method: str, route: str, status: 
         "status": status,
         "duration_ms": round(duration * 1000, 2),
         "user_id": user_id_of(scope),
+        # The forwarded client when behind TRUSTED_PROXIES (ForwardedHeaders ran first).
+        "client": client[0] if (client := scope.get("client")) else None,
     }

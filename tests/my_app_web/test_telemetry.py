@@ -97,6 +97,7 @@ async def test_each_request_writes_one_access_line_with_its_fields(client: httpx
     assert line["status"] == 200
     assert line["request_id"] == response.headers["x-request-id"]
     assert line["user_id"] is None
+    assert line["client"] == "127.0.0.1"
     assert 0 <= line["duration_ms"] < 5000
     assert line["timestamp"].endswith("Z")
     assert "SECRET-TOKEN" not in app_log.text()

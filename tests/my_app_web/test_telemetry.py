@@ -3,6 +3,7 @@ request's fields on every line logged meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -19,6 +20,7 @@ from tests.support.conn_case import client_for
 from tests.support.fixtures.accounts import user_fixture
 from tests.support.fixtures.api import auth_for
 from tests.support.fixtures.catalog import product_fixture
+from tests.support.live_case import live_stream
 from tests.support.log_capture import AppLog, app_log_fixture  # noqa: F401 - fixture
 
 
@@ -141,3 +143,20 @@ async def test_the_request_id_header_is_set_once(client: httpx.AsyncClient) -> N
     response = await client.get("/health", headers={"x-request-id": "from-the-load-balancer_0123456789"})
 
     assert response.headers.get_list("x-request-id") == ["from-the-load-balancer_0123456789"]
+
+
+async def test_a_live_page_s_stream_is_logged_once_it_has_sent_its_first_event(
+    web_app: FastAPI, client: httpx.AsyncClient, app_log: AppLog
+) -> None:
+    before = requests_counted("GET", "/products", 200)
+
+    async with live_stream(web_app, client, "/products") as stream:
+        await stream.next_event()
+        await asyncio.sleep(0.05)  # the endpoint holds the stream now: the edges have returned
+        [line] = [line for line in app_log.access_lines() if line["route"] == "/products"]
+        assert line["status"] == 200
+        assert requests_counted("GET", "/products", 200) == before + 1
+
+    # Closing the page adds nothing: the request was counted once, its latency to the first event.
+    assert requests_counted("GET", "/products", 200) == before + 1
+    assert len([line for line in app_log.access_lines() if line["route"] == "/products"]) == 1

@@ -69,3 +69,21 @@ def test_two_workers_report_the_totals_of_both(two_workers: tuple[ServerProcess,
     assert len(pids_sampled(from_the_port.text)) == 2
     # Exactly one access line per request, written by the app (uvicorn's own is off).
     assert server.output().count("route=/health") == REQUESTS
+
+
+def test_one_worker_serves_metrics_port_itself_with_the_job_counts(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    server = ServerProcess(port=free_port(), log=tmp_path / "server.log", env={"METRICS_PORT": str(metrics_port)})
+    try:
+        server.start()
+        for _ in range(5):
+            assert fresh_connection_get(f"{server.base_url}/health").status_code == 200
+
+        scrape = fresh_connection_get(f"http://127.0.0.1:{metrics_port}/metrics")
+    finally:
+        server.stop()
+
+    assert scrape.status_code == 200
+    assert health_requests(scrape.text) == 5
+    assert "# TYPE jobs gauge" in scrape.text
+    assert "# TYPE process_resident_memory_bytes gauge" in scrape.text

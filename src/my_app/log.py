@@ -3,8 +3,9 @@
 Three rules keep logging from hurting the server when things go wrong:
 
 - **Rendering happens off the event loop.** Records go through a queue to a thread that formats and
-  writes them. A traceback rendered on the loop stops every request meanwhile: Rich's renderer took
-  9-26 s per database error on this machine, and a PostgreSQL restart stalled the server for that long.
+  writes them, in batches (at most `WRITE_INTERVAL` late; warnings and errors at once). A
+  traceback rendered on the loop stops every request meanwhile: Rich's renderer took 9-26 s per
+  database error on this machine, and a PostgreSQL restart stalled the server for that long.
 - **One traceback per distinct error per interval** (`TRACEBACK_INTERVAL`): a database restart makes
   every request fail the same way, and 2,000 copies of the same traceback help nobody. The first
   occurrence of an error (its type and the line that raised it) keeps its traceback; repeats within
@@ -22,9 +23,10 @@ logged, so a route matched or a user signed in halfway through the request shows
 from __future__ import annotations
 
 import atexit
+import collections
+import contextlib
 import logging
 import logging.handlers
-import queue
 import re
 import sys
 import threading
@@ -32,12 +34,16 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
+from typing import Any, TextIO
 
+import orjson
 import structlog
 
 from my_app.config import Settings
 
 TRACEBACK_INTERVAL = 60.0  # seconds during which an error's traceback is shown only once
+WRITE_INTERVAL = 0.1  # seconds an info line may wait before it is written (see _Writer)
+WRITE_BATCH = 256  # records that wake the writer at once
 FILTERED = "[FILTERED]"
 # Query parameters whose values never reach a log line.
 _SECRET_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']*", re.IGNORECASE)
@@ -48,7 +54,7 @@ _CONTEXT_ATTRIBUTE = "structlog_context"
 RequestFields = Callable[[], Mapping[str, object]]
 current_request: ContextVar[RequestFields | None] = ContextVar("my_app.log.current_request", default=None)
 
-_listener: logging.handlers.QueueListener | None = None
+_listener: _Writer | None = None
 _listener_lock = threading.Lock()
 
 
@@ -70,40 +76,62 @@ def configure(settings: Settings) -> None:
     )
     handler = logging.StreamHandler()
     handler.setFormatter(formatter(settings.log_format or "console"))
+    render_event = renderer(settings.log_format or "console")
     handler.addFilter(scrub_secrets)
     handler.addFilter(TracebackLimiter(TRACEBACK_INTERVAL))
-    _start_writer(handler)
+    _start_writer(handler, render_event)
     logging.getLogger().setLevel(settings.log_level.upper())
     # uvicorn's own handlers would print every line twice.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # The app writes one access line per request itself (my_app_web.telemetry). uvicorn writes its
+    # own when this logger has handlers, its parents' included: none.
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
+
+
+def renderer(log_format: str) -> structlog.typing.Processor:
+    """The last step of every line: one JSON object (`json`), or a readable console line (`console`)."""
+    if log_format == "json":
+        return structlog.processors.JSONRenderer(serializer=_dumps)
+    # Plain tracebacks: Rich's took seconds each (on the event loop, before the queue), and would
+    # print locals (passwords, tokens) if asked to.
+    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
+
+
+def _dumps(event: object, **options: Any) -> str:
+    """orjson, for JSON lines: ~1 µs a line where the stdlib's json took ~9 (bench/telemetry_overhead.py)."""
+    return orjson.dumps(event, default=options.get("default")).decode()
 
 
 def formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
-    """What renders every line: one JSON object (`json`), or a readable console line (`console`)."""
-    renderer: structlog.typing.Processor
-    if log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
-        exception_step: list[structlog.typing.Processor] = [structlog.processors.format_exc_info]
-    else:
-        # Plain tracebacks: Rich's took seconds each (on the event loop, before the queue), and would
-        # print locals (passwords, tokens) if asked to.
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
-        )
-        exception_step = []
+    """What renders every record (see `renderer`)."""
+    exception_step = [structlog.processors.format_exc_info] if log_format == "json" else []
     return structlog.stdlib.ProcessorFormatter(
         # Records of stdlib loggers are rendered in the writer thread: their context and time come
         # from the record, captured where they were logged.
         foreign_pre_chain=[_merge_record_context, *_SHARED, _timestamp_from_record],
         processors=[
-            _timestamp_from_record,  # for event dicts logged without one (the access line)
+            _timestamp_from_record,  # for event dicts logged without one
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *exception_step,
-            renderer,
+            renderer(log_format),
         ],
     )
+
+
+def write_event(event: dict[str, object]) -> None:
+    """Write `event` (with its own `event`, `level` and `logger` fields) as one line, the cheap way.
+
+    For a line written on every request (the access line): no LogRecord, no formatter chain and no
+    filters (the caller scrubs what it puts in); the writer thread adds the time it was called and
+    renders it as every other line. The caller checks the level (`logger.isEnabledFor`).
+    """
+    writer = _listener
+    if writer is not None:
+        writer.put_event(time.time(), event)
 
 
 # --- Off the event loop ---
@@ -127,20 +155,102 @@ class _Enqueue(logging.handlers.QueueHandler):
         return record
 
 
-def _start_writer(handler: logging.Handler) -> None:
+class _Writer:
+    """The thread that renders and writes records, woken in batches.
+
+    Waking a thread for each record (a queue's `put`) cost ~110 µs of CPU a record on this machine,
+    more than the rest of a request's telemetry together (bench/telemetry_overhead.py): records are
+    appended to a deque instead, and the thread drains it every `WRITE_INTERVAL`, or at once when
+    `WRITE_BATCH` records wait or a warning or error comes (those are not kept waiting).
+    """
+
+    def __init__(self, handler: logging.StreamHandler[TextIO], render_event: structlog.typing.Processor) -> None:
+        self.handlers = (handler,)
+        self.render_event = render_event
+        self._pending: collections.deque[logging.LogRecord | tuple[float, dict[str, object]]] = collections.deque()
+        self._wake = threading.Event()
+        self._drained = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="log writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put_nowait(self, record: logging.LogRecord) -> None:
+        self._pending.append(record)
+        if record.levelno >= logging.WARNING or len(self._pending) >= WRITE_BATCH:
+            self._wake.set()
+
+    def put_event(self, created: float, event: dict[str, object]) -> None:
+        self._pending.append((created, event))
+        if len(self._pending) >= WRITE_BATCH:
+            self._wake.set()
+
+    def sync(self, timeout: float) -> None:
+        """Wait until what was logged before the call is written (two passes: one may be under way)."""
+        for _ in range(2):
+            self._drained.clear()
+            self._wake.set()
+            self._drained.wait(timeout)
+
+    def stop(self) -> None:
+        """Write what waits, then end the thread."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(WRITE_INTERVAL)
+            self._wake.clear()
+            self._drain()
+            if self._stopping:
+                self._drain()
+                return
+
+    def _drain(self) -> None:
+        handler = self.handlers[0]
+        while self._pending:
+            item = self._pending.popleft()
+            if isinstance(item, logging.LogRecord):
+                if item.levelno >= handler.level:
+                    handler.handle(item)
+                continue
+            created, event = item
+            event["timestamp"] = _iso(created)
+            try:
+                line = self.render_event(None, "info", event)
+                if not isinstance(line, str):
+                    raise TypeError(f"the log renderer gave {type(line).__name__}, not text")
+                with handler.lock or contextlib.nullcontext():
+                    handler.stream.write(line + "\n")
+            except Exception:
+                handler.handleError(logging.makeLogRecord({"msg": repr(event)}))
+        with handler.lock or contextlib.nullcontext():
+            handler.flush()
+        self._drained.set()
+
+
+def _start_writer(handler: logging.StreamHandler[TextIO], render_event: structlog.typing.Processor) -> None:
     global _listener
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     with _listener_lock:
         if _listener is not None:
             _listener.stop()  # writes what is queued, then ends the old thread
         else:
             atexit.register(flush)
-        _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
+        _listener = _Writer(handler, render_event)
         _listener.start()
-    enqueue = _Enqueue(records)
+    enqueue = _Enqueue(_listener)  # type: ignore[arg-type]  # a queue as far as QueueHandler goes: put_nowait
     # Not used to render (the writer does); there for code that renders a record as the app would.
     enqueue.setFormatter(handler.formatter)
     logging.getLogger().handlers[:] = [enqueue]
+
+
+def written(timeout: float = 5.0) -> None:
+    """Wait until every line logged so far is written (for whoever reads the log: tests)."""
+    writer = _listener
+    if writer is not None:
+        writer.sync(timeout)
 
 
 def flush() -> None:
@@ -150,19 +260,6 @@ def flush() -> None:
         if _listener is not None:
             _listener.stop()
             _listener = None
-
-
-def event_extra(logger: logging.Logger) -> dict[str, object]:
-    """`extra=` for a stdlib call whose message is a whole event dict, rendered as a structlog line.
-
-    Cheaper than structlog's chain for a line logged on every request (the access line): the dict
-    carries its own level and logger name, and the writer thread adds its time.
-
-    Examples:
-        access = logging.getLogger("my_app_web.access")
-        access.info({"event": "request", "level": "info", "status": 200}, extra=log.event_extra(access))
-    """
-    return {"_logger": logger, "_name": "info"}
 
 
 def add_request_fields(
@@ -197,9 +294,17 @@ def _timestamp_from_record(
     return event_dict
 
 
+_second: tuple[int, str] = (-1, "")  # the last second formatted, and its text: one strftime a second
+
+
 def _iso(epoch: float) -> str:
-    seconds = time.gmtime(epoch)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", seconds) + f".{int(epoch % 1 * 1_000_000):06d}Z"
+    global _second
+    whole = int(epoch)
+    second, text = _second
+    if whole != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, text)
+    return f"{text}.{int((epoch - whole) * 1_000_000):06d}Z"
 
 
 # --- One traceback per distinct error per interval ---

@@ -31,6 +31,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.registry import Collector
 
 from my_app import jobs, metrics
+from my_app.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,14 @@ def serve_port(port: int, *, host: str, loop: asyncio.AbstractEventLoop | None =
         thread.join(5)
 
     return stop
+
+
+def serve_metrics_port(settings: Settings, loop: asyncio.AbstractEventLoop) -> Callable[[], None] | None:
+    """`serve_port` on METRICS_PORT for a process that runs the app on `loop` (`myapp worker`);
+    None when METRICS_PORT is not set."""
+    if not settings.metrics_port:
+        return None
+    return serve_port(settings.metrics_port, host=settings.bind_host, loop=loop)
 
 
 # --- The multiprocess directory of `myapp server --workers N` ---

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from my_app import application, log
+from my_app import application, log, metrics_export
 from my_app.config import Settings, get_settings
 from my_app_web.channels.origin_check import OriginCheck
 from my_app_web.channels.socket_endpoint import SocketEndpoint
@@ -133,7 +134,17 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
                 return
             async with application.lifespan(settings, links=email_links(settings)) as running:
                 app.state.application = running
-                yield
+                # METRICS_PORT, when this process is the only one (with several, `myapp server` serves it).
+                stop_metrics_port = (
+                    None
+                    if metrics_export.multiprocess_dir()
+                    else metrics_export.serve_metrics_port(settings, asyncio.get_running_loop())
+                )
+                try:
+                    yield
+                finally:
+                    if stop_metrics_port is not None:
+                        await asyncio.to_thread(stop_metrics_port)  # waits for its thread
         finally:
             await app.state.limiter.close()
 

@@ -7,9 +7,10 @@ each request its id, times it, and at its end counts it in the metrics and write
   route}`. `route` is the matched route's template (`/api/products/{id}`), `/static` for static files
   and `unmatched` when no route matched (404s, the host check's 400): a scanner's random paths add
   no series. An unusual method is counted as `OTHER`, for the same reason.
-- **Access line:** one per request (uvicorn's own is off), with request_id, method, route, path (its
-  token parameters `[FILTERED]`), status, duration_ms and user_id (None for visitors). Every other
-  line logged during the request carries request_id, method, route and user_id too (`log.current_request`).
+- **Access line:** one per request (uvicorn's own is off), with request_id, method, route, path
+  (a `{token}` path parameter and `token=` query parameters `[FILTERED]`), status, duration_ms,
+  user_id (None for visitors) and client (its address). Every other line logged during the request carries request_id,
+  method, route and user_id too (`log.current_request`).
 
 A live page's SSE stream (`live.LiveResponse`) passes the edges until it has sent its headers and
 first event, then the endpoint holds it outside them (`Endpoint.__call__`): it is counted and logged
@@ -19,14 +20,16 @@ WebSocket upgrades that reach the middleware get a request id and the request's 
 app's socket (`/socket/websocket`) is served before the middleware (see `Endpoint`) and logs itself.
 
 Kept lean (every request pays it): the labelled series are looked up once per (method, route,
-status) and cached; the access line is built as one dict and handed to the log queue.
+status) and cached; the access line is one dict handed to the log's writer thread, which renders
+it (`log.write_event`: no LogRecord, no formatter chain).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,6 +45,15 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 ACCESS_LOGGER = "my_app_web.access"
 
 Series = tuple[Callable[[], None], Callable[[float], None]]
+
+# Request ids: 128 random bits as 32 hex digits, like uuid4().hex, from a generator seeded once per
+# process. uuid4() reads the OS's random source each time: 110 µs a request on this machine's
+# sandboxed kernel (bench/telemetry_overhead.py). An id must be unique, not unguessable.
+_ids = random.Random(os.urandom(32))  # noqa: S311 - not a secret
+
+
+def new_request_id() -> str:
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def route_of(scope: Scope) -> str:
@@ -99,8 +111,6 @@ class Telemetry:
         self.clock = clock
         self._series: dict[tuple[str, str, int], Series] = {}
         self._access = logging.getLogger(ACCESS_LOGGER)
-        # What makes the log's formatter take the line as an event dict (as structlog's own lines are).
-        self._as_event = log.event_extra(self._access)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,7 +118,7 @@ class Telemetry:
             await self.app(scope, receive, send)
             return
         started = self.clock()
-        request_id = incoming_id(scope) or uuid.uuid4().hex
+        request_id = incoming_id(scope) or new_request_id()
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -151,7 +161,7 @@ class Telemetry:
         count()
         observe(duration)
         if self._access.isEnabledFor(logging.INFO):
-            self._access.info(access_line(scope, request_id, method, route, status, duration), extra=self._as_event)
+            log.write_event(access_line(scope, request_id, method, route, status, duration))
 
 
 def _series_for(method: str, route: str, status: int) -> Series:
@@ -165,6 +175,10 @@ def _series_for(method: str, route: str, status: int) -> Series:
 def access_line(scope: Scope, request_id: str, method: str, route: str, status: int, duration: float) -> dict[str, Any]:
     """The access line's fields: a structlog event dict, rendered in the log's writer thread."""
     path: str = scope["path"]
+    params = scope.get("path_params")
+    if params and "token" in params:
+        # An emailed link's token (/users/confirm/{token}) is a password for its holder.
+        path = path.replace(params["token"], log.FILTERED)
     query: bytes = scope.get("query_string", b"")
     if query:
         path = log.scrub_url(f"{path}?{query.decode('latin-1')}")
@@ -179,4 +193,6 @@ def access_line(scope: Scope, request_id: str, method: str, route: str, status: 
         "status": status,
         "duration_ms": round(duration * 1000, 2),
         "user_id": user_id_of(scope),
+        # The forwarded client when behind TRUSTED_PROXIES (ForwardedHeaders ran first).
+        "client": client[0] if (client := scope.get("client")) else None,
     }

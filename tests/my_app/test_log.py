@@ -147,10 +147,7 @@ def test_records_are_rendered_off_the_calling_thread_with_the_caller_s_context(c
     assert "SlowToRenderError: slow to render" in output
 
 
-def test_uvicorn_lines_never_show_a_socket_token(configured: io.StringIO) -> None:
-    logging.getLogger("uvicorn.access").info(
-        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/socket/websocket?token=SECRET&vsn=2.0.0", "1.1", 403
-    )
+def test_uvicorn_s_websocket_lines_never_show_a_socket_token(configured: io.StringIO) -> None:
     logging.getLogger("uvicorn.error").info(
         '%s - "WebSocket %s" 403', "127.0.0.1:5000", "/socket/websocket?token=SECRET&vsn=2.0.0"
     )
@@ -158,4 +155,13 @@ def test_uvicorn_lines_never_show_a_socket_token(configured: io.StringIO) -> Non
 
     output = configured.getvalue()
     assert "SECRET" not in output
-    assert output.count("/socket/websocket?token=[FILTERED]&vsn=2.0.0") == 2
+    assert output.count("/socket/websocket?token=[FILTERED]&vsn=2.0.0") == 1
+
+
+def test_uvicorn_s_access_line_is_off_the_app_writes_its_own(configured: io.StringIO) -> None:
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/socket/websocket?token=SECRET&vsn=2.0.0", "1.1", 403
+    )
+    log.flush()
+
+    assert configured.getvalue() == ""

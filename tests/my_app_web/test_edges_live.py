@@ -77,7 +77,7 @@ async def test_a_forged_forwarded_for_does_not_dodge_the_ip_limit(
     statuses = [await failed_log_in(http, direct, f"198.51.100.{n}") for n in range(1, LIMIT + 2)]
 
     assert statuses == [401] * LIMIT + [429]
-    wait_for_log(direct, "127.0.0.1:")
+    wait_for_log(direct, "client=127.0.0.1")
     assert "198.51.100." not in direct.output()  # the forged addresses are not logged as the client's
 
 
@@ -91,7 +91,7 @@ async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(
 
     assert rotating == [401] * (2 * LIMIT + 1)
     assert one_client == [401] * LIMIT + [429]
-    wait_for_log(proxied, '203.0.113.50:0 - "POST /api/sessions')  # the access log names the client
+    wait_for_log(proxied, "client=203.0.113.50")  # the access log names the client
 
 
 # --- MAX_BODY_BYTES ---

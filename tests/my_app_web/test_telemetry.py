@@ -3,18 +3,15 @@ request's fields on every line logged meanwhile."""
 
 from __future__ import annotations
 
-import io
-import json
+import asyncio
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
 
-from my_app import log, metrics
+from my_app import metrics
 from my_app.config import Settings
 from my_app_web.endpoint import create_app
 from my_app_web.plugs.auth import CurrentSession
@@ -23,6 +20,8 @@ from tests.support.conn_case import client_for
 from tests.support.fixtures.accounts import user_fixture
 from tests.support.fixtures.api import auth_for
 from tests.support.fixtures.catalog import product_fixture
+from tests.support.live_case import live_stream
+from tests.support.log_capture import AppLog, app_log_fixture  # noqa: F401 - fixture
 
 
 async def log_two_lines(session: CurrentSession) -> dict[str, bool]:
@@ -36,34 +35,6 @@ def app_that_logs(settings: Settings) -> FastAPI:
     app = create_app(settings, start_application=False)
     app.add_api_route("/api/test/log-line", log_two_lines, methods=["GET"])
     return app
-
-
-@pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    """Every line logged meanwhile (stdlib and structlog), rendered as in production: JSON."""
-    root = logging.getLogger()
-    captured = logging.StreamHandler(io.StringIO())
-    captured.setFormatter(log.formatter("json"))
-    captured.addFilter(log.scrub_secrets)
-    captured.addFilter(not_the_test_client)
-    root.addHandler(captured)
-    try:
-        yield captured.stream
-    finally:
-        root.removeHandler(captured)
-
-
-def not_the_test_client(record: logging.LogRecord) -> bool:
-    """The test's own HTTP client logs the URLs it calls: those are not the app's lines."""
-    return not record.name.startswith(("httpx", "httpcore"))
-
-
-def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-
-
-def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [line for line in parsed(stream) if line.get("logger") == "my_app_web.access"]
 
 
 def requests_counted(method: str, route: str, status: int) -> float:
@@ -116,12 +87,10 @@ async def test_an_unusual_method_is_counted_as_other(client: httpx.AsyncClient) 
     assert requests_counted("OTHER", "/health", 405) == before + 1
 
 
-async def test_each_request_writes_one_access_line_with_its_fields(
-    client: httpx.AsyncClient, json_lines: io.StringIO
-) -> None:
+async def test_each_request_writes_one_access_line_with_its_fields(client: httpx.AsyncClient, app_log: AppLog) -> None:
     response = await client.get("/health?token=SECRET-TOKEN&verbose=1")
 
-    [line] = access_lines(json_lines)
+    [line] = app_log.access_lines()
     assert line["event"] == "request"
     assert line["level"] == "info"
     assert line["method"] == "GET"
@@ -130,33 +99,33 @@ async def test_each_request_writes_one_access_line_with_its_fields(
     assert line["status"] == 200
     assert line["request_id"] == response.headers["x-request-id"]
     assert line["user_id"] is None
+    assert line["client"] == "127.0.0.1"
     assert 0 <= line["duration_ms"] < 5000
     assert line["timestamp"].endswith("Z")
-    assert "SECRET-TOKEN" not in json_lines.getvalue()
+    assert "SECRET-TOKEN" not in app_log.text()
 
 
-async def test_the_access_line_names_the_api_token_s_user(client: httpx.AsyncClient, json_lines: io.StringIO) -> None:
+async def test_the_access_line_names_the_api_token_s_user(client: httpx.AsyncClient, app_log: AppLog) -> None:
     user = await user_fixture(name="Token Holder")
 
     assert (await client.get("/api/users/me", headers=await auth_for(user))).status_code == 200
 
-    [line] = access_lines(json_lines)
+    [line] = app_log.access_lines()
     assert line["route"] == "/api/users/me"
     assert line["user_id"] == str(user.id)
 
 
 async def test_every_line_logged_during_a_request_carries_its_fields(
-    app_that_logs: FastAPI, db: object, json_lines: io.StringIO
+    app_that_logs: FastAPI, db: object, app_log: AppLog
 ) -> None:
     user = await user_fixture(name="Session Holder")
     async with client_for(app_that_logs) as client:
         assert (await log_in(client, user.email)).status_code == 303
-        json_lines.truncate(0)
-        json_lines.seek(0)
+        app_log.clear()
         logging.getLogger("my_app.test").info("before the request")  # no request: no request fields
         response = await client.get("/api/test/log-line")
 
-    lines = parsed(json_lines)
+    lines = app_log.lines()
     outside = next(line for line in lines if line["event"] == "before the request")
     assert "request_id" not in outside
     inside = [line for line in lines if line["event"].startswith("logged by the route")]
@@ -166,7 +135,7 @@ async def test_every_line_logged_during_a_request_carries_its_fields(
         assert line["method"] == "GET"
         assert line["route"] == "/api/test/log-line"
         assert line["user_id"] == str(user.id)
-    [access] = access_lines(json_lines)
+    [access] = app_log.access_lines()
     assert access["user_id"] == str(user.id)
 
 
@@ -174,3 +143,20 @@ async def test_the_request_id_header_is_set_once(client: httpx.AsyncClient) -> N
     response = await client.get("/health", headers={"x-request-id": "from-the-load-balancer_0123456789"})
 
     assert response.headers.get_list("x-request-id") == ["from-the-load-balancer_0123456789"]
+
+
+async def test_a_live_page_s_stream_is_logged_once_it_has_sent_its_first_event(
+    web_app: FastAPI, client: httpx.AsyncClient, app_log: AppLog
+) -> None:
+    before = requests_counted("GET", "/products", 200)
+
+    async with live_stream(web_app, client, "/products") as stream:
+        await stream.next_event()
+        await asyncio.sleep(0.05)  # the endpoint holds the stream now: the edges have returned
+        [line] = [line for line in app_log.access_lines() if line["route"] == "/products"]
+        assert line["status"] == 200
+        assert requests_counted("GET", "/products", 200) == before + 1
+
+    # Closing the page adds nothing: the request was counted once, its latency to the first event.
+    assert requests_counted("GET", "/products", 200) == before + 1
+    assert len([line for line in app_log.access_lines() if line["route"] == "/products"]) == 1

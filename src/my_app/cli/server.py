@@ -73,9 +73,10 @@ def server(
         # and whichever answers /metrics (or METRICS_PORT, from here) sums them.
         directory = metrics_export.fresh_multiprocess_dir()
         atexit.register(metrics_export.remove_multiprocess_dir, directory)
-    if settings.metrics_port:
-        # From this process: with several workers it runs no app, and reads every worker's files.
-        metrics_export.serve_port(settings.metrics_port, host=bind_host)
+        if settings.metrics_port:
+            # This process runs no app: it reads every worker's files (jobs{} is on /metrics).
+            metrics_export.serve_port(settings.metrics_port, host=bind_host)
+    # With one worker, the app serves METRICS_PORT itself, jobs{} included (endpoint's lifespan).
     uvicorn.run(
         APP_FACTORY,
         factory=True,

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from my_app import accounts, jobs, metrics_export
+from my_app import jobs, metrics_export
 from my_app.config import Settings
 from tests.support.browser_forms import log_in
 from tests.support.conn_case import client_for
 from tests.support.fixtures.accounts import user_fixture
-from tests.support.fixtures.api import api_user, auth_for, link_to
+from tests.support.fixtures.api import auth_for, unique_email
 
 METRICS_TOKEN = "scraper-secret-0123456789abcdef"
 
@@ -88,8 +88,8 @@ async def test_an_admin_s_api_token_is_not_the_metrics_token(
 
 
 async def test_job_counts_come_from_the_database(client: httpx.AsyncClient, with_metrics_token: None) -> None:
-    user = await api_user()
-    await accounts.deliver_user_confirmation_instructions(user, link_to("confirm"))  # one email job
+    registration = {"email": unique_email(), "name": "Ada", "password": "hello world!!"}
+    assert (await client.post("/api/users/register", json={"user": registration})).status_code == 201  # an email job
 
     response = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
 

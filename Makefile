@@ -8,7 +8,7 @@ export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 JS := tests/js
 JS_DEPS := $(JS)/node_modules/.installed
 
-.PHONY: run test check format install clean bench bench-live bench-catalog bench-export
+.PHONY: run test check format install clean bench bench-live bench-catalog bench-export bench-telemetry
 
 run: install ## Start PostgreSQL, migrate, seed, serve on http://localhost:$${PORT:-4000}
 	$(BIN)/myapp server --setup
@@ -33,6 +33,9 @@ bench-catalog: install ## Catalog and blog reads/s beside a bare Starlette + psy
 
 bench-export: install ## The CSV export's peak RSS ÷ idle while streaming 200,000 products (bench/README.md)
 	$(BIN)/python -m bench.export_rss $(BENCH_ARGS)
+
+bench-telemetry: install ## The edges' cost per request (request id, metrics, access line, headers) against a hello-world (bench/README.md)
+	$(BIN)/python -m bench.telemetry_overhead $(BENCH_ARGS)
 
 install: $(VENV)/.installed
 

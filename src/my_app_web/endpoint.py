@@ -154,6 +154,9 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
         lifespan=lifespan,
         **docs_options(settings),  # /api/openapi.json, unless API_DOCS is off
         debug=False,  # never render tracebacks, whatever the environment
+        # FastAPI's own OpenTelemetry hooks look up the global providers on every request; our traces
+        # come from my_app.tracing (its own provider), so they would only cost.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.limiter = Limiter.from_settings(settings)

@@ -12,7 +12,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from my_app import application, jobs
+from my_app import application, jobs, metrics_export
 from my_app.cli._output import abort, console, info
 from my_app.cli._web import email_links
 from my_app.cli.db import database_errors, run_in_app, target
@@ -57,11 +57,14 @@ def worker(
             loop.add_signal_handler(signum, stop.set)
         running = application.Application.build(settings, run_jobs=True, queues=chosen, links=email_links(settings))
         await running.start()
+        stop_metrics_port = metrics_export.serve_metrics_port(settings, loop)  # METRICS_PORT: its metrics and jobs{}
         info(f"job worker running: {', '.join(f'{q}×{c}' for q, c in chosen.items())} (Ctrl-C to stop)")
         try:
             await stop.wait()
         finally:
             console.print("stopping: letting running jobs finish…")
+            if stop_metrics_port is not None:
+                stop_metrics_port()
             await running.stop()
 
     with database_errors():

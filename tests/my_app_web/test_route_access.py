@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import accounts
 from tests.support.browser_forms import csrf_token_in, log_in
@@ -148,7 +149,9 @@ def is_admin_route(method: str, path: str) -> bool:
 
 
 @pytest.fixture
-async def records() -> Records:
+async def records(db: AsyncConnection) -> Records:
+    # In the test's transaction (db): without it, a test that asks for no client would commit them
+    # (a category left behind broke the catalog seeds test that ran next on the same database).
     owner = await user_fixture(name="Route Walker")
     product = await product_fixture()
     post = await post_fixture(owner, published_at="2026-12-01T10:00:00")

@@ -51,9 +51,10 @@ def changeset_response(errors: dict[str, list[str]]) -> Response:
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
     headers = dict(exc.headers) if exc.headers else None
-    if exc.status_code == 405:
+    # A route's 405 names every method of its path; a mount's (static files) keeps its own `allow`.
+    if exc.status_code == 405 and (allowed := allowed_methods(request)):
         headers = {name: value for name, value in (headers or {}).items() if name.lower() != "allow"}
-        headers["allow"] = allowed_methods(request)
+        headers["allow"] = allowed
     return error_response(request, exc.status_code, headers)
 
 
@@ -67,6 +68,7 @@ def allowed_methods(request: Request) -> str:
 
     Examples:
         allowed_methods(<OPTIONS /api/users>)  # "GET, POST"
+        allowed_methods(<POST /static/app-1f3e.css>)  # "" (no route: a mount answered)
     """
     routes = [route for route in request.app.router.routes if isinstance(route, Route) and route.methods]
     template = next((route.path for route in routes if route.matches(request.scope)[0] != Match.NONE), None)

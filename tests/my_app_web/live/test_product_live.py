@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from my_app import catalog
 from tests.support.browser_forms import log_in
@@ -41,7 +42,7 @@ async def opened_stream(web_app: FastAPI, client: httpx.AsyncClient, path: str) 
 
 
 @pytest.fixture
-async def tea() -> catalog.Category:
+async def tea(db: AsyncConnection) -> catalog.Category:
     return await category_fixture(name="Tea", slug=f"tea-{uuid.uuid4().hex[:8]}")
 
 

@@ -204,11 +204,14 @@ class NodeStatsChild:
     async def start(self) -> None:
         if self.pubsub_child.node is None:
             raise RuntimeError("PubSub must start first")
-        stats = node_stats.NodeStats()
-        self.app.hold(node_stats.running.holding(stats))
         settings = self.app.settings
+        stats = node_stats.NodeStats(interval=settings.node_stats_interval)
+        self.app.hold(node_stats.running.holding(stats))
         self.reporter = node_stats.Reporter(
-            self.pubsub_child.node, stats, pool_size=settings.pool_size + settings.max_overflow
+            self.pubsub_child.node,
+            stats,
+            interval=settings.node_stats_interval,
+            pool_size=settings.pool_size + settings.max_overflow,
         )
         await self.reporter.start()
 

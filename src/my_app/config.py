@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     # of OpenTelemetry is imported otherwise (my_app.tracing).
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "my_app"
+    node_stats_interval: float = Field(default=2.0, gt=0)  # seconds between node stats reports (the dashboard's tick)
 
     # --- Accounts ---
     bcrypt_rounds: int | None = Field(default=None, ge=4, le=31)  # 12; tests use 4, as Phoenix's test.exs

@@ -9,9 +9,10 @@
   each failed attempt's reason (and time) is kept in `job_errors` (`job_errors(id)`, `myapp jobs show`).
   `record_outcome` also counts each attempt by outcome and times it (`my_app.metrics`).
 - `JobWorkers` runs one procrastinate worker per configured queue, with that queue's concurrency.
-- Operators (`myapp jobs`, the ops dashboard, /metrics): `list_jobs`, `get_job`, `job_errors`,
-  `count_jobs`, `queue_stats`, `retry_job`, `cancel_job`, and `pause_queue` / `resume_queue`, kept in
-  `job_queue_pauses` so a pause holds on every node and across restarts.
+- Operators (`myapp jobs`, the ops dashboard, /metrics): `list_jobs` (`retrying=True`: the jobs
+  waiting for a retry), `get_job`, `job_errors` (`job_errors_for`: many jobs' errors in one query),
+  `count_jobs`, `queue_stats`, `retry_job`, `cancel_job`, and `pause_queue` / `resume_queue`, kept
+  in `job_queue_pauses` so a pause holds on every node and across restarts.
 """
 
 from __future__ import annotations
@@ -724,24 +725,36 @@ def _job_info(row: Sequence[Any]) -> JobInfo:
     )
 
 
-async def list_jobs(*, state: str | None = None, queue: str | None = None, limit: int = 50) -> list[JobInfo]:
-    """The newest jobs (optionally in one state, on one queue), each with its last recorded error.
+async def list_jobs(
+    *, state: str | None = None, queue: str | None = None, retrying: bool = False, limit: int = 50
+) -> list[JobInfo]:
+    """The newest jobs (optionally in one state, on one queue), each with its last recorded error, in one query.
+
+    `retrying=True` lists the jobs waiting for a retry: `todo` with at least one failed attempt
+    recorded in job_errors (however many newer jobs wait without one); its state is `todo` then.
 
     Examples:
         await jobs.list_jobs(state="failed", queue="emails", limit=20)
+        await jobs.list_jobs(retrying=True, limit=20)   # [JobInfo(state="todo", last_error="SMTPError: ...")]
         await jobs.list_jobs(state="exploded")   # ValidationError: state must be one of todo, doing, ...
+        await jobs.list_jobs(state="failed", retrying=True)   # ValidationError: a retrying job is todo
     """
     if state is not None and state not in JOB_STATES:
         raise ValidationError({"state": [f"must be one of {', '.join(JOB_STATES)}"]})
+    if retrying:
+        if state not in (None, "todo"):
+            raise ValidationError({"state": ["jobs waiting for a retry are todo"]})
+        state = "todo"
     async with repo.transaction() as session:
         rows = await session.execute(
             text(
                 f"SELECT {_JOB_COLUMNS} FROM procrastinate_jobs j"  # noqa: S608 - a constant, no input
                 " WHERE (CAST(:state AS text) IS NULL OR j.status::text = :state)"
                 " AND (CAST(:queue AS text) IS NULL OR j.queue_name = :queue)"
+                " AND (NOT CAST(:retrying AS boolean) OR EXISTS (SELECT 1 FROM job_errors e WHERE e.job_id = j.id))"
                 " ORDER BY j.id DESC LIMIT :limit"
             ),
-            {"state": state, "queue": queue, "limit": limit},
+            {"state": state, "queue": queue, "retrying": retrying, "limit": limit},
         )
         return [_job_info(row) for row in rows]
 
@@ -768,19 +781,37 @@ async def job_errors(job_id: int) -> list[JobError]:
         # [JobError(attempt=1, error="SMTPError: timeout", at=...), JobError(attempt=2, ...)]
         await jobs.job_errors(987654321)   # NotFoundError
     """
-    async with repo.transaction() as session:
-        rows = (
-            await session.execute(
-                text(
-                    "SELECT e.attempt, e.error, e.at FROM procrastinate_jobs j"
-                    " LEFT JOIN job_errors e ON e.job_id = j.id WHERE j.id = :id ORDER BY e.id"
-                ),
-                {"id": job_id},
-            )
-        ).all()
-    if not rows:
+    found = await job_errors_for([job_id])
+    if job_id not in found:
         raise NotFoundError("job", job_id)
-    return [JobError(*row) for row in rows if row.attempt is not None]
+    return found[job_id]
+
+
+async def job_errors_for(job_ids: Sequence[int]) -> dict[int, list[JobError]]:
+    """Every recorded failed attempt of each of these jobs, first attempt first, in one query (none
+    for no id): each existing job is a key (`[]` when none of its runs failed); unknown ids are absent.
+
+    Examples:
+        await jobs.job_errors_for([42, 43, 987654321])
+        # {42: [JobError(attempt=1, error="SMTPError: timeout", at=...), ...], 43: []}
+    """
+    if not job_ids:
+        return {}
+    async with repo.transaction() as session:
+        rows = await session.execute(
+            text(
+                "SELECT j.id, e.attempt, e.error, e.at FROM procrastinate_jobs j"
+                " LEFT JOIN job_errors e ON e.job_id = j.id"
+                " WHERE j.id = ANY(CAST(:ids AS bigint[])) ORDER BY j.id, e.id"
+            ),
+            {"ids": list(job_ids)},
+        )
+        found: dict[int, list[JobError]] = {}
+        for job_id, attempt, error, at in rows:
+            errors = found.setdefault(job_id, [])
+            if attempt is not None:
+                errors.append(JobError(attempt, error, at))
+        return found
 
 
 async def count_jobs() -> list[JobCount]:

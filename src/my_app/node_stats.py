@@ -1,13 +1,13 @@
 """Every node's vital signs, shared between nodes (what LiveDashboard's home page shows, per node).
 
-Each node (a `myapp server` process, each of `--workers N`) runs a `Reporter`: every
-`INTERVAL_SECONDS` it takes a `Snapshot` of itself (requests answered and their latency buckets,
-read from this process's `my_app.metrics`; sockets, presences, the Repo pool, memory, event-loop
-lag, the slowest recent queries) and broadcasts it on `TOPIC`. Every node keeps what it hears in
-its `NodeStats`: the latest snapshot of each node, dropping nodes silent for `EXPIRE_INTERVALS`
-intervals, and each node's snapshots of the last `HISTORY_SECONDS` for the charts. After storing
-its own snapshot, a node tells its local pages on `TICK_TOPIC` (never sent to other nodes): the
-ops dashboard re-renders on that tick.
+Each node (a `myapp server` process, each of `--workers N`) runs a `Reporter`: every `interval`
+seconds (NODE_STATS_INTERVAL, 2 by default) it takes a `Snapshot` of itself (requests answered and
+their latency buckets, read from this process's `my_app.metrics`; sockets, presences, the Repo pool,
+memory, event-loop lag, the slowest recent queries) and broadcasts it on `TOPIC`. Every node keeps
+what it hears in its `NodeStats`: the latest snapshot of each node, dropping nodes silent for
+`EXPIRE_INTERVALS` intervals, and each node's snapshots of the last `HISTORY_SECONDS` for the
+charts. After storing its own snapshot, a node tells its local pages on `TICK_TOPIC` (never sent to
+other nodes): the ops dashboard re-renders on that tick.
 
 Counters are cumulative per node, so rates and latency quantiles come from the difference between
 two snapshots of the same node (a restarted process is a new node: PubSub gives it a new id).
@@ -41,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 TOPIC = "node_stats"
 TICK_TOPIC = "node_stats:tick"
-# How often each node reports (a module constant rather than a setting: the dashboard's tick).
-INTERVAL_SECONDS = 2.0
 # A node not heard from for this many intervals is gone (stopped, killed, cut off).
 EXPIRE_INTERVALS = 3
 HISTORY_SECONDS = 300.0
@@ -241,12 +239,12 @@ class NodeStats:
     """The latest snapshot of each node and each node's recent history (one per running app).
 
     Examples:
-        stats = NodeStats(interval=2.0)
+        stats = NodeStats(interval=settings.node_stats_interval)
         stats.record(snapshot)           # from the Reporter (own) or a broadcast (another node's)
         stats.nodes()                    # the nodes heard from in the last 3 intervals, by host and pid
     """
 
-    interval: float = INTERVAL_SECONDS
+    interval: float  # seconds between two reports of a node (settings.node_stats_interval)
     history_seconds: float = HISTORY_SECONDS
     clock: Callable[[], float] = time.time
     _history: dict[str, deque[Snapshot]] = field(default_factory=dict)
@@ -365,7 +363,7 @@ class Reporter:
     comes on time.
 
     Examples:
-        reporter = Reporter(node, stats)
+        reporter = Reporter(node, stats, interval=settings.node_stats_interval)
         await reporter.start()           # reports in the background
         await reporter.report()          # one report now (tests)
         await reporter.stop()
@@ -373,7 +371,7 @@ class Reporter:
 
     node: pubsub.PubSub
     stats: NodeStats
-    interval: float = INTERVAL_SECONDS
+    interval: float  # seconds between two reports (settings.node_stats_interval)
     pool_size: int = 0
     started_at: float = field(default_factory=time.time)
     _task: asyncio.Task[None] | None = None

@@ -34,6 +34,7 @@ from tests.support.jobs import (
     start_worker_process,
     wait_for_state,
 )
+from tests.support.query_count import count_queries
 
 QUEUE_A = "control_a"
 QUEUE_B = "control_b"
@@ -216,6 +217,51 @@ async def test_list_jobs_filters_by_queue_and_state() -> None:
     assert [job.id for job in await jobs.list_jobs(queue=QUEUE_B)] == [later_on_b, on_b]
     assert [job.id for job in await jobs.list_jobs(queue=QUEUE_B, state="todo")] == [on_b]
     assert await jobs.list_jobs(queue="nowhere") == []
+
+
+async def record_errors(job_id: int, *errors: str) -> None:
+    """The job's attempts 1, 2, ... failed with `errors` (as `record_outcome` keeps them)."""
+    for attempt, error in enumerate(errors, start=1):
+        await execute(
+            "INSERT INTO job_errors (job_id, attempt, error) VALUES (:id, :attempt, :error)",
+            id=job_id,
+            attempt=attempt,
+            error=error,
+        )
+
+
+async def test_job_errors_for_gives_each_job_its_errors_in_one_query() -> None:
+    failing, fine = await defer(FAIL, reason="smtp down"), await defer(NOTE, value="x")
+    await record_errors(failing, "RuntimeError: smtp down", "RuntimeError: smtp still down")
+
+    async with count_queries() as queries:
+        found = await jobs.job_errors_for([failing, fine, 987654321])
+
+    assert len(queries) == 1, queries
+    assert {job_id: [(e.attempt, e.error) for e in errors] for job_id, errors in found.items()} == {
+        failing: [(1, "RuntimeError: smtp down"), (2, "RuntimeError: smtp still down")],
+        fine: [],  # an unknown id is absent
+    }
+    async with count_queries() as none:
+        assert await jobs.job_errors_for([]) == {}
+    assert none == []
+
+
+async def test_list_jobs_retrying_finds_a_waiting_job_that_failed_before_however_many_wait_after_it() -> None:
+    retrying = await defer(FAIL, reason="smtp down")
+    await record_errors(retrying, "RuntimeError: smtp down")
+    newer = [await defer(NOTE, value=str(n)) for n in range(3)]
+    failed = await defer(FAIL, reason="gone")
+    await execute("UPDATE procrastinate_jobs SET status = 'failed', attempts = 1 WHERE id = :id", id=failed)
+    await record_errors(failed, "RuntimeError: gone")
+
+    [found] = await jobs.list_jobs(retrying=True, limit=2)
+
+    assert (found.id, found.state, found.last_error) == (retrying, "todo", "RuntimeError: smtp down")
+    assert [job.id for job in await jobs.list_jobs(state="todo", limit=2)] == newer[:0:-1]  # it is not among these
+    assert await jobs.list_jobs(retrying=True, queue=QUEUE_B) == []
+    with pytest.raises(ValidationError):
+        await jobs.list_jobs(state="failed", retrying=True)
 
 
 def test_max_attempts_follows_each_task_retry_strategy() -> None:

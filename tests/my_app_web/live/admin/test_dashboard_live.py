@@ -17,6 +17,7 @@ from my_app import application, jobs, node_stats, pubsub
 from my_app.config import Settings
 from my_app_web.controllers.dev_mailbox import mount_dev_routes
 from my_app_web.endpoint import create_app
+from my_app_web.live.admin.dashboard_live.page import FAILED_SHOWN, load_jobs
 from tests.my_app_web.live.admin.pages import csrf
 from tests.support import slow_tasks
 from tests.support.browser_forms import csrf_token_in, log_in
@@ -30,6 +31,7 @@ from tests.support.jobs import (
     run_until,
 )
 from tests.support.live_case import live_stream
+from tests.support.query_count import count_queries
 
 INDEX = "/admin/dashboard"
 ERROR = "the mail server said no"
@@ -263,6 +265,68 @@ async def test_pause_and_resume_a_queue(admin_client: httpx.AsyncClient) -> None
     assert "Pause" in queues
 
 
+async def broken_jobs(count: int, *, state: str) -> list[int]:
+    """`count` jobs whose first run failed with ERROR: `failed` for good, or `todo` waiting for their
+    retry in an hour (as a worker leaves them, without running one)."""
+    task = slow_tasks.task_name("fail_first_time")
+    ids = [await defer_by_name(task, queue=slow_tasks.QUEUE, error=ERROR) for _ in range(count)]
+    await execute(
+        "UPDATE procrastinate_jobs SET status = CAST(:state AS procrastinate_job_status), attempts = 1,"
+        " scheduled_at = CASE WHEN :state = 'todo' THEN now() + interval '1 hour' END"
+        " WHERE id = ANY(CAST(:ids AS bigint[]))",
+        state=state,
+        ids=ids,
+    )
+    await execute(
+        "INSERT INTO job_errors (job_id, attempt, error) SELECT id, 1, :error FROM unnest(CAST(:ids AS bigint[])) id",
+        error=f"RuntimeError: {ERROR}",
+        ids=ids,
+    )
+    return ids
+
+
+async def test_a_tick_loads_the_jobs_in_four_queries_for_twenty_failed_jobs(admin_client: httpx.AsyncClient) -> None:
+    failed = await broken_jobs(FAILED_SHOWN - 2, state="failed")
+    retrying = await broken_jobs(2, state="todo")
+
+    async with count_queries() as queries:
+        view = await load_jobs()
+
+    # The queues' counts, the failed jobs, the jobs waiting for a retry, and every shown job's errors.
+    assert len(queries) == 4, queries
+    assert [job.id for job in view.failed] == sorted([*failed, *retrying], reverse=True)
+    assert all(
+        [(e.attempt, e.error) for e in view.errors[job.id]] == [(1, f"RuntimeError: {ERROR}")] for job in view.failed
+    )
+
+
+async def test_the_page_runs_as_many_queries_for_twenty_failed_jobs_as_for_one(admin_client: httpx.AsyncClient) -> None:
+    await broken_jobs(1, state="failed")
+    await admin_client.get(INDEX)  # whatever a first visit loads once
+    async with count_queries() as for_one:
+        await admin_client.get(INDEX)
+    await broken_jobs(FAILED_SHOWN - 1, state="failed")
+
+    async with count_queries() as for_twenty:
+        html = (await admin_client.get(INDEX)).text
+
+    assert len(for_twenty) == len(for_one), for_twenty
+    failed = text_of(section(html, "failed"))
+    assert failed.count("Every attempt's error Attempt 1") == FAILED_SHOWN
+    assert failed.count(f"RuntimeError: {ERROR}") == 2 * FAILED_SHOWN  # the last error, and attempt 1's
+
+
+async def test_a_job_waiting_for_its_retry_shows_however_many_newer_jobs_wait(admin_client: httpx.AsyncClient) -> None:
+    [retrying] = await broken_jobs(1, state="todo")
+    for _ in range(FAILED_SHOWN + 1):  # newer jobs waiting for their first run
+        await defer_by_name(slow_tasks.task_name("fail_first_time"), queue=slow_tasks.QUEUE, error=ERROR)
+
+    failed = text_of(section((await admin_client.get(INDEX)).text, "failed"))
+
+    assert f"Job {retrying} Queue slow attempt 1 of 1 will retry" in failed
+    assert failed.count("Job ") == 1
+
+
 # --- Live ---
 
 
@@ -277,7 +341,7 @@ async def test_a_tick_pushes_the_sections_that_changed_and_only_those(
 
         # The next tick (this node reports every 2 s): time moved, so the charts (or, for a young
         # node, its uptime in seconds) changed; the job queues did not, and are not sent again.
-        pushed = await stream.next_event(timeout=3 * node_stats.INTERVAL_SECONDS)
+        pushed = await stream.next_event(timeout=3 * application.current().settings.node_stats_interval)
 
     assert pushed.event == "live"
     targets = set(re.findall(r'hx-target="#dashboard-([a-z]+)"', pushed.data))

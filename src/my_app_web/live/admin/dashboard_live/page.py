@@ -1,10 +1,11 @@
 """The ops dashboard page (LiveDashboard's home, metrics and Oban Web in one): what it shows, and how
 it stays live.
 
-It listens to this node's stats tick (`node_stats.TICK_TOPIC`, every `node_stats.INTERVAL_SECONDS`):
+It listens to this node's stats tick (`node_stats.TICK_TOPIC`, every NODE_STATS_INTERVAL seconds):
 each tick renders every section again and pushes only the sections whose HTML changed, so a form
 in a section that did not change (the failed jobs' buttons) is never swapped under the pointer.
-The job queries of a tick are shared by every dashboard open on this node (`LivePage.shared`).
+The job queries of a tick (`load_jobs`: four, whatever the number of jobs shown) are shared by every
+dashboard open on this node (`LivePage.shared`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from fastapi import Request
 
 from my_app import jobs, node_stats, pubsub
-from my_app.errors import NotFoundError
 from my_app.gettext import gettext as _
 from my_app.pubsub import Message
 from my_app_web.html import page_context
@@ -62,20 +62,14 @@ class Charts:
 
 async def load_jobs() -> JobsView:
     """The queues' counts, and the newest failed jobs and those waiting for a retry after a failed
-    attempt, each with every attempt's error."""
+    attempt, each with every attempt's error: four queries, however many jobs are shown."""
     queues = await jobs.queue_stats()
     failed = await jobs.list_jobs(state="failed", limit=FAILED_SHOWN)
-    retrying = [job for job in await jobs.list_jobs(state="todo", limit=FAILED_SHOWN) if job.last_error]
+    retrying = await jobs.list_jobs(retrying=True, limit=FAILED_SHOWN)
     shown = sorted([*failed, *retrying], key=lambda job: job.id, reverse=True)[:FAILED_SHOWN]
-    errors = {job.id: await _errors_of(job.id) for job in shown}
+    # A job deleted since it was listed (pruned, another admin) is absent: shown without its errors.
+    errors = await jobs.job_errors_for([job.id for job in shown])
     return JobsView(queues=queues, failed=shown, errors=errors)
-
-
-async def _errors_of(job_id: int) -> list[jobs.JobError]:
-    try:
-        return await jobs.job_errors(job_id)
-    except NotFoundError:  # deleted since it was listed (pruned, another admin)
-        return []
 
 
 def charts(stats: node_stats.NodeStats, now: float) -> Charts:

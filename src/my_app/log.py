@@ -39,6 +39,7 @@ from typing import Any, TextIO
 import orjson
 import structlog
 
+from my_app import tracing
 from my_app.config import Settings
 
 TRACEBACK_INTERVAL = 60.0  # seconds during which an error's traceback is shown only once
@@ -67,6 +68,7 @@ def configure(settings: Settings) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             add_request_fields,
+            tracing.add_trace_ids,  # trace_id/span_id while a span is current (OTEL_EXPORTER_OTLP_ENDPOINT)
             *_SHARED,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
@@ -151,6 +153,8 @@ class _Enqueue(logging.handlers.QueueHandler):
         fields = current_request.get()
         if fields is not None:
             context = {**fields(), **context}
+        if trace := tracing.trace_ids():  # the current span is known here, not in the writer thread
+            context = {**context, **trace}
         setattr(record, _CONTEXT_ATTRIBUTE, context)
         return record
 
@@ -226,7 +230,8 @@ class _Writer:
                     handler.stream.write(line + "\n")
             except Exception:
                 handler.handleError(logging.makeLogRecord({"msg": repr(event)}))
-        with handler.lock or contextlib.nullcontext():
+        # A stream closed under the writer (at exit, a test runner's captured stderr) must not kill it.
+        with handler.lock or contextlib.nullcontext(), contextlib.suppress(ValueError, OSError):
             handler.flush()
         self._drained.set()
 

@@ -282,6 +282,10 @@ class MeasuredPool(AsyncAdaptedQueuePool):
     pool adds what it reported, so several pools in one process add up.
     """
 
+    # Log under SQLAlchemy's pool loggers (quiet below WARNING unless asked), not as my_app.repo.MeasuredPool:
+    # "Pool disposed", "Pool recreating" at INFO on every dispose would be ours otherwise.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.MeasuredPool"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reported_in_use = 0

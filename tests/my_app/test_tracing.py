@@ -3,14 +3,17 @@ log lines inside a span carry its ids; httpx calls are traced while an app trace
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import httpx
 import pytest
+import structlog
 from opentelemetry import trace
 
 from my_app import tracing
 from my_app.config import ConfigError, Settings
+from tests.support.log_capture import AppLog, app_log_fixture  # noqa: F401 - fixture
 from tests.support.otlp import fake_mail_api, otlp_receiver
 
 
@@ -78,3 +81,18 @@ async def test_an_app_started_inside_a_traced_one_keeps_its_tracing(settings: Se
     assert spans[0].resource["deployment.environment"] == "test"
     # No tracer provider was made global: FastAPI's own (native) telemetry stays off.
     assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
+
+
+def test_the_apps_log_lines_carry_the_span_they_were_logged_in(settings: Settings, app_log: AppLog) -> None:
+    with otlp_receiver() as receiver, tracing.installed(_traced(settings, receiver.url), None) as installed:
+        assert installed is not None
+        with installed.provider.get_tracer("test").start_as_current_span("work") as span:
+            logging.getLogger("my_app.example").info("a stdlib line")
+            structlog.get_logger("my_app.example").info("a structlog line")
+        logging.getLogger("my_app.example").info("after the span")
+    context = span.get_span_context()
+    by_event = {line["event"]: line for line in app_log.lines()}
+    for event in ("a stdlib line", "a structlog line"):
+        assert by_event[event]["trace_id"] == format(context.trace_id, "032x")
+        assert by_event[event]["span_id"] == format(context.span_id, "016x")
+    assert "trace_id" not in by_event["after the span"]

@@ -76,6 +76,9 @@ def worker(
 def list_(
     state: Annotated[str | None, typer.Option(help=f"Only jobs in this state: {', '.join(jobs.JOB_STATES)}.")] = None,
     queue: Annotated[str | None, typer.Option(help="Only jobs of this queue (see `myapp jobs queues`).")] = None,
+    retrying: Annotated[
+        bool, typer.Option("--retrying", help="Only jobs waiting for a retry (an attempt failed; more are left).")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """List the newest jobs with their state, attempts and last error.
@@ -84,12 +87,16 @@ def list_(
 
       myapp jobs list --state failed
 
+      myapp jobs list --retrying
+
       myapp jobs list --queue emails --limit 20
     """
-    found = _run(lambda: jobs.list_jobs(state=state, queue=queue, limit=limit))
+    found = _run(lambda: jobs.list_jobs(state=state, queue=queue, retrying=retrying, limit=limit))
     if not found:
         console.print(
-            "no jobs" + (f" on queue {queue}" if queue else "") + (f" in state {state}" if state else ""),
+            ("no jobs waiting for a retry" if retrying else "no jobs")
+            + (f" on queue {queue}" if queue else "")
+            + (f" in state {state}" if state else ""),
             highlight=False,
         )
         return

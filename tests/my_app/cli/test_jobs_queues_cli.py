@@ -140,6 +140,24 @@ async def test_list_says_so_when_the_queue_has_no_job() -> None:
     assert "no jobs on queue emails in state failed" in plain(result.stdout)
 
 
+async def test_list_retrying_shows_only_the_jobs_waiting_for_a_retry() -> None:
+    waiting = await enqueue_email("welcome", schedule_in=timedelta(hours=1))
+    retrying = await enqueue_email("welcome", schedule_in=timedelta(hours=1))
+    # Its first attempt failed (what the worker's middleware records); it waits for the next.
+    await execute(
+        "INSERT INTO job_errors (job_id, attempt, error) VALUES (:job_id, 1, 'SMTPServerDisconnected: gone')",
+        job_id=retrying,
+    )
+
+    result = await run_cli("jobs", "list", "--retrying")
+
+    assert result.returncode == 0, result.stderr
+    ids = [line.strip("│┃ ").split(" ", 1)[0] for line in output_lines(result.stdout)]
+    assert str(retrying) in ids
+    assert str(waiting) not in ids
+    assert "SMTPServerDisconnected: gone" in plain(result.stdout)
+
+
 # --- show ---
 
 

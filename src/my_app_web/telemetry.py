@@ -153,10 +153,11 @@ class Telemetry:
 
     def _record(self, scope: Scope, method: str, status: int, duration: float, request_id: str) -> None:
         route = route_of(scope)
-        key = (method, route, status)
+        # Keyed by the method's label, not the method: a client's made-up methods add no entries.
+        key = (method if method in _METHODS else OTHER_METHOD, route, status)
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = _series_for(method, route, status)
+            series = self._series[key] = _series_for(*key)
         count, observe = series
         count()
         observe(duration)
@@ -164,11 +165,10 @@ class Telemetry:
             log.write_event(access_line(scope, request_id, method, route, status, duration))
 
 
-def _series_for(method: str, route: str, status: int) -> Series:
-    label = method if method in _METHODS else OTHER_METHOD
+def _series_for(method_label: str, route: str, status: int) -> Series:
     return (
-        metrics.HTTP_REQUESTS.labels(label, route, str(status)).inc,
-        metrics.HTTP_REQUEST_DURATION.labels(label, route).observe,
+        metrics.HTTP_REQUESTS.labels(method_label, route, str(status)).inc,
+        metrics.HTTP_REQUEST_DURATION.labels(method_label, route).observe,
     )
 
 

@@ -641,9 +641,17 @@ async def ping() -> None:
 # --- Inspection (myapp jobs ..., the ops dashboard, /metrics) ---
 
 JOB_STATES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
-_JOB_COLUMNS = (
-    "j.id, j.queue_name, j.task_name, j.status::text, j.attempts, j.args, j.scheduled_at,"
+# Jobs, each with the reason of its last failed attempt, newest first. Every filter is optional, so
+# listing jobs and getting one share this one statement (a constant: no input reaches its text).
+_SELECT_JOBS = text(
+    "SELECT j.id, j.queue_name, j.task_name, j.status::text, j.attempts, j.args, j.scheduled_at,"
     " (SELECT e.error FROM job_errors e WHERE e.job_id = j.id ORDER BY e.id DESC LIMIT 1)"
+    " FROM procrastinate_jobs j"
+    " WHERE (CAST(:id AS bigint) IS NULL OR j.id = :id)"
+    " AND (CAST(:state AS text) IS NULL OR j.status::text = :state)"
+    " AND (CAST(:queue AS text) IS NULL OR j.queue_name = :queue)"
+    " AND (NOT CAST(:retrying AS boolean) OR EXISTS (SELECT 1 FROM job_errors e WHERE e.job_id = j.id))"
+    " ORDER BY j.id DESC LIMIT :limit"
 )
 
 
@@ -747,14 +755,7 @@ async def list_jobs(
         state = "todo"
     async with repo.transaction() as session:
         rows = await session.execute(
-            text(
-                f"SELECT {_JOB_COLUMNS} FROM procrastinate_jobs j"  # noqa: S608 - a constant, no input
-                " WHERE (CAST(:state AS text) IS NULL OR j.status::text = :state)"
-                " AND (CAST(:queue AS text) IS NULL OR j.queue_name = :queue)"
-                " AND (NOT CAST(:retrying AS boolean) OR EXISTS (SELECT 1 FROM job_errors e WHERE e.job_id = j.id))"
-                " ORDER BY j.id DESC LIMIT :limit"
-            ),
-            {"state": state, "queue": queue, "retrying": retrying, "limit": limit},
+            _SELECT_JOBS, {"id": None, "state": state, "queue": queue, "retrying": retrying, "limit": limit}
         )
         return [_job_info(row) for row in rows]
 
@@ -764,8 +765,7 @@ async def get_job(job_id: int) -> JobInfo:
     async with repo.transaction() as session:
         row = (
             await session.execute(
-                text(f"SELECT {_JOB_COLUMNS} FROM procrastinate_jobs j WHERE j.id = :id"),  # noqa: S608 - constant
-                {"id": job_id},
+                _SELECT_JOBS, {"id": job_id, "state": None, "queue": None, "retrying": False, "limit": 1}
             )
         ).first()
     if row is None:

@@ -22,6 +22,7 @@ from tests.support.pubsub import (
     eventually,
     start_node_fixture,  # noqa: F401 - fixture
 )
+from tests.support.slow_queries import empty_slow_query_log_fixture  # noqa: F401 - fixture
 
 BOUNDS = (0.01, 0.1, math.inf)
 
@@ -76,16 +77,8 @@ def test_a_snapshot_reads_this_process_metrics() -> None:
     assert after.rss_bytes > 10_000_000
 
 
-async def test_a_snapshot_reads_the_repo_pool_and_the_slowest_queries(
-    started_app: application.Application, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # An empty slow-query log: the slower statements of earlier tests in this process (a truncate,
-    # a dashboard test's pg_sleep) would otherwise push this one out of the snapshot's few.
-    monkeypatch.setattr(
-        repo,
-        "_slow_queries",
-        repo._SlowQueries(repo.SLOW_QUERY_CAPACITY, repo.SLOW_QUERY_WINDOW, repo.SLOW_QUERY_FLOOR),
-    )
+@pytest.mark.usefixtures("empty_slow_query_log")
+async def test_a_snapshot_reads_the_repo_pool_and_the_slowest_queries(started_app: application.Application) -> None:
     async with repo.engine().connect() as connection:
         await connection.execute(text("SELECT pg_sleep(0.05) AS node_stats_test"))
         in_use, _ = node_stats.pool_usage()

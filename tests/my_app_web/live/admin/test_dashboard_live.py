@@ -32,6 +32,7 @@ from tests.support.jobs import (
 )
 from tests.support.live_case import live_stream
 from tests.support.query_count import count_queries
+from tests.support.slow_queries import empty_slow_query_log_fixture  # noqa: F401 - fixture
 
 INDEX = "/admin/dashboard"
 ERROR = "the mail server said no"
@@ -153,6 +154,7 @@ async def test_the_other_admin_pages_link_to_the_dashboard(client: httpx.AsyncCl
     assert '<a href="/admin/dashboard">Dashboard</a>' in html
 
 
+@pytest.mark.usefixtures("empty_slow_query_log")
 async def test_shows_the_slowest_recent_queries(client: httpx.AsyncClient) -> None:
     await log_in(client, (await user_fixture(role="admin")).email)
     await execute("SELECT pg_sleep(0.12) AS dashboard_slow_query_test")

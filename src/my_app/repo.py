@@ -381,14 +381,20 @@ _slow_queries = _SlowQueries(SLOW_QUERY_CAPACITY, SLOW_QUERY_WINDOW, SLOW_QUERY_
 
 
 def slowest_queries(limit: int = 10) -> list[SlowQuery]:
-    """This process's slowest statements of the last `SLOW_QUERY_WINDOW` seconds, slowest first.
+    """This process's slowest statements of the last `SLOW_QUERY_WINDOW` seconds, slowest first: each
+    distinct (normalised) statement once, with its slowest run, so one busy query does not fill the list.
 
     Examples:
         repo.slowest_queries(3)
         # [SlowQuery(statement="SELECT pg_sleep(?)", seconds=0.051, at=datetime(...)), ...]
         repo.slowest_queries()   # [] when nothing took SLOW_QUERY_FLOOR or more lately
     """
-    return _slow_queries.slowest(limit)
+    distinct: dict[str, SlowQuery] = {}
+    for query in _slow_queries.slowest(SLOW_QUERY_CAPACITY):
+        distinct.setdefault(query.statement, query)
+        if len(distinct) == limit:
+            break
+    return list(distinct.values())
 
 
 # Quoted strings, dollar-quoted strings, bind placeholders (%(name)s, %s, $1) and numbers: what may

@@ -119,3 +119,17 @@ def test_only_the_slowest_statements_of_the_window_are_kept() -> None:
     time.sleep(0.25)
     assert slow.slowest(10) == []
     assert slow.threshold == 0.001
+
+
+def test_a_statement_run_often_is_listed_once_with_its_slowest_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = repo._SlowQueries(capacity=10, window=60, floor=0.001)
+    monkeypatch.setattr(repo, "_slow_queries", slow)
+    now = time.perf_counter()
+    for seconds in (0.02, 0.05, 0.03):
+        slow.offer("SELECT * FROM products WHERE id = %(id)s", seconds, now)
+    slow.offer("SELECT * FROM users WHERE email = %(email)s", 0.04, now)
+
+    listed = [(query.statement, query.seconds) for query in repo.slowest_queries(limit=5)]
+
+    assert listed == [("SELECT * FROM products WHERE id = ?", 0.05), ("SELECT * FROM users WHERE email = ?", 0.04)]
+    assert len(repo.slowest_queries(limit=1)) == 1

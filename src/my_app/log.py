@@ -214,9 +214,14 @@ class _Writer:
 
     def _drain(self) -> None:
         handler = self.handlers[0]
+        # Event lines (the access lines) are written together, one write per batch: stderr is line
+        # buffered, and a write per line is a system call that gives up and takes back the GIL each
+        # time, which the event loop pays for (~50 µs a request at 4,000 requests/s).
+        lines: list[str] = []
         while self._pending:
             item = self._pending.popleft()
             if isinstance(item, logging.LogRecord):
+                self._write(handler, lines)  # in order: the lines logged before this record first
                 if item.levelno >= handler.level:
                     handler.handle(item)
                 continue
@@ -226,14 +231,26 @@ class _Writer:
                 line = self.render_event(None, "info", event)
                 if not isinstance(line, str):
                     raise TypeError(f"the log renderer gave {type(line).__name__}, not text")
-                with handler.lock or contextlib.nullcontext():
-                    handler.stream.write(line + "\n")
+                lines.append(line)
             except Exception:
                 handler.handleError(logging.makeLogRecord({"msg": repr(event)}))
+        self._write(handler, lines)
         # A stream closed under the writer (at exit, a test runner's captured stderr) must not kill it.
         with handler.lock or contextlib.nullcontext(), contextlib.suppress(ValueError, OSError):
             handler.flush()
         self._drained.set()
+
+    @staticmethod
+    def _write(handler: logging.StreamHandler[TextIO], lines: list[str]) -> None:
+        if not lines:
+            return
+        text = "\n".join(lines) + "\n"
+        lines.clear()
+        try:
+            with handler.lock or contextlib.nullcontext():
+                handler.stream.write(text)
+        except Exception:
+            handler.handleError(logging.makeLogRecord({"msg": f"{text.count(chr(10))} log lines"}))
 
 
 def _start_writer(handler: logging.StreamHandler[TextIO], render_event: structlog.typing.Processor) -> None:

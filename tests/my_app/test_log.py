@@ -165,3 +165,40 @@ def test_uvicorn_s_access_line_is_off_the_app_writes_its_own(configured: io.Stri
     log.flush()
 
     assert configured.getvalue() == ""
+
+
+class CountingStream(io.StringIO):
+    """A stream that counts its writes (each is a system call on a real stderr)."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_event_lines_are_written_a_batch_at_a_time_in_order_with_records(configured: io.StringIO) -> None:
+    stream = CountingStream()
+    assert log._listener is not None
+    for handler in log._listener.handlers:
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(stream)
+    log.written()  # an empty batch writes nothing
+    assert stream.writes == 0
+
+    for number in range(50):
+        log.write_event({"event": f"request {number}", "level": "info", "logger": "my_app_web.access"})
+    log.written()
+
+    assert stream.writes == 1  # 50 lines, one write
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 50
+    assert all(f"request {number} " in line for number, line in enumerate(lines))
+
+    log.write_event({"event": "before the warning", "level": "info", "logger": "my_app_web.access"})
+    logging.getLogger("my_app.test").warning("a warning")
+    log.write_event({"event": "after the warning", "level": "info", "logger": "my_app_web.access"})
+    log.flush()
+
+    tail = stream.getvalue().splitlines()[50:]
+    assert ["before the warning" in tail[0], "a warning" in tail[1], "after the warning" in tail[2]] == [True] * 3

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from my_app import tracing
 from my_app.config import Settings
-from my_app_web.telemetry import Telemetry
+from my_app_web.telemetry import UNMATCHED, Telemetry, route_of
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -113,11 +113,13 @@ class _NamedByRoute:
         span = self.current_span()
         if not span.is_recording():
             return
-        route = getattr(scope.get("route"), "path", None)
-        if route is not None:
-            span.update_name(f"{scope['method']} {route}")
-            span.set_attribute("http.route", route)
-        _redact_request_target(span, route or scope["path"])
+        route = route_of(scope)  # the name the HTTP metrics and access lines give it too
+        if route == UNMATCHED:
+            _redact_request_target(span, scope["path"])
+            return
+        span.update_name(f"{scope['method']} {route}")
+        span.set_attribute("http.route", route)
+        _redact_request_target(span, route)
 
 
 # The request target's attributes, by semantic-conventions version (the old ones are the default).

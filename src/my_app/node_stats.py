@@ -138,15 +138,14 @@ def read_histogram_buckets(metric: MetricWrapperBase) -> tuple[tuple[float, int]
 
 
 def pool_usage() -> tuple[int, int]:
-    """The Repo pool's connections (checked out, idle) now; zeros before the Repo starts."""
-    started = repo.running.value
-    if started is None:
-        return 0, 0
-    pool: Any = started.engine.pool
-    try:
-        return int(pool.checkedout()), int(pool.checkedin())
-    except AttributeError:  # a pool that keeps no connections (NullPool)
-        return 0, 0
+    """The Repo pool's connections (checked out, idle) now, as `db_pool_connections` says (the Repo's
+    pool keeps it current); zeros before the Repo starts."""
+    counts = {
+        sample.labels["state"]: int(sample.value)
+        for family in metrics.DB_POOL_CONNECTIONS.collect()
+        for sample in family.samples
+    }
+    return counts.get("in_use", 0), counts.get("idle", 0)
 
 
 def slow_queries() -> tuple[SlowQuery, ...]:

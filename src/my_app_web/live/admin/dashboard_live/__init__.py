@@ -17,22 +17,8 @@ from my_app_web.live.admin.dashboard_live.routes import add_dashboard_routes
 from my_app_web.live.user_live.access import require_admin
 from my_app_web.plugs.auth import fetch_current_user
 
-ADMIN_ROUTES = RouteNames(
-    index="admin_dashboard",
-    pause_queue="admin_dashboard_pause_queue",
-    resume_queue="admin_dashboard_resume_queue",
-    retry_job="admin_dashboard_retry_job",
-    cancel_job="admin_dashboard_cancel_job",
-    nav=True,
-)
-DEV_ROUTES = RouteNames(
-    index="dev_dashboard",
-    pause_queue="dev_dashboard_pause_queue",
-    resume_queue="dev_dashboard_resume_queue",
-    retry_job="dev_dashboard_retry_job",
-    cancel_job="dev_dashboard_cancel_job",
-    nav=False,
-)
+ADMIN_ROUTES = RouteNames.named("admin_dashboard", nav=True)
+DEV_ROUTES = RouteNames.named("dev_dashboard", nav=False)
 
 router = APIRouter(
     prefix="/admin/dashboard", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_admin)]

@@ -44,6 +44,18 @@ class RouteNames:
     cancel_job: str
     nav: bool  # show the admin sub-navigation
 
+    @classmethod
+    def named(cls, index: str, *, nav: bool) -> RouteNames:
+        """The routes of the dashboard whose page is named `index`, each named `<index>_<action>`."""
+        return cls(
+            index=index,
+            pause_queue=f"{index}_pause_queue",
+            resume_queue=f"{index}_resume_queue",
+            retry_job=f"{index}_retry_job",
+            cancel_job=f"{index}_cancel_job",
+            nav=nav,
+        )
+
 
 @dataclass(frozen=True)
 class JobsView:

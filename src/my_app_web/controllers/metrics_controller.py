@@ -14,7 +14,6 @@ import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry
 
 from my_app import accounts, metrics_export
 from my_app.accounts.user import Role
@@ -30,9 +29,8 @@ async def metrics(request: Request, session: CurrentSession) -> Response:
     settings: Settings = request.app.state.settings
     authorize(request.headers.get("authorization"), session, settings.metrics_token)
     jobs = await metrics_export.count_jobs_family()
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(metrics_export.AppMetrics(metrics_export.multiprocess_dir(), lambda: jobs))
-    return Response(metrics_export.exposition(registry), media_type=metrics_export.CONTENT_TYPE)
+    collector = metrics_export.AppMetrics(metrics_export.multiprocess_dir(), lambda: jobs)
+    return Response(metrics_export.exposition(collector), media_type=metrics_export.CONTENT_TYPE)
 
 
 def authorize(authorization: str | None, session: accounts.Session | None, metrics_token: str | None) -> None:

@@ -133,16 +133,18 @@ def _ruff() -> str:
 
 
 def _ruff_format(ruff: str, path: Path, content: str, *, drop_unused: bool) -> str:
+    if not content.strip():
+        return content  # an empty package marker
     rules = "I,F401" if drop_unused else "I"
-    fixed = _run(ruff, ["check", "--fix-only", "--select", rules, "--stdin-filename", str(path), "-"], content)
-    return _run(ruff, ["format", "--stdin-filename", str(path), "-"], fixed)
+    fixed = _run(ruff, ["check", "--fix-only", "--select", rules, "--stdin-filename", str(path), "-"], content, path)
+    return _run(ruff, ["format", "--stdin-filename", str(path), "-"], fixed, path)
 
 
-def _run(ruff: str, args: list[str], content: str) -> str:
+def _run(ruff: str, args: list[str], content: str, path: Path) -> str:
     result = subprocess.run(  # nosec B603 - a fixed program and arguments, no shell
         [ruff, *args], input=content, capture_output=True, text=True, check=False
     )
     if result.returncode != 0 or not result.stdout:
         message = (result.stderr or result.stdout).strip().splitlines()
-        raise PlanError(f"ruff could not format a generated file: {message[-1] if message else 'no output'}")
+        raise PlanError(f"ruff could not format {path.name}: {message[0] if message else 'no output'}")
     return result.stdout

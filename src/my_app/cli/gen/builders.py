@@ -81,7 +81,7 @@ def _add_schema(plan: Plan, r: Resource) -> None:
     plan.create(str((versions / f"{today:%Y%m%d}_{revision}_create_{r.table}.py").relative_to(plan.root)), migration)
     registry = plan.current(SCHEMA_REGISTRY) or ""
     plan.change(SCHEMA_REGISTRY, source_edit.add_to_tuple(registry, "CONTEXTS", f'"{r.schema_module}"'))
-    plan.next_steps.append(f"myapp db migrate            # creates the table {r.table}")
+    plan.next_steps.append(f"myapp db migrate   # creates the table {r.table}")
 
 
 def _add_context(plan: Plan, r: Resource) -> None:
@@ -123,7 +123,7 @@ def _add_context(plan: Plan, r: Resource) -> None:
     plan.create_if_missing(f"tests/my_app/{r.context.module}/__init__.py", "")
     test = f"tests/my_app/{r.context.module}/test_{r.plural}.py"
     plan.create(test, render("core/context_test.py.j2", r=r))
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
 
 
 def context_names(r: Resource) -> list[str]:
@@ -196,7 +196,7 @@ def _add_json(plan: Plan, r: Resource) -> None:
         f"the API: /api{r.route_prefix} and /api{r.route_prefix}/{{id}} (bearer token), documented at /api/docs;"
         f" registered in {ROUTER} (API_ROUTERS)"
     )
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
 
 
 def _add_pages(plan: Plan, r: Resource) -> None:
@@ -218,7 +218,10 @@ def _add_pages(plan: Plan, r: Resource) -> None:
     plan.next_steps.append(
         f"the pages: {r.route_prefix} ({who}{', live' if r.live else ''}); registered in {ROUTER} (BROWSER_ROUTERS)"
     )
-    plan.next_steps.append(f"myapp test {test}")
+    plan.next_steps.append(
+        "myapp gettext extract && myapp gettext merge   # the pages' new strings, to translate in each locale"
+    )
+    plan.tests.append(test)
 
 
 def _register(plan: Plan, path: str, registry: str, module: str, name: str, r: Resource, attribute: str) -> None:
@@ -259,7 +262,7 @@ def channel(plan: Plan, name: str) -> None:
     )
     plan.change(USER_SOCKET, source_edit.add_to_tuple(source, "CHANNELS", f'("{module}:*", {name}Channel)'))
     plan.next_steps.append(f'the channel: topics "{module}:*" on /socket (UserSocket.CHANNELS in {USER_SOCKET})')
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
 
 
 def presence(plan: Plan, name: str) -> None:
@@ -270,7 +273,7 @@ def presence(plan: Plan, name: str) -> None:
     test = f"tests/my_app_web/channels/test_{module}.py"
     plan.create(test, render("presence/presence_test.py.j2", **variables))
     plan.next_steps.append(f"channels generated from now on track their joins with my_app_web.channels.{module}")
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
 
 
 def _presence_module(plan: Plan) -> str | None:

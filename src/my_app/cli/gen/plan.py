@@ -53,6 +53,7 @@ class Plan:
     creates: dict[Path, str] = field(default_factory=dict)
     changes: dict[Path, str] = field(default_factory=dict)
     next_steps: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)  # the generated test files, run last
 
     def create(self, relative: str, content: str) -> None:
         self.creates[self.root / relative] = content

@@ -5,6 +5,7 @@ and the next steps it prints. Every check that can refuse runs here, before anyt
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ ROUTER: Final = "src/my_app_web/router.py"
 USER_SOCKET: Final = "src/my_app_web/channels/user_socket.py"
 MIGRATIONS: Final = "src/my_app/priv/migrations"
 CHANNELS_DIR: Final = "src/my_app_web/channels"
+POSTGRES_NAME_LIMIT: Final = 63
 
 
 def project_root() -> Path:
@@ -95,11 +97,15 @@ def _add_context(plan: Plan, r: Resource) -> None:
         )
     imports = render("core/context_imports.py.j2", r=r).splitlines()
     section = render("core/context_section.py.j2", r=r)
-    if existing is None:
+    if existing is None or _only_a_docstring(existing):
         head = render("core/context_module.py.j2", r=r).strip()
         source = head + "\n\nfrom __future__ import annotations\n\n" + "\n".join(imports) + "\n"
         source = source_edit.add_exports(source, names)
-        plan.create(package, source_edit.append_section(source, section))
+        content = source_edit.append_section(source, section)
+        if existing is None:
+            plan.create(package, content)
+        else:
+            plan.change(package, content)  # replaces the docstring `gen schema` started it with
     else:
         source = source_edit.add_imports(existing, imports)
         source = source_edit.add_exports(source, names)
@@ -124,6 +130,12 @@ def _add_context(plan: Plan, r: Resource) -> None:
     test = f"tests/my_app/{r.context.module}/test_{r.plural}.py"
     plan.create(test, render("core/context_test.py.j2", r=r))
     plan.tests.append(test)
+
+
+def _only_a_docstring(source: str) -> bool:
+    """A context package `gen schema` started: its docstring and nothing else yet."""
+    body = ast.parse(source).body
+    return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
 
 
 def context_names(r: Resource) -> list[str]:
@@ -298,8 +310,22 @@ def _resource(
     fields = parse_fields(field_specs)
     if not fields:
         raise FieldError("give the schema at least one field, e.g. name:string")
+    _check_constraint_names(plural, [item.name for item in fields])
     fields = resolve_references(plan.root, fields, _tables(), need_fixture=need_fixtures)
     return Resource(context=context, schema=schema_name, plural=plural, fields=fields)
+
+
+def _check_constraint_names(table: str, names: list[str]) -> None:
+    """PostgreSQL cuts names at 63 bytes, and SQLAlchemy then hashes them: the context could no
+    longer tell which constraint a write broke. The longest names are the keyset index's and a
+    field's index."""
+    longest = [f"{table}_inserted_at_id_index", *(f"{table}_{name}_index" for name in names)]
+    for name in longest:
+        if len(name.encode()) > POSTGRES_NAME_LIMIT:
+            raise FieldError(
+                f"{name} would be longer than PostgreSQL's {POSTGRES_NAME_LIMIT} characters:"
+                " shorten the table or field name"
+            )
 
 
 def _check_new_schema(plan: Plan, r: Resource) -> None:

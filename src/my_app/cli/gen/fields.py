@@ -318,7 +318,8 @@ def parse_field(spec: str) -> Field:
     if kind not in KINDS:
         raise FieldError(f"{spec}: unknown type {kind!r}; the types are {', '.join(KINDS)}")
     if kind in _NEVER_UNIQUE and common["unique"]:
-        raise FieldError(f"{spec}: {"an" if kind[0] in "aeiou" else "a"} {kind} cannot be unique (too few distinct values, or none to compare)")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise FieldError(f"{spec}: {article} {kind} cannot be unique (too few distinct values, or none to compare)")
     if kind == "array":
         if len(args) != 1 or args[0] not in ARRAY_KINDS:
             raise FieldError(f"{spec}: an array needs one element type of {', '.join(ARRAY_KINDS)}")

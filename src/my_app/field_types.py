@@ -4,20 +4,21 @@ The input models `myapp gen schema` writes annotate their fields with these (han
 too). Each takes what an API client sends (JSON values) and what a form sends (text), and refuses
 anything else with "is invalid", which `changeset.cast` reports on the field:
 
-- `String`: text of at most 255 characters (a `varchar(255)` column);
-- `Int32`: an integer the `integer` column holds ("12" from a form too; never `true`);
-- `FiniteFloat`, `FiniteDecimal`: numbers, never NaN or infinity; a decimal keeps the digits it was
+- `String`: text of at most 255 characters (a `varchar(255)` column); `Text`: text of any length;
+- `Integer`: an integer the `integer` column holds ("12" from a form too; never `true`);
+- `Float`, `Decimal`: numbers, never NaN or infinity; a decimal keeps the digits it was
   given ("120.50" stays `Decimal("120.50")`, never a float's approximation);
-- `Boolean`, `Date`, `Time`: as pydantic reads them, with Ecto's "is invalid"; a time to the second;
+- `Boolean`, `Date`, `Time`: as pydantic reads them ("true", "2026-12-01", "10:00"), but "is invalid"
+  instead of pydantic's sentence, and no number as a date or time; a time to the second;
 - `UtcDatetime`: an aware datetime in UTC, to the second (Ecto's `:utc_datetime`); a naive one, as
   an HTML `datetime-local` input sends ("2026-12-01T10:00"), is taken as UTC;
 - `JSONMap`: a JSON object: a dict, or the text of one (a form's textarea);
-- `ListOf[T]`: a list of T, or text with one item per line (trimmed; blank lines dropped).
+- `Lines[T]`: a list of T, or text with one item per line (trimmed; blank lines dropped).
 
 Examples:
     class GadgetInput(Input):
-        count: Int32
-        tags: ListOf[String]
+        count: Integer
+        tags: Lines[String]
 
     cast(GadgetInput, {"count": "12", "tags": "red\\n\\nblue"})       # count=12, tags=["red", "blue"]
     cast(GadgetInput, {"count": 2**31, "tags": ["red"]})
@@ -152,12 +153,13 @@ def _items(value: Any) -> list[Any]:
 
 
 String = Annotated[str, pydantic.Field(max_length=STRING_MAX_LENGTH)]
-Int32 = Annotated[int, pydantic.WrapValidator(_number), pydantic.AfterValidator(_int32)]
-FiniteFloat = Annotated[float, pydantic.WrapValidator(_number), pydantic.AfterValidator(_finite_float)]
-FiniteDecimal = Annotated[decimal.Decimal, pydantic.WrapValidator(_number), pydantic.AfterValidator(_finite_decimal)]
+Text = str
+Integer = Annotated[int, pydantic.WrapValidator(_number), pydantic.AfterValidator(_int32)]
+Float = Annotated[float, pydantic.WrapValidator(_number), pydantic.AfterValidator(_finite_float)]
+Decimal = Annotated[decimal.Decimal, pydantic.WrapValidator(_number), pydantic.AfterValidator(_finite_decimal)]
 Boolean = Annotated[bool, pydantic.WrapValidator(_invalid)]
 Date = Annotated[datetime.date, pydantic.WrapValidator(_temporal)]
 Time = Annotated[datetime.time, pydantic.WrapValidator(_temporal), pydantic.AfterValidator(_to_the_second)]
 UtcDatetime = Annotated[datetime.datetime, pydantic.BeforeValidator(_utc_datetime)]
 JSONMap = Annotated[dict[str, Any], pydantic.BeforeValidator(_json_object)]
-ListOf = Annotated[list[T], pydantic.BeforeValidator(_items)]
+Lines = Annotated[list[T], pydantic.BeforeValidator(_items)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+import decimal
 from typing import Any, Literal
 
 import pytest
@@ -15,12 +15,13 @@ from my_app.field_types import (
     INT32_MIN,
     Boolean,
     Date,
-    FiniteDecimal,
-    FiniteFloat,
-    Int32,
+    Decimal,
+    Float,
+    Integer,
     JSONMap,
-    ListOf,
+    Lines,
     String,
+    Text,
     Time,
     UtcDatetime,
 )
@@ -30,18 +31,19 @@ UTC = datetime.UTC
 
 class Everything(Input):
     name: String | None = None
-    count: Int32 | None = None
-    weight: FiniteFloat | None = None
-    price: FiniteDecimal | None = None
+    notes: Text | None = None
+    count: Integer | None = None
+    weight: Float | None = None
+    price: Decimal | None = None
     active: Boolean = False
     released_on: Date | None = None
     opens_at: Time | None = None
     launched_at: UtcDatetime | None = None
     specs: JSONMap | None = None
-    tags: ListOf[String] | None = None
-    sizes: ListOf[Int32] | None = None
-    prices: ListOf[FiniteDecimal] | None = None
-    days: ListOf[Date] | None = None
+    tags: Lines[String] | None = None
+    sizes: Lines[Integer] | None = None
+    prices: Lines[Decimal] | None = None
+    days: Lines[Date] | None = None
     status: Literal["draft", "published"] | None = None
 
 
@@ -65,8 +67,8 @@ def errors_of(field: str, value: Any) -> list[str]:
         ("weight", 1.5, 1.5),
         ("weight", "1.5", 1.5),
         ("weight", 2, 2.0),
-        ("price", "120.50", Decimal("120.50")),  # the digits as given: never through a float
-        ("price", 3, Decimal(3)),
+        ("price", "120.50", decimal.Decimal("120.50")),  # the digits as given: never through a float
+        ("price", 3, decimal.Decimal(3)),
         ("active", True, True),
         ("active", "true", True),  # a checkbox
         ("active", "false", False),  # its hidden input
@@ -85,7 +87,7 @@ def errors_of(field: str, value: Any) -> list[str]:
         ("tags", [], []),
         ("sizes", "1\n2", [1, 2]),
         ("sizes", [3, "4"], [3, 4]),
-        ("prices", "1.50\n2", [Decimal("1.50"), Decimal(2)]),
+        ("prices", "1.50\n2", [decimal.Decimal("1.50"), decimal.Decimal(2)]),
         ("days", ["2026-12-01"], [datetime.date(2026, 12, 1)]),
         ("status", "draft", "draft"),
     ],
@@ -98,6 +100,7 @@ def test_casts_what_clients_and_forms_send(field: str, sent: Any, cast_to: Any) 
     ("field", "sent"),
     [
         ("name", 12),
+        ("notes", 12),
         ("count", "twelve"),
         ("count", "1.5"),
         ("count", 1.5),
@@ -173,7 +176,7 @@ def test_the_annotated_types_keep_their_python_types() -> None:
         {"count": "1", "price": "1.10", "launched_at": "2026-12-01T10:00:00Z", "specs": "{}", "tags": "a"},
     )
     assert isinstance(model.count, int)
-    assert isinstance(model.price, Decimal)
+    assert isinstance(model.price, decimal.Decimal)
     assert model.launched_at is not None
     assert model.launched_at.tzinfo is UTC
     assert model.specs == {}

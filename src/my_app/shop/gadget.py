@@ -97,17 +97,17 @@ class GadgetInput(Input):
     name: Annotated[str, pydantic.Field(max_length=255)]
     slug: Annotated[str, pydantic.Field(max_length=255)]
     notes: str
-    count: field_types.Int32
-    weight: field_types.FiniteFloat
-    price: field_types.FiniteDecimal
+    count: field_types.Integer
+    weight: field_types.Float
+    price: field_types.Decimal
     active: field_types.Boolean = False
     released_on: field_types.Date
     opens_at: field_types.Time
     launched_at: field_types.UtcDatetime
     token: uuid.UUID
     specs: field_types.JSONMap
-    tags: field_types.ListOf[field_types.String]
-    sizes: field_types.ListOf[field_types.Int32]
+    tags: field_types.Lines[field_types.String]
+    sizes: field_types.Lines[field_types.Integer]
     status: Literal["draft", "published", "archived"]
     secret: Annotated[str, pydantic.Field(max_length=255)]
     category_id: uuid.UUID
@@ -119,17 +119,17 @@ class GadgetUpdate(Input):
     name: Annotated[str, pydantic.Field(max_length=255)] | None = None
     slug: Annotated[str, pydantic.Field(max_length=255)] | None = None
     notes: str | None = None
-    count: field_types.Int32 | None = None
-    weight: field_types.FiniteFloat | None = None
-    price: field_types.FiniteDecimal | None = None
+    count: field_types.Integer | None = None
+    weight: field_types.Float | None = None
+    price: field_types.Decimal | None = None
     active: field_types.Boolean | None = None
     released_on: field_types.Date | None = None
     opens_at: field_types.Time | None = None
     launched_at: field_types.UtcDatetime | None = None
     token: uuid.UUID | None = None
     specs: field_types.JSONMap | None = None
-    tags: field_types.ListOf[field_types.String] | None = None
-    sizes: field_types.ListOf[field_types.Int32] | None = None
+    tags: field_types.Lines[field_types.String] | None = None
+    sizes: field_types.Lines[field_types.Integer] | None = None
     status: Literal["draft", "published", "archived"] | None = None
     secret: Annotated[str, pydantic.Field(max_length=255)] | None = None
     category_id: uuid.UUID | None = None

@@ -13,7 +13,6 @@ CONTEXTS: tuple[str, ...] = (
     "my_app.catalog.product",
     "my_app.blog.post",
     "my_app.blog.comment",
-    "my_app.shop.gadget",
 )
 
 

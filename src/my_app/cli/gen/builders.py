@@ -47,9 +47,9 @@ def schema(plan: Plan, context_name: str, schema_name: str, plural: str, field_s
     if not resource.context.exists:
         plan.create(
             f"src/my_app/{resource.context.module}/__init__.py",
-            f'"""The {resource.context.name} context. Its schemas so far: {resource.schema}'
-            f" (`my_app.{resource.context.module}.{resource.singular}`); `myapp gen context"
-            f' {resource.context.name} ...` adds functions here."""\n',
+            f'"""The {resource.context.name} context. Its schemas so far: {resource.schema}\n'
+            f"(`my_app.{resource.context.module}.{resource.singular}`); `myapp gen context"
+            f' {resource.context.name} ...` adds functions here.\n"""\n',
         )
 
 

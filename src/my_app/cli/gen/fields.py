@@ -255,6 +255,7 @@ _FORM_INPUTS: Final = {
     "utc_datetime": "datetime-local",
     "uuid": "text",
     "map": "textarea",
+    "array": "textarea",  # one item per line
     "references": "text",
 }
 # Two valid values per kind (create, update), as Python literals of what a client sends.

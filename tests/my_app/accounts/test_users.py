@@ -14,7 +14,6 @@ from my_app.accounts import Role, User
 from my_app.accounts.scope import Scope
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from tests.support.data_case import errors_on
-from tests.support.query_count import count_queries
 from tests.support.fixtures.accounts import (
     SYSTEM,
     unique_user_email,
@@ -22,6 +21,7 @@ from tests.support.fixtures.accounts import (
     valid_user_attributes,
     valid_user_password,
 )
+from tests.support.query_count import count_queries
 
 pytestmark = pytest.mark.usefixtures("db")
 

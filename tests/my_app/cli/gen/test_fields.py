@@ -73,6 +73,8 @@ def test_inputs_examples_and_form_values_per_type() -> None:
         ("product:references:products", "a reference's name ends in _id"),
         ("title:string:255", "string takes no arguments"),
         ("specs:map:unique", "a map cannot be unique"),
+        ("active:boolean:unique", "a boolean cannot be unique"),
+        ("tags:array:string:unique", "an array cannot be unique"),
     ],
 )
 def test_a_bad_spec_is_refused_with_one_line(spec: str, message: str) -> None:

@@ -154,6 +154,7 @@ def test_a_refused_generation_writes_nothing(project: Path) -> None:
         ("json", "Catalog", "Review", "reviews", "Body:text"),
         ("json", "Catalog", "Review", "reviews", "--no-context", "body:text"),  # no such context functions
         ("channel", "room"),
+        ("context", "Catalog", "Review", "reviews", "a_field_name_so_long_that_its_index_name_is_cut:string"),
     ]
     for args in refused:
         result = gen(project, *args)

@@ -30,7 +30,6 @@ from typing import Any, Literal, NoReturn
 
 import orjson
 import pydantic
-from psycopg.errors import ForeignKeyViolation, RestrictViolation
 from sqlalchemy import ColumnClause, ColumnElement, Select, func, inspect, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, with_expression

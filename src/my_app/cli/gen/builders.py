@@ -226,10 +226,9 @@ def _add_pages(plan: Plan, r: Resource) -> None:
     plan.create(test, render("live/live_test.py.j2", r=r))
     module = r.web_path("src/my_app_web/live").removeprefix("src/").replace("/", ".")
     _register(plan, ROUTER, "BROWSER_ROUTERS", module, f"{r.singular}_live", r, ".router")
-    who = "admins" if r.web else "signed-in users, each their own (admins: everyone's)"
-    plan.next_steps.append(
-        f"the pages: {r.route_prefix} ({who}{', live' if r.live else ''}); registered in {ROUTER} (BROWSER_ROUTERS)"
-    )
+    who = "admins only" if r.web else f"signed-in users, each their own {r.plural}; admins everyone's"
+    live = ", updated live" if r.live else ""
+    plan.next_steps.append(f"the pages: {r.route_prefix} ({who}{live}); registered in {ROUTER} (BROWSER_ROUTERS)")
     plan.next_steps.append(
         "myapp gettext extract && myapp gettext merge   # the pages' new strings, to translate in each locale"
     )

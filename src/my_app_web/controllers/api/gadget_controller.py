@@ -53,9 +53,9 @@ JSONObject = Annotated[dict[str, JsonValue], AfterValidator(_storable_json)]
 
 
 class GadgetFields(BaseModel):
-    name: Text | None = Field(default=None, examples=["Some name"])
-    slug: Text | None = Field(default=None, examples=["some-slug"])
-    notes: Text | None = Field(default=None, examples=["Some notes"])
+    name: Text | None = Field(default=None, examples=["some name"])
+    slug: Text | None = Field(default=None, examples=["some name"])
+    notes: Text | None = Field(default=None, examples=["some text"])
     count: StrictInt | None = Field(default=None, examples=[42])
     weight: StrictFloat | StrictInt | None = Field(default=None, examples=[120.5])
     price: Text | StrictInt | StrictFloat | None = Field(
@@ -63,18 +63,18 @@ class GadgetFields(BaseModel):
     )
     active: StrictBool | None = Field(default=None, examples=[True])
     released_on: Text | None = Field(default=None, examples=["2026-12-01"], description="An ISO 8601 date")
-    opens_at: Text | None = Field(default=None, examples=["10:00:00"], description="An ISO 8601 time")
+    opens_at: Text | None = Field(default=None, examples=["14:00:00"], description="An ISO 8601 time")
     launched_at: Text | None = Field(
-        default=None, examples=["2026-12-01T10:00:00Z"], description="ISO 8601 (UTC when no offset)"
+        default=None, examples=["2026-12-01T14:00:00Z"], description="ISO 8601 (UTC when no offset)"
     )
     token: Text | None = Field(default=None, examples=["7488a646-e31f-11e4-aace-600308960662"])
-    specs: JSONObject | None = Field(default=None, examples=[{"size": "large"}])
-    tags: list[Text] | None = Field(default=None, examples=[["option1", "option2"]])
-    sizes: list[StrictInt] | None = Field(default=None, examples=[[1, 2]])
+    specs: JSONObject | None = Field(default=None, examples=[{"size": "large"}], description="A JSON object")
+    tags: list[Text] | None = Field(default=None, examples=[["some name", "other name"]])
+    sizes: list[StrictInt] | None = Field(default=None, examples=[[42, 43]])
     status: Text | None = Field(default=None, examples=["draft"], description='One of "draft", "published", "archived"')
-    secret: Text | None = Field(default=None, examples=["some secret"], description="Write-only: never shown")
+    secret: Text | None = Field(default=None, examples=["some name"], description="Write-only: never shown")
     category_id: Text | None = Field(
-        default=None, examples=["6a0f4f0e-2f7c-4bd5-9f3e-1c1a6c5b7e21"], description="A category's id"
+        default=None, examples=["6a0f4f0e-2f7c-4bd5-9f3e-1c1a6c5b7e21"], description="The category's id"
     )
 
 

@@ -1,5 +1,5 @@
-"""How gadgets look in the API (GadgetJSON): an allow-list of the gadget's fields, with its owner's
-id (`user_id`); `price` is a decimal string ("120.50") and `secret` is never shown (write-only).
+"""How gadgets look in the API (GadgetJSON): an allow-list of the gadget's fields
+with its owner's id (`user_id`); `price` is a decimal string ("120.50"); `secret` is write-only, never shown.
 
 The models document the shapes (`response_model`); `show` and `index` build the same fields as
 plain dicts and render them once (`JSONBody`), as ProductJSON does.
@@ -20,20 +20,20 @@ from my_app_web.controllers.api.user_json import ListMeta
 
 GADGET_EXAMPLE: dict[str, JsonValue] = {
     "id": "3f2b8c1e-7a4d-4e2f-9b6a-1c0d2e3f4a5b",
-    "name": "Some name",
-    "slug": "some-slug",
-    "notes": "Some notes",
+    "name": "some name",
+    "slug": "some name",
+    "notes": "some text",
     "count": 42,
     "weight": 120.5,
     "price": "120.50",
     "active": True,
     "released_on": "2026-12-01",
-    "opens_at": "10:00:00",
-    "launched_at": "2026-12-01T10:00:00Z",
+    "opens_at": "14:00:00",
+    "launched_at": "2026-12-01T14:00:00Z",
     "token": "7488a646-e31f-11e4-aace-600308960662",
     "specs": {"size": "large"},
-    "tags": ["option1", "option2"],
-    "sizes": [1, 2],
+    "tags": ["some name", "other name"],
+    "sizes": [42, 43],
     "status": "draft",
     "category_id": "6a0f4f0e-2f7c-4bd5-9f3e-1c1a6c5b7e21",
     "user_id": "0b6f6a52-3bb4-4e0c-9d7e-0d6c1b1f0a11",

@@ -19,7 +19,6 @@ from my_app_web.controllers import (
 from my_app_web.controllers.api import (
     category_controller,
     comment_controller,
-    gadget_controller,
     post_controller,
     product_controller,
     session_controller,
@@ -57,7 +56,6 @@ api.include_router(category_controller.router)
 api.include_router(product_controller.router)
 api.include_router(post_controller.router)
 api.include_router(comment_controller.router)
-api.include_router(gadget_controller.router)
 
 router = APIRouter()
 router.include_router(health.router)

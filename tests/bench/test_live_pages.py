@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bench.live_pages import LIVE_EVENT, Conn, Load, Options
-
 from bench import live_pages
+from bench.live_pages import LIVE_EVENT, Conn, Load, Options
 
 
 class FakeTransport:

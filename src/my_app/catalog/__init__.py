@@ -30,7 +30,6 @@ from typing import Any, Literal, NoReturn
 
 import orjson
 import pydantic
-from psycopg.errors import ForeignKeyViolation, RestrictViolation
 from sqlalchemy import ColumnClause, ColumnElement, Select, func, inspect, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, with_expression
@@ -41,7 +40,7 @@ from my_app.catalog.category import NAME_INDEX, SLUG_KEY, Category, CategoryInpu
 from my_app.catalog.export import stream_products
 from my_app.catalog.product import CATEGORY_FKEY, SEARCH_VECTOR, SKU_KEY, Money, Product, ProductInput, ProductUpdate
 from my_app.changeset import Changeset, Input, cast, change, update_changes
-from my_app.constraints import unique_violation
+from my_app.constraints import foreign_key_violation, unique_violation
 from my_app.encoding import b64url_decode, b64url_encode
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.pagination import Page, check_limit
@@ -213,7 +212,7 @@ async def delete_category(scope: Scope, category: Category) -> Category:
             await session.delete(record)
             await session.flush()
     except IntegrityError as exc:
-        if _foreign_key_violation(exc) == CATEGORY_FKEY:
+        if foreign_key_violation(exc) == CATEGORY_FKEY:
             raise ValidationError({"products": ["are still associated with this entry"]}) from None
         raise
     await _broadcast(CATEGORIES_TOPIC, "category_deleted", category.id)
@@ -370,7 +369,7 @@ async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any
             session.expunge(record)
             loaded = await session.scalar(_product_query().where(Product.id == record.id))
     except IntegrityError as exc:
-        if _foreign_key_violation(exc) == CATEGORY_FKEY:
+        if foreign_key_violation(exc) == CATEGORY_FKEY:
             raise ValidationError({"category_id": ["does not exist"]}) from None
         _raise_taken(exc, {SKU_KEY: "sku"})
     assert loaded is not None  # noqa: S101 - just written in this transaction
@@ -490,12 +489,6 @@ def _raise_taken(exc: IntegrityError, fields: Mapping[str, str]) -> NoReturn:
     if field is not None:
         raise ValidationError({field: _TAKEN}) from None
     raise exc
-
-
-def _foreign_key_violation(error: IntegrityError) -> str | None:
-    """The name of the foreign key `error` broke (a missing parent, or ON DELETE RESTRICT); else None."""
-    cause = error.orig
-    return cause.diag.constraint_name if isinstance(cause, ForeignKeyViolation | RestrictViolation) else None
 
 
 def _require_admin(scope: Scope) -> None:

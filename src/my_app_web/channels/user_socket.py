@@ -7,12 +7,17 @@ from typing import Any
 from my_app import accounts
 from my_app.config import Settings
 from my_app_web.channels import socket_token
+from my_app_web.channels.channel import Channel
 from my_app_web.channels.room_channel import RoomChannel
 from my_app_web.channels.socket_handler import SocketHandler
 
+# Which channel serves which topic: `"room:*"` is every topic starting with `room:`, matched in
+# order. `myapp gen channel` adds its channel here (it edits this assignment, so keep it one tuple).
+CHANNELS: tuple[tuple[str, type[Channel]], ...] = (("room:*", RoomChannel),)
+
 
 class UserSocket(SocketHandler):
-    channels = (("room:*", RoomChannel),)
+    channels = CHANNELS
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -10,6 +10,7 @@ Dependencies, for routes to declare what they need:
 - `ApiUser` — the signed-in user themself, for routes about the caller's own account (`/me`);
 - `OptionalApiScope` — for public reads: the token's user, or anonymous without a token (401 for a bad one);
 - `CurrentSession` — the browser's signed-in session or None (`fetch_current_user`);
+- `UserScope` — a page's signed-in user as a `Scope` (visitors log in and come back), for the context;
 - `require_authenticated_user`, `redirect_if_user_is_authenticated`, `require_sudo_mode` — for pages.
 """
 
@@ -196,6 +197,14 @@ async def require_authenticated_user(request: Request, session: CurrentSession) 
                 request.session["user_return_to"] = str(request.url.path)
         raise Redirect(LOG_IN_PATH)
     return session
+
+
+async def user_scope(session: Annotated[accounts.Session, Depends(require_authenticated_user)]) -> Scope:
+    """The signed-in user's scope, for pages only they may use (visitors log in and come back)."""
+    return Scope.for_user(session.user)
+
+
+UserScope = Annotated[Scope, Depends(user_scope)]
 
 
 async def redirect_if_user_is_authenticated(session: CurrentSession) -> None:

@@ -21,6 +21,7 @@ from tests.support.fixtures.accounts import (
     valid_user_attributes,
     valid_user_password,
 )
+from tests.support.query_count import count_queries
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -73,6 +74,16 @@ class TestListAndGet:
 
     async def test_get_user_by_email_returns_none_for_an_unknown_email(self) -> None:
         assert await accounts.get_user_by_email(unique_user_email()) is None
+
+    async def test_get_users_map_finds_users_by_id_in_one_query(self) -> None:
+        ada, bob = await user_fixture(name="Ada"), await user_fixture(name="Bob")
+
+        async with count_queries() as queries:
+            found = await accounts.get_users_map([str(ada.id), bob.id, str(uuid.uuid4()), "oops"])
+
+        assert {key: user.name for key, user in found.items()} == {str(ada.id): "Ada", str(bob.id): "Bob"}
+        assert len(queries) == 1, queries
+        assert await accounts.get_users_map([]) == {}
 
 
 class TestScopedAccess:

@@ -254,16 +254,18 @@ def _run(build: builders.Builder, dry_run: bool, force: bool) -> None:
     for line in plan.describe():
         verb, _, path = line.partition(" ")
         colour = "green" if verb == "create" else "yellow"
-        console.print(f"[{colour}]{'would ' if dry_run else ''}{verb}[/{colour}] {path}", highlight=False)
+        label = f"would {verb}" if dry_run else verb
+        console.print(f"[{colour}]{label}[/{colour}] {path}", highlight=False, soft_wrap=True)
     if dry_run:
         for changed in plan.changes:
             diff = plan.diff(changed)
             if diff:
-                console.print(diff, highlight=False, markup=False)
+                console.print(diff, highlight=False, markup=False, soft_wrap=True)
         info("dry run: nothing written")
         return
     plan.apply()
-    if plan.next_steps:
+    steps = [*plan.next_steps, *([f"myapp test {' '.join(plan.tests)}"] if plan.tests else [])]
+    if steps:
         console.print("\n[bold]Next:[/bold]")
-        for step in plan.next_steps:
-            console.print(f"  {step}", highlight=False)
+        for step in steps:
+            console.print(f"  {step}", highlight=False, markup=False, soft_wrap=True)

@@ -5,6 +5,7 @@ and the next steps it prints. Every check that can refuse runs here, before anyt
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ ROUTER: Final = "src/my_app_web/router.py"
 USER_SOCKET: Final = "src/my_app_web/channels/user_socket.py"
 MIGRATIONS: Final = "src/my_app/priv/migrations"
 CHANNELS_DIR: Final = "src/my_app_web/channels"
+POSTGRES_NAME_LIMIT: Final = 63
 
 
 def project_root() -> Path:
@@ -47,9 +49,9 @@ def schema(plan: Plan, context_name: str, schema_name: str, plural: str, field_s
     if not resource.context.exists:
         plan.create(
             f"src/my_app/{resource.context.module}/__init__.py",
-            f'"""The {resource.context.name} context. Its schemas so far: {resource.schema}'
-            f" (`my_app.{resource.context.module}.{resource.singular}`); `myapp gen context"
-            f' {resource.context.name} ...` adds functions here."""\n',
+            f'"""The {resource.context.name} context. Its schemas so far: {resource.schema}\n'
+            f"(`my_app.{resource.context.module}.{resource.singular}`); `myapp gen context"
+            f' {resource.context.name} ...` adds functions here.\n"""\n',
         )
 
 
@@ -81,7 +83,7 @@ def _add_schema(plan: Plan, r: Resource) -> None:
     plan.create(str((versions / f"{today:%Y%m%d}_{revision}_create_{r.table}.py").relative_to(plan.root)), migration)
     registry = plan.current(SCHEMA_REGISTRY) or ""
     plan.change(SCHEMA_REGISTRY, source_edit.add_to_tuple(registry, "CONTEXTS", f'"{r.schema_module}"'))
-    plan.next_steps.append(f"myapp db migrate            # creates the table {r.table}")
+    plan.next_steps.append(f"myapp db migrate   # creates the table {r.table}")
 
 
 def _add_context(plan: Plan, r: Resource) -> None:
@@ -95,11 +97,15 @@ def _add_context(plan: Plan, r: Resource) -> None:
         )
     imports = render("core/context_imports.py.j2", r=r).splitlines()
     section = render("core/context_section.py.j2", r=r)
-    if existing is None:
+    if existing is None or _only_a_docstring(existing):
         head = render("core/context_module.py.j2", r=r).strip()
         source = head + "\n\nfrom __future__ import annotations\n\n" + "\n".join(imports) + "\n"
         source = source_edit.add_exports(source, names)
-        plan.create(package, source_edit.append_section(source, section))
+        content = source_edit.append_section(source, section)
+        if existing is None:
+            plan.create(package, content)
+        else:
+            plan.change(package, content)  # replaces the docstring `gen schema` started it with
     else:
         source = source_edit.add_imports(existing, imports)
         source = source_edit.add_exports(source, names)
@@ -123,7 +129,13 @@ def _add_context(plan: Plan, r: Resource) -> None:
     plan.create_if_missing(f"tests/my_app/{r.context.module}/__init__.py", "")
     test = f"tests/my_app/{r.context.module}/test_{r.plural}.py"
     plan.create(test, render("core/context_test.py.j2", r=r))
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
+
+
+def _only_a_docstring(source: str) -> bool:
+    """A context package `gen schema` started: its docstring and nothing else yet."""
+    body = ast.parse(source).body
+    return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
 
 
 def context_names(r: Resource) -> list[str]:
@@ -196,7 +208,7 @@ def _add_json(plan: Plan, r: Resource) -> None:
         f"the API: /api{r.route_prefix} and /api{r.route_prefix}/{{id}} (bearer token), documented at /api/docs;"
         f" registered in {ROUTER} (API_ROUTERS)"
     )
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
 
 
 def _add_pages(plan: Plan, r: Resource) -> None:
@@ -218,7 +230,10 @@ def _add_pages(plan: Plan, r: Resource) -> None:
     plan.next_steps.append(
         f"the pages: {r.route_prefix} ({who}{', live' if r.live else ''}); registered in {ROUTER} (BROWSER_ROUTERS)"
     )
-    plan.next_steps.append(f"myapp test {test}")
+    plan.next_steps.append(
+        "myapp gettext extract && myapp gettext merge   # the pages' new strings, to translate in each locale"
+    )
+    plan.tests.append(test)
 
 
 def _register(plan: Plan, path: str, registry: str, module: str, name: str, r: Resource, attribute: str) -> None:
@@ -259,7 +274,7 @@ def channel(plan: Plan, name: str) -> None:
     )
     plan.change(USER_SOCKET, source_edit.add_to_tuple(source, "CHANNELS", f'("{module}:*", {name}Channel)'))
     plan.next_steps.append(f'the channel: topics "{module}:*" on /socket (UserSocket.CHANNELS in {USER_SOCKET})')
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
 
 
 def presence(plan: Plan, name: str) -> None:
@@ -270,7 +285,7 @@ def presence(plan: Plan, name: str) -> None:
     test = f"tests/my_app_web/channels/test_{module}.py"
     plan.create(test, render("presence/presence_test.py.j2", **variables))
     plan.next_steps.append(f"channels generated from now on track their joins with my_app_web.channels.{module}")
-    plan.next_steps.append(f"myapp test {test}")
+    plan.tests.append(test)
 
 
 def _presence_module(plan: Plan) -> str | None:
@@ -295,8 +310,22 @@ def _resource(
     fields = parse_fields(field_specs)
     if not fields:
         raise FieldError("give the schema at least one field, e.g. name:string")
+    _check_constraint_names(plural, [item.name for item in fields])
     fields = resolve_references(plan.root, fields, _tables(), need_fixture=need_fixtures)
     return Resource(context=context, schema=schema_name, plural=plural, fields=fields)
+
+
+def _check_constraint_names(table: str, names: list[str]) -> None:
+    """PostgreSQL cuts names at 63 bytes, and SQLAlchemy then hashes them: the context could no
+    longer tell which constraint a write broke. The longest names are the keyset index's and a
+    field's index."""
+    longest = [f"{table}_inserted_at_id_index", *(f"{table}_{name}_index" for name in names)]
+    for name in longest:
+        if len(name.encode()) > POSTGRES_NAME_LIMIT:
+            raise FieldError(
+                f"{name} would be longer than PostgreSQL's {POSTGRES_NAME_LIMIT} characters:"
+                " shorten the table or field name"
+            )
 
 
 def _check_new_schema(plan: Plan, r: Resource) -> None:

@@ -45,6 +45,9 @@ RESERVED: Final = ("id", "user_id", "inserted_at", "updated_at")
 IDENTIFIER: Final = re.compile(r"[a-z][a-z0-9_]*")
 ENUM_VALUE: Final = re.compile(r"[a-z][a-z0-9_]*")
 STRING_LENGTH: Final = 255
+# Kinds a unique constraint makes no sense on: a handful of values (boolean, enum), or no equality
+# a person would mean (map, array).
+_NEVER_UNIQUE: Final = ("boolean", "enum", "map", "array")
 
 
 class FieldError(ValueError):
@@ -235,9 +238,9 @@ _INPUT_TYPES: Final = {
     "integer": "field_types.Integer",
     "float": "field_types.Float",
     "decimal": "field_types.Decimal",
-    "boolean": "bool",
-    "date": "datetime.date",
-    "time": "datetime.time",
+    "boolean": "field_types.Boolean",
+    "date": "field_types.Date",
+    "time": "field_types.Time",
     "utc_datetime": "field_types.UtcDatetime",
     "uuid": "uuid.UUID",
     "map": "field_types.JSONMap",
@@ -255,6 +258,7 @@ _FORM_INPUTS: Final = {
     "utc_datetime": "datetime-local",
     "uuid": "text",
     "map": "textarea",
+    "array": "textarea",  # one item per line
     "references": "text",
 }
 # Two valid values per kind (create, update), as Python literals of what a client sends.
@@ -313,6 +317,9 @@ def parse_field(spec: str) -> Field:
     common = {"name": name, "unique": "unique" in modifiers, "redact": "redact" in modifiers}
     if kind not in KINDS:
         raise FieldError(f"{spec}: unknown type {kind!r}; the types are {', '.join(KINDS)}")
+    if kind in _NEVER_UNIQUE and common["unique"]:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise FieldError(f"{spec}: {article} {kind} cannot be unique (too few distinct values, or none to compare)")
     if kind == "array":
         if len(args) != 1 or args[0] not in ARRAY_KINDS:
             raise FieldError(f"{spec}: an array needs one element type of {', '.join(ARRAY_KINDS)}")
@@ -329,8 +336,6 @@ def parse_field(spec: str) -> Field:
         return Field(kind="references", references=args[0], **common)  # type: ignore[arg-type]
     if args:
         raise FieldError(f"{spec}: {kind} takes no arguments ({':'.join(args)})")
-    if kind in ("map",) and common["unique"]:
-        raise FieldError(f"{spec}: a map cannot be unique")
     return Field(kind=kind, **common)  # type: ignore[arg-type]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import shutil
-import subprocess  # nosec B404 - runs the project's own ruff on source we generated
+import subprocess  # nosec B404
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,8 @@ def environment() -> jinja2.Environment:
     """Jinja2 for generator templates. The files they produce are Python and Jinja HTML, so the
     generator's own syntax is `<% %>`, `<< >>` and `<# #>`: `{{ }}` and `{% %}` pass through as text.
     """
-    return jinja2.Environment(  # nosec B701 - renders source code, not HTML
+    # Not autoescaped: it renders source code, not HTML for a browser.
+    return jinja2.Environment(  # nosec B701
         loader=jinja2.FileSystemLoader(TEMPLATES),
         block_start_string="<%",
         block_end_string="%>",
@@ -38,7 +39,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - the output is source code, not HTML served to anyone
+        autoescape=False,  # noqa: S701
     )
 
 
@@ -52,6 +53,7 @@ class Plan:
     creates: dict[Path, str] = field(default_factory=dict)
     changes: dict[Path, str] = field(default_factory=dict)
     next_steps: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)  # the generated test files, run last
 
     def create(self, relative: str, content: str) -> None:
         self.creates[self.root / relative] = content
@@ -133,16 +135,19 @@ def _ruff() -> str:
 
 
 def _ruff_format(ruff: str, path: Path, content: str, *, drop_unused: bool) -> str:
+    if not content.strip():
+        return content  # an empty package marker
     rules = "I,F401" if drop_unused else "I"
-    fixed = _run(ruff, ["check", "--fix-only", "--select", rules, "--stdin-filename", str(path), "-"], content)
-    return _run(ruff, ["format", "--stdin-filename", str(path), "-"], fixed)
+    fixed = _run(ruff, ["check", "--fix-only", "--select", rules, "--stdin-filename", str(path), "-"], content, path)
+    return _run(ruff, ["format", "--stdin-filename", str(path), "-"], fixed, path)
 
 
-def _run(ruff: str, args: list[str], content: str) -> str:
-    result = subprocess.run(  # nosec B603 - a fixed program and arguments, no shell
+def _run(ruff: str, args: list[str], content: str, path: Path) -> str:
+    # A fixed program and arguments, no shell.
+    result = subprocess.run(  # nosec B603
         [ruff, *args], input=content, capture_output=True, text=True, check=False
     )
     if result.returncode != 0 or not result.stdout:
         message = (result.stderr or result.stdout).strip().splitlines()
-        raise PlanError(f"ruff could not format a generated file: {message[-1] if message else 'no output'}")
+        raise PlanError(f"ruff could not format {path.name}: {message[0] if message else 'no output'}")
     return result.stdout

@@ -8,9 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from my_app import accounts
 from my_app.accounts import Scope
-from my_app_web.plugs.auth import CurrentSession, require_authenticated_user
+from my_app_web.plugs.auth import CurrentSession, UserScope
 
 
 async def reader_scope(session: CurrentSession) -> Scope:
@@ -18,10 +17,6 @@ async def reader_scope(session: CurrentSession) -> Scope:
     return Scope.for_user(session.user if session is not None else None)
 
 
-async def writer_scope(session: Annotated[accounts.Session, Depends(require_authenticated_user)]) -> Scope:
-    """The signed-in writer's scope (posts and comments are written as the caller)."""
-    return Scope.for_user(session.user)
-
-
 ReaderScope = Annotated[Scope, Depends(reader_scope)]
-WriterScope = Annotated[Scope, Depends(writer_scope)]
+# Posts and comments are written as the caller: the signed-in user's scope.
+WriterScope = UserScope

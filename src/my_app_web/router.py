@@ -29,33 +29,45 @@ from my_app_web.live import admin, blog_live, product_live, user_live
 from my_app_web.live.admin import dashboard_live
 from my_app_web.plugs.auth import fetch_current_user
 
-# pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it)
-browser = APIRouter(dependencies=[Depends(fetch_current_user)])
-browser.include_router(page.router)
-browser.include_router(user_session_controller.router)
-browser.include_router(user_confirmation_controller.router)
-browser.include_router(user_reset_password_controller.router)
-browser.include_router(user_settings_controller.router)
-browser.include_router(user_registration_controller.router)
-# After the auth pages (`/users/{id}` takes UUIDs only, but `/users/register` and the rest come first).
-browser.include_router(user_live.router)
-browser.include_router(chat_controller.router)
-# /admin/categories and /admin/products: the catalog's admin pages (issue 11).
-browser.include_router(admin.router)
-# /admin/dashboard: the ops dashboard (issue 12); /dev/dashboard is mounted with the dev routes.
-browser.include_router(dashboard_live.router)
-browser.include_router(product_live.router)
-browser.include_router(blog_live.router)
+# pipeline :browser (the signed-in user, if any, is fetched for every page: the navigation shows it).
+# In order: a path an earlier router serves is never reached through a later one. `myapp gen live`
+# and `myapp gen html` add their pages at the end (the tuple is edited as parsed code, not as text).
+BROWSER_ROUTERS: tuple[APIRouter, ...] = (
+    page.router,
+    user_session_controller.router,
+    user_confirmation_controller.router,
+    user_reset_password_controller.router,
+    user_settings_controller.router,
+    user_registration_controller.router,
+    # After the auth pages (`/users/{id}` takes UUIDs only, but `/users/register` and the rest come first).
+    user_live.router,
+    chat_controller.router,
+    # /admin/categories and /admin/products: the catalog's admin pages (issue 11).
+    admin.router,
+    # /admin/dashboard: the ops dashboard (issue 12); /dev/dashboard is mounted with the dev routes.
+    dashboard_live.router,
+    product_live.router,
+    blog_live.router,
+)
 
-# pipeline :api
+# pipeline :api (under /api). `myapp gen json` adds its controllers at the end.
+API_ROUTERS: tuple[APIRouter, ...] = (
+    user_controller.router,
+    session_controller.router,
+    socket_token_controller.router,
+    category_controller.router,
+    product_controller.router,
+    post_controller.router,
+    comment_controller.router,
+)
+
+browser = APIRouter(dependencies=[Depends(fetch_current_user)])
+for browser_router in BROWSER_ROUTERS:
+    browser.include_router(browser_router)
+
 api = APIRouter(prefix="/api")
-api.include_router(user_controller.router)
-api.include_router(session_controller.router)
-api.include_router(socket_token_controller.router)
-api.include_router(category_controller.router)
-api.include_router(product_controller.router)
-api.include_router(post_controller.router)
-api.include_router(comment_controller.router)
+for api_router in API_ROUTERS:
+    api.include_router(api_router)
 
 router = APIRouter()
 router.include_router(health.router)

@@ -92,6 +92,7 @@ ADMIN = {
     ("DELETE", "/api/products/{id}"),
 }
 
+NO_RECORD = "00000000-0000-4000-8000-000000000000"
 _RESOURCE = {"users": "user", "categories": "category", "products": "product"}
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 
@@ -122,7 +123,7 @@ class Records:
                 ]:
                     if template.startswith(prefix):
                         return record
-            return {
+            known = {
                 "user_id": self.user_id,
                 "category_id": self.category_id,
                 "product_id": self.product_id,
@@ -133,7 +134,10 @@ class Records:
                 # answers a redirect back to the dashboard, not to the log-in page).
                 "job_id": "1",
                 "queue": "default",
-            }[name]
+            }
+            # Any other parameter (a generated resource's id): a real-looking id of no record, so a
+            # route without its check answers 404 (let through), not a refusal.
+            return known.get(name, NO_RECORD)
 
         return _PARAM.sub(value, template)
 

@@ -163,7 +163,7 @@ def test_a_refused_generation_writes_nothing(project: Path, monkeypatch: pytest.
         ("json", "Catalog", "Review", "reviews", "Body:text"),
         ("json", "Catalog", "Review", "reviews", "--no-context", "body:text"),  # no such context functions
         ("channel", "room"),
-        ("context", "Catalog", "Review", "reviews", "a_field_name_so_long_that_its_index_name_is_cut:string"),
+        ("context", "Catalog", "Review", "reviews", "a_field_name_so_long_that_the_index_name_would_be_cut_off:string"),
         ("context", "Catalog", "Review", "reviews", "active:boolean:unique"),
     ]
     for args in refused:

@@ -115,20 +115,40 @@ def _utc_datetime(value: Any) -> datetime.datetime:
         raise ValueError("is invalid") from None
 
 
-def _storable(value: Any) -> bool:
-    """No text in `value` (keys included, however deep) that PostgreSQL cannot store: NUL, lone surrogates."""
-    pending = [value]
+JSON_MAX_DEPTH = 32
+_INT64 = range(-(2**63), 2**63)
+
+
+def json_problem(value: Any) -> str | None:
+    """What PostgreSQL's JSONB cannot store in `value` (keys included, however deep): NUL, lone
+    surrogates, NaN or infinity, integers beyond 64 bits; and nesting deeper than JSON_MAX_DEPTH,
+    which costs more to store and read the deeper it goes. None when it can all be stored.
+
+    Examples:
+        json_problem({"size": ["large", 1.5]})   # None
+        json_problem({"a": float("nan")})        # "numbers must be finite"
+    """
+    pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
-        current = pending.pop()
-        if isinstance(current, str):
-            if "\x00" in current or any("\ud800" <= char <= "\udfff" for char in current):
-                return False
-        elif isinstance(current, dict):
-            pending.extend(current.keys())
-            pending.extend(current.values())
-        elif isinstance(current, list | tuple):
-            pending.extend(current)
-    return True
+        item, depth = pending.pop()
+        if isinstance(item, dict | list | tuple) and depth > JSON_MAX_DEPTH:
+            return f"may nest at most {JSON_MAX_DEPTH} levels deep"
+        if isinstance(item, dict):
+            pending += [(key, depth) for key in item]
+            pending += [(nested, depth + 1) for nested in item.values()]
+        elif isinstance(item, list | tuple):
+            pending += [(nested, depth + 1) for nested in item]
+        elif isinstance(item, str) and ("\x00" in item or any("\ud800" <= char <= "\udfff" for char in item)):
+            return "text must be valid Unicode without NUL characters"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "numbers must be finite"
+        elif isinstance(item, int) and not isinstance(item, bool) and item not in _INT64:
+            return "integers must fit in 64 bits"
+    return None
+
+
+def _storable(value: Any) -> bool:
+    return json_problem(value) is None
 
 
 def _json_object(value: Any) -> Any:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 from typing import Any, Literal
 
 import pytest
 
+from my_app import field_types
 from my_app.changeset import Input, cast, update_changes
 from my_app.errors import ValidationError
 from my_app.field_types import (
@@ -181,3 +183,18 @@ def test_the_annotated_types_keep_their_python_types() -> None:
     assert model.launched_at.tzinfo is UTC
     assert model.specs == {}
     assert model.tags == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"size": ["large", 1.5, 2**62], "ok": True}, None),
+        ({"a": float("nan")}, "numbers must be finite"),
+        ({"a": [2**64]}, "integers must fit in 64 bits"),
+        ({"a\x00": 1}, "text must be valid Unicode without NUL characters"),
+        ({"a": "\ud800"}, "text must be valid Unicode without NUL characters"),
+        (functools.reduce(lambda inner, _: {"a": inner}, range(40), {}), "may nest at most 32 levels deep"),
+    ],
+)
+def test_json_problem_names_what_jsonb_cannot_store(value: object, problem: str | None) -> None:
+    assert field_types.json_problem(value) == problem

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+import pydantic
+
 # The kinds a field may have, in Phoenix's words.
 SCALAR_KINDS: Final = (
     "string",
@@ -45,6 +47,27 @@ RESERVED: Final = ("id", "user_id", "inserted_at", "updated_at")
 IDENTIFIER: Final = re.compile(r"[a-z][a-z0-9_]*")
 ENUM_VALUE: Final = re.compile(r"[a-z][a-z0-9_]*")
 STRING_LENGTH: Final = 255
+# Names a field may not take: the generated modules' annotations use them (`list[...]`, `uuid.UUID`,
+# `datetime.date`), and pydantic's models have them as attributes (`json`, `copy`, `schema`, ...).
+_SHADOWING: Final = frozenset(
+    {
+        "any",
+        "bool",
+        "bytes",
+        "date",
+        "datetime",
+        "decimal",
+        "dict",
+        "float",
+        "int",
+        "list",
+        "str",
+        "time",
+        "type",
+        "uuid",
+    }
+)
+_MODEL_ATTRIBUTES: Final = frozenset(name for name in dir(pydantic.BaseModel) if not name.startswith("_"))
 # Kinds a unique constraint makes no sense on: a handful of values (boolean, enum), or no equality
 # a person would mean (map, array).
 _NEVER_UNIQUE: Final = ("boolean", "enum", "map", "array")
@@ -309,6 +332,8 @@ def parse_field(spec: str) -> Field:
         raise FieldError(f"{spec}: {name!r} is not a field name (lowercase letters, digits and _, e.g. title)")
     if name in RESERVED:
         raise FieldError(f"{spec}: {name!r} is set by every generated schema; pick another name")
+    if name in _SHADOWING or name in _MODEL_ATTRIBUTES or name.startswith("model_"):
+        raise FieldError(f"{spec}: {name!r} would hide a name the generated code uses; pick another name")
     modifiers = set()
     while rest and rest[-1] in MODIFIERS:
         modifiers.add(rest.pop())

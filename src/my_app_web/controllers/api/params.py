@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, JsonValue
+
+from my_app import field_types
 
 
 def _storable(value: str) -> str:
@@ -20,3 +22,15 @@ def _storable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_storable)]
+
+
+def _storable_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    # What JSONB cannot hold (NUL, lone surrogates, NaN, integers beyond 64 bits) or nests too deep
+    # would fail deep in the database or cost too much: a bad request instead.
+    problem = field_types.json_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+JSONObject = Annotated[dict[str, JsonValue], AfterValidator(_storable_json)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -36,11 +37,15 @@ app = typer.Typer(
 FieldsArg = Annotated[
     list[str] | None,
     typer.Argument(
+        metavar="FIELD...",
         help="name:type[:unique][:redact]. Types: string text integer float decimal boolean date time"
         " utc_datetime uuid map array:<type> enum:<a>:<b>... references:<table>",
         show_default=False,
     ),
 ]
+ContextArg = Annotated[str, typer.Argument(metavar="CONTEXT", help="e.g. Catalog", show_default=False)]
+SchemaArg = Annotated[str, typer.Argument(metavar="SCHEMA", help="e.g. Review", show_default=False)]
+PluralArg = Annotated[str, typer.Argument(metavar="PLURAL", help="The table, e.g. reviews", show_default=False)]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print what would be written; write nothing.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")]
 Web = Annotated[
@@ -52,8 +57,8 @@ NoContext = Annotated[bool, typer.Option("--no-context", help="The context and s
 
 @app.command()
 def schema(
-    name: Annotated[str, typer.Argument(help="Context.Schema, e.g. Blog.Tag", show_default=False)],
-    plural: Annotated[str, typer.Argument(help="The table, e.g. tags", show_default=False)],
+    name: Annotated[str, typer.Argument(metavar="CONTEXT.SCHEMA", help="e.g. Blog.Tag", show_default=False)],
+    plural: PluralArg,
     fields: FieldsArg = None,
     dry_run: DryRun = False,
     force: Force = False,
@@ -70,9 +75,9 @@ def schema(
 
 @app.command()
 def context(
-    context_name: Annotated[str, typer.Argument(metavar="CONTEXT", help="e.g. Catalog", show_default=False)],
-    schema_name: Annotated[str, typer.Argument(metavar="SCHEMA", help="e.g. Review", show_default=False)],
-    plural: Annotated[str, typer.Argument(help="The table, e.g. reviews", show_default=False)],
+    context_name: ContextArg,
+    schema_name: SchemaArg,
+    plural: PluralArg,
     fields: FieldsArg = None,
     no_schema: NoSchema = False,
     dry_run: DryRun = False,
@@ -89,103 +94,60 @@ def context(
     _run(build, dry_run, force)
 
 
-@app.command()
-def json(
-    context_name: Annotated[str, typer.Argument(metavar="CONTEXT", help="e.g. Catalog", show_default=False)],
-    schema_name: Annotated[str, typer.Argument(metavar="SCHEMA", help="e.g. Review", show_default=False)],
-    plural: Annotated[str, typer.Argument(help="The table, e.g. reviews", show_default=False)],
-    fields: FieldsArg = None,
-    web: Web = None,
-    no_schema: NoSchema = False,
-    no_context: NoContext = False,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """gen context + a JSON API: controller, views, OpenAPI docs, route and tests (mix phx.gen.json).
+def _web_generator(kind: builders.WebKind, summary: str, example: str) -> Callable[..., None]:
+    """The command of `gen json`, `gen live` or `gen html`: the same arguments, a different web part."""
 
-    Example: myapp gen json Catalog Review reviews body:text rating:integer product_id:references:products
-    """
-    _run(
-        lambda plan: builders.web(
-            plan,
-            "json",
-            context_name,
-            schema_name,
-            plural,
-            fields or [],
-            web=web,
-            with_schema=not (no_schema or no_context),
-            with_context=not no_context,
-        ),
-        dry_run,
-        force,
+    def generate(
+        context_name: ContextArg,
+        schema_name: SchemaArg,
+        plural: PluralArg,
+        fields: FieldsArg = None,
+        web: Web = None,
+        no_schema: NoSchema = False,
+        no_context: NoContext = False,
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        def build(plan: Plan) -> None:
+            builders.web(
+                plan,
+                kind,
+                context_name,
+                schema_name,
+                plural,
+                fields or [],
+                web=web,
+                with_schema=not (no_schema or no_context),
+                with_context=not no_context,
+            )
+
+        _run(build, dry_run, force)
+
+    generate.__doc__ = f"{summary}\n\nExample: {example}"
+    return generate
+
+
+app.command(name="json")(
+    _web_generator(
+        "json",
+        "What gen context writes, and a JSON API: controller, views, OpenAPI docs, route, tests (mix phx.gen.json).",
+        "myapp gen json Catalog Review reviews body:text rating:integer product_id:references:products",
     )
-
-
-@app.command()
-def live(
-    context_name: Annotated[str, typer.Argument(metavar="CONTEXT", help="e.g. Catalog", show_default=False)],
-    schema_name: Annotated[str, typer.Argument(metavar="SCHEMA", help="e.g. Review", show_default=False)],
-    plural: Annotated[str, typer.Argument(help="The table, e.g. reviews", show_default=False)],
-    fields: FieldsArg = None,
-    web: Web = None,
-    no_schema: NoSchema = False,
-    no_context: NoContext = False,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """gen context + live pages: a list streamed live, show, modal form with live validation (mix phx.gen.live).
-
-    Example: myapp gen live Catalog Review reviews body:text rating:integer product_id:references:products
-    """
-    _run(
-        lambda plan: builders.web(
-            plan,
-            "live",
-            context_name,
-            schema_name,
-            plural,
-            fields or [],
-            web=web,
-            with_schema=not (no_schema or no_context),
-            with_context=not no_context,
-        ),
-        dry_run,
-        force,
+)
+app.command(name="live")(
+    _web_generator(
+        "live",
+        "What gen context writes, and live pages: list, show, modal form with live validation (mix phx.gen.live).",
+        "myapp gen live Catalog Review reviews body:text rating:integer product_id:references:products",
     )
-
-
-@app.command()
-def html(
-    context_name: Annotated[str, typer.Argument(metavar="CONTEXT", help="e.g. Catalog", show_default=False)],
-    schema_name: Annotated[str, typer.Argument(metavar="SCHEMA", help="e.g. Review", show_default=False)],
-    plural: Annotated[str, typer.Argument(help="The table, e.g. reviews", show_default=False)],
-    fields: FieldsArg = None,
-    web: Web = None,
-    no_schema: NoSchema = False,
-    no_context: NoContext = False,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """gen context + pages that are not live: list, show, forms (mix phx.gen.html).
-
-    Example: myapp gen html Catalog Review reviews body:text rating:integer --web Admin
-    """
-    _run(
-        lambda plan: builders.web(
-            plan,
-            "html",
-            context_name,
-            schema_name,
-            plural,
-            fields or [],
-            web=web,
-            with_schema=not (no_schema or no_context),
-            with_context=not no_context,
-        ),
-        dry_run,
-        force,
+)
+app.command(name="html")(
+    _web_generator(
+        "html",
+        "What gen context writes, and pages that are not live: list, show, forms (mix phx.gen.html).",
+        "myapp gen html Catalog Review reviews body:text rating:integer --web Admin",
     )
+)
 
 
 @app.command()

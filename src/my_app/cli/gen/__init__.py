@@ -37,7 +37,7 @@ app = typer.Typer(
 FieldsArg = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="FIELD...",
+        metavar="FIELD",
         help="name:type[:unique][:redact]. Types: string text integer float decimal boolean date time"
         " utc_datetime uuid map array:<type> enum:<a>:<b>... references:<table>",
         show_default=False,

@@ -307,8 +307,10 @@ def _resource(
     if snake(schema_name) == plural:
         raise FieldError(f"{plural}: the plural (table) must differ from the schema's name {snake(schema_name)!r}")
     fields = parse_fields(field_specs)
-    if not fields:
-        raise FieldError("give the schema at least one field, e.g. name:string")
+    if all(item.kind == "boolean" for item in fields):
+        # Every form and API call would be valid whatever it sent: the generated tests of invalid
+        # input would have nothing to send.
+        raise FieldError("give the schema at least one field that is not a boolean, e.g. name:string")
     _check_constraint_names(plural, [item.name for item in fields])
     fields = resolve_references(plan.root, fields, _tables(), need_fixture=need_fixtures)
     return Resource(context=context, schema=schema_name, plural=plural, fields=fields)

@@ -165,6 +165,8 @@ def test_a_refused_generation_writes_nothing(project: Path, monkeypatch: pytest.
         ("channel", "room"),
         ("context", "Catalog", "Review", "reviews", "a_field_name_so_long_that_the_index_name_would_be_cut_off:string"),
         ("context", "Catalog", "Review", "reviews", "active:boolean:unique"),
+        ("context", "Catalog", "Review", "reviews", "active:boolean"),  # nothing a form could get wrong
+        ("context", "Catalog", "Review", "reviews", "list:string"),  # would hide `list`
     ]
     for args in refused:
         result = gen_here(project, monkeypatch, *args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,10 @@ app = typer.Typer(
 Force = Annotated[bool, typer.Option("--force", help="Required to run this in prod.")]
 
 
+# The server's words when the named database is not there (connecting names one that is missing).
+_MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
 @contextmanager
 def database_errors() -> Iterator[None]:
     """Turn driver and Alembic failures into one readable line and exit status 1."""
@@ -43,6 +48,9 @@ def database_errors() -> Iterator[None]:
 
 def _abort_for(exc: Exception) -> None:
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    missing = _MISSING_DATABASE.search(first_line)
+    if isinstance(exc, psycopg.OperationalError) and missing:
+        abort(f"the database {missing.group(1)} does not exist: myapp db create (or myapp db setup) makes it")
     if isinstance(exc, psycopg.OperationalError):
         abort(f"cannot reach the database: {first_line}")
     abort(f"the database refused: {first_line}")

@@ -126,3 +126,15 @@ def test_an_unreachable_database_is_one_line_and_a_non_zero_exit() -> None:
     lines = output_lines(result.stderr)
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: cannot reach the database")
+
+
+def test_migrating_a_database_that_does_not_exist_says_how_to_make_it() -> None:
+    server = database.resolve(Settings())
+    missing = f"missing_{uuid.uuid4().hex[:10]}"
+    url = database.with_database(server.url, missing)
+
+    result = myapp("db", "migrate", env={"DATABASE_URL": url, "MYAPP_ENV": "dev"})
+
+    assert result.returncode == 1
+    lines = output_lines(result.stderr)
+    assert lines == [f"error: the database {missing} does not exist: myapp db create (or myapp db setup) makes it"]

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import pydantic
 
+from my_app import field_types
 from my_app.errors import ValidationError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -51,7 +52,7 @@ class Input(pydantic.BaseModel):
     def _storable_text(cls, value: Any) -> Any:
         # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded: refuse them here,
         # so that no caller (API, form, CLI) can turn them into a database error.
-        if isinstance(value, str) and ("\x00" in value or any("\ud800" <= char <= "\udfff" for char in value)):
+        if isinstance(value, str) and not field_types.storable_text(value):
             raise ValueError("is invalid")
         return value
 

@@ -119,6 +119,17 @@ JSON_MAX_DEPTH = 32
 _INT64 = range(-(2**63), 2**63)
 
 
+def storable_text(value: str) -> bool:
+    """Can PostgreSQL store this text? Not with NUL, which `text` and JSONB refuse, nor with lone
+    surrogates ("\\ud800", which JSON may carry), which UTF-8 cannot encode.
+
+    Examples:
+        storable_text("tea")       # True
+        storable_text("te\\x00a")  # False
+    """
+    return "\x00" not in value and not any("\ud800" <= char <= "\udfff" for char in value)
+
+
 def json_problem(value: Any) -> str | None:
     """What PostgreSQL's JSONB cannot store in `value` (keys included, however deep): NUL, lone
     surrogates, NaN or infinity, integers beyond 64 bits; and nesting deeper than JSON_MAX_DEPTH,
@@ -138,7 +149,7 @@ def json_problem(value: Any) -> str | None:
             pending += [(nested, depth + 1) for nested in item.values()]
         elif isinstance(item, list | tuple):
             pending += [(nested, depth + 1) for nested in item]
-        elif isinstance(item, str) and ("\x00" in item or any("\ud800" <= char <= "\udfff" for char in item)):
+        elif isinstance(item, str) and not storable_text(item):
             return "text must be valid Unicode without NUL characters"
         elif isinstance(item, float) and not math.isfinite(item):
             return "numbers must be finite"

@@ -12,12 +12,8 @@ from my_app import field_types
 def _storable(value: str) -> str:
     # JSON may carry "\u0000" and lone surrogates ("\ud800"); PostgreSQL text, JSONB and UTF-8
     # cannot hold them, so they would fail deep in the database: refuse them as a bad request.
-    if "\x00" in value:
-        raise ValueError("text may not contain NUL characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode") from None
+    if not field_types.storable_text(value):
+        raise ValueError("text must be valid Unicode without NUL characters")
     return value
 
 

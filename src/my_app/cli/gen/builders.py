@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
@@ -70,7 +71,7 @@ def context(
 
 
 def _add_schema(plan: Plan, r: Resource) -> None:
-    plan.create(f"src/my_app/{r.context.module}/{r.singular}.py", render("core/schema.py.j2", r=r))
+    plan.create(r.schema_file, render("core/schema.py.j2", r=r))
     versions = plan.root / MIGRATIONS / "versions"
     config = Config()
     config.set_main_option("script_location", str(plan.root / MIGRATIONS))
@@ -180,14 +181,7 @@ def web(
         package = plan.current(f"src/my_app/{resource.context.module}/__init__.py") or ""
         if not source_edit.defines(package, f"list_{resource.plural}"):
             raise FieldError(f"{context_name} has no list_{plural}: generate the context first (drop --no-context)")
-    resource = Resource(
-        context=resource.context,
-        schema=resource.schema,
-        plural=resource.plural,
-        fields=resource.fields,
-        web=web,
-        live=kind == "live",
-    )
+    resource = replace(resource, web=web, live=kind == "live")
     if kind == "json":
         _add_json(plan, resource)
     else:
@@ -335,13 +329,12 @@ def _check_new_schema(plan: Plan, r: Resource) -> None:
         raise FieldError(
             f"the table {r.table!r} exists ({tables[r.table][0]}): pick another name, or --no-schema to use it"
         )
-    path = plan.root / f"src/my_app/{r.context.module}/{r.singular}.py"
-    if path.exists():
-        raise FieldError(f"{path.relative_to(plan.root)} exists: the schema {r.context.name}.{r.schema} is there")
+    if (plan.root / r.schema_file).exists():
+        raise FieldError(f"{r.schema_file} exists: the schema {r.context.name}.{r.schema} is there")
 
 
 def _check_schema_exists(plan: Plan, r: Resource) -> None:
-    if not (plan.root / f"src/my_app/{r.context.module}/{r.singular}.py").exists():
+    if not (plan.root / r.schema_file).exists():
         raise FieldError(f"there is no schema {r.context.name}.{r.schema}: drop --no-schema to generate it")
 
 

@@ -131,11 +131,8 @@ class Field:
     @property
     def migration_column(self) -> str:
         """The migration's `sa.Column(...)` for this field."""
-        extra = ""
-        if self.kind == "boolean":
-            extra = ", server_default=sa.false()"
-        column = f'sa.Column("{self.name}", {self._sa_type("sa.")}, nullable=False{extra})'
-        return column
+        default = ", server_default=sa.false()" if self.kind == "boolean" else ""
+        return f'sa.Column("{self.name}", {self._sa_type("sa.")}, nullable=False{default})'
 
     @property
     def input_type(self) -> str:
@@ -165,14 +162,9 @@ class Field:
 
     @property
     def json_example(self) -> str:
-        """What the API answers for `example` (a Python literal)."""
-        if self.kind == "array":
-            return "[" + ", ".join(_JSON_EXAMPLES[self._inner][0:2]) + "]"
-        if self.kind == "enum":
-            return f'"{self.values[0]}"'
-        if self.kind == "references":
-            return "None"
-        return _JSON_EXAMPLES[self.kind][0]
+        """What the API answers for `example` (a Python literal): what it was sent, since the
+        examples are already as the API writes them (decimals as strings, times in UTC with Z)."""
+        return self.example
 
     @property
     def form_value(self) -> str:
@@ -298,8 +290,6 @@ _EXAMPLES: Final = {
     "uuid": ['"7488a646-e31f-11e4-aace-600308960662"', '"7488a646-e31f-11e4-aace-600308960668"'],
     "map": ['{"size": "large"}', '{"size": "small"}'],
 }
-# What the API answers for each example: what it was sent (decimals as strings, times in UTC with Z).
-_JSON_EXAMPLES: Final = _EXAMPLES
 # What a person types into the form for each example.
 _FORM_VALUES: Final = {
     **_EXAMPLES,

@@ -6,7 +6,7 @@ file that would be overwritten) writes nothing; applying writes the files and pr
 from __future__ import annotations
 
 import difflib
-import shutil
+import importlib.util
 import subprocess  # nosec B404
 import sys
 from dataclasses import dataclass, field
@@ -126,15 +126,14 @@ def _read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def _ruff() -> str:
-    beside = Path(sys.executable).parent / "ruff"
-    found = str(beside) if beside.exists() else shutil.which("ruff")
-    if found is None:
+def _ruff() -> list[str]:
+    """The project's ruff, run as `myapp format` and `myapp check` run it."""
+    if importlib.util.find_spec("ruff") is None:
         raise PlanError("myapp gen formats what it writes with ruff: install the dev tools (make install)")
-    return found
+    return [sys.executable, "-m", "ruff"]
 
 
-def _ruff_format(ruff: str, path: Path, content: str, *, drop_unused: bool) -> str:
+def _ruff_format(ruff: list[str], path: Path, content: str, *, drop_unused: bool) -> str:
     if not content.strip():
         return content  # an empty package marker
     rules = "I,F401" if drop_unused else "I"
@@ -142,10 +141,10 @@ def _ruff_format(ruff: str, path: Path, content: str, *, drop_unused: bool) -> s
     return _run(ruff, ["format", "--stdin-filename", str(path), "-"], fixed, path)
 
 
-def _run(ruff: str, args: list[str], content: str, path: Path) -> str:
+def _run(ruff: list[str], args: list[str], content: str, path: Path) -> str:
     # A fixed program and arguments, no shell.
     result = subprocess.run(  # nosec B603
-        [ruff, *args], input=content, capture_output=True, text=True, check=False
+        [*ruff, *args], input=content, capture_output=True, text=True, check=False
     )
     if result.returncode != 0 or not result.stdout:
         message = (result.stderr or result.stdout).strip().splitlines()

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -50,7 +50,6 @@ class Resource:
     fields: list[Field]
     web: str | None = None  # "Admin": pages under /admin, modules under an admin/ package
     live: bool = True  # gen live (pages with PubSub updates) or gen html (the same pages, not live)
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def singular(self) -> str:
@@ -100,6 +99,11 @@ class Resource:
     def schema_module(self) -> str:
         """ "my_app.catalog.review"."""
         return f"my_app.{self.context.module}.{self.singular}"
+
+    @property
+    def schema_file(self) -> str:
+        """ "src/my_app/catalog/review.py"."""
+        return f"src/my_app/{self.context.module}/{self.singular}.py"
 
     def web_path(self, *parts: str) -> str:
         """A path under the web namespace: web_path("live") → "live/admin" with --web Admin."""
@@ -159,16 +163,7 @@ def resolve_references(
             fixture_module=fixture_module,
             fixture_call=fixture_call,
         )
-        resolved.append(
-            Field(
-                name=item.name,
-                kind=item.kind,
-                references=table,
-                unique=item.unique,
-                redact=item.redact,
-                ref=reference,
-            )
-        )
+        resolved.append(replace(item, ref=reference))
     return resolved
 
 

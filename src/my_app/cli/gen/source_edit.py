@@ -44,18 +44,7 @@ def add_imports(source: str, lines: Iterable[str]) -> str:
     new = [line for line in (line.strip() for line in lines) if line and line not in source.splitlines()]
     if not new:
         return source
-    tree = ast.parse(source)
-    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
-    if imports:
-        after = imports[-1].end_lineno or imports[-1].lineno
-    else:
-        docstring = ast.get_docstring(tree, clean=False)
-        after = (tree.body[0].end_lineno or 0) if docstring is not None and tree.body else 0
-    kept = source.splitlines(keepends=True)
-    block = "".join(f"{line}\n" for line in new)
-    if not imports:
-        block = "\n" + block
-    return "".join(kept[:after]) + block + "".join(kept[after:])
+    return _insert_after_imports(source, "".join(f"{line}\n" for line in new))
 
 
 def add_exports(source: str, names: Iterable[str]) -> str:
@@ -67,7 +56,7 @@ def add_exports(source: str, names: Iterable[str]) -> str:
     except EditError:
         value = None
     if value is None:
-        return _append_after_imports(source, tree, _all_source(sorted(set(names), key=_isort_key)))
+        return _insert_after_imports(source, f"\n{_all_source(sorted(set(names), key=_isort_key))}\n")
     if not isinstance(value, ast.List | ast.Tuple) or not all(
         isinstance(item, ast.Constant) and isinstance(item.value, str) for item in value.elts
     ):
@@ -81,14 +70,11 @@ def add_exports(source: str, names: Iterable[str]) -> str:
 
 def defines(source: str, name: str) -> bool:
     """Does the module define `name` at top level (a function, class or assignment)?"""
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name:
-            return True
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return True
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
-            return True
-    return False
+    return any(
+        _assigns(node, name)
+        or (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name)
+        for node in ast.parse(source).body
+    )
 
 
 def append_section(source: str, section: str) -> str:
@@ -98,23 +84,31 @@ def append_section(source: str, section: str) -> str:
 
 def _assigned(tree: ast.Module, name: str) -> ast.expr:
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return node.value
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and node.target.id == name
-            and node.value is not None
-        ):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and _assigns(node, name) and node.value is not None:
             return node.value
     raise EditError(f"no top-level assignment to {name}")
 
 
-def _append_after_imports(source: str, tree: ast.Module, text: str) -> str:
+def _assigns(node: ast.stmt, name: str) -> bool:
+    """Is `node` a top-level `name = ...` or `name: T = ...`?"""
+    if isinstance(node, ast.Assign):
+        return any(isinstance(target, ast.Name) and target.id == name for target in node.targets)
+    return isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name
+
+
+def _insert_after_imports(source: str, text: str) -> str:
+    """`source` with `text` after its last top-level import; without imports, after its docstring
+    (on a line of its own, apart from it)."""
+    tree = ast.parse(source)
     imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
-    after = (imports[-1].end_lineno or 0) if imports else 0
+    if imports:
+        after = imports[-1].end_lineno or imports[-1].lineno
+    else:
+        docstring = ast.get_docstring(tree, clean=False)
+        after = (tree.body[0].end_lineno or 0) if docstring is not None and tree.body else 0
+        text = "\n" + text
     lines = source.splitlines(keepends=True)
-    return "".join(lines[:after]) + f"\n{text}\n" + "".join(lines[after:])
+    return "".join(lines[:after]) + text + "".join(lines[after:])
 
 
 def _all_source(names: list[str]) -> str:
@@ -126,7 +120,7 @@ def _list_source(names: list[str]) -> str:
 
 
 def _isort_key(name: str) -> tuple[int, str]:
-    if name.isupper() or (name.upper() == name and "_" in name):
+    if name.isupper():
         return (0, name)
     if name[:1].isupper():
         return (1, name)

@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from my_app import cli, database
-from tests.support.databases import scratch_database
+from my_app.config import Settings
 from tests.support.processes import PROJECT_ROOT, child_env, plain
 
 # One field of every type and modifier `myapp gen` knows.
@@ -80,9 +80,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server_url() -> str:
-    """This run's PostgreSQL server (the embedded one, or DATABASE_URL's), as a URL for the copy."""
-    with scratch_database("gen") as scratch:
-        return scratch.url
+    """This run's PostgreSQL server (the embedded one, or DATABASE_URL's), as a URL for the copy
+    (its database name is replaced by each use)."""
+    return database.resolve(Settings()).url
 
 
 def gen(project: Path, *args: str) -> subprocess.CompletedProcess[str]:

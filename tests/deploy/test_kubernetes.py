@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from my_app import metrics_export
 from my_app.config import ConfigError, Settings
 from my_app.database import resolve
 from my_app_web.channels.connection import HEARTBEAT_TIMEOUT
@@ -474,3 +475,16 @@ def test_systemd_accepts_the_units(tmp_path: Path) -> None:
     # An unknown key or a bad value is only a warning (exit status 0): any output is a finding.
     assert result.returncode == 0, result.stdout + result.stderr
     assert output_lines(result.stdout + result.stderr) == []
+
+
+def test_the_worker_is_probed_on_the_metrics_port_it_serves() -> None:
+    """`myapp worker` serves no HTTP but METRICS_PORT, whose /health says whether its loop turns."""
+    [worker] = containers(resource("Deployment", "my-app-worker"))
+    env = {item["name"]: item["value"] for item in worker.get("env", [])}
+    probe = worker["livenessProbe"]["httpGet"]
+    ports = {port["name"]: port["containerPort"] for port in worker["ports"]}
+
+    assert probe["path"] == "/health"
+    assert ports[probe["port"]] == int(env["METRICS_PORT"])
+    assert worker["livenessProbe"]["timeoutSeconds"] > metrics_export.HEALTH_TIMEOUT
+    assert "readinessProbe" not in worker, "no traffic goes to a worker"

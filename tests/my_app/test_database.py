@@ -236,7 +236,8 @@ def test_a_backup_restores_the_data_it_was_taken_with(tmp_path: Path) -> None:
         categories = "SELECT name, slug FROM categories ORDER BY name"
         with psycopg.connect(scratch.url, autocommit=True) as conn:
             conn.execute(
-                "INSERT INTO categories (id, name, slug) VALUES (gen_random_uuid(), 'Tea', 'tea'), (gen_random_uuid(), 'Coffee', 'coffee')"
+                "INSERT INTO categories (id, name, slug)"
+                " VALUES (gen_random_uuid(), 'Tea', 'tea'), (gen_random_uuid(), 'Coffee', 'coffee')"
             )
             before = conn.execute(categories).fetchall()
         backup = tmp_path / "backup.dump"

@@ -13,6 +13,7 @@ requests and running jobs are untouched: they finish as before.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 import threading
@@ -40,8 +41,9 @@ def listen(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # A signal handler runs between two bytecodes of whatever the loop was doing: hand the
-        # drain to the loop rather than touch its streams from here.
-        loop.call_soon_threadsafe(begin)
+        # drain to the loop rather than touch its streams from here, in a context of its own (not
+        # the request that happened to be running: its id would be on the drain's log line).
+        loop.call_soon_threadsafe(begin, context=contextvars.Context())
         handler = previous.get(signal.Signals(signum))
         if callable(handler):
             handler(signum, frame)

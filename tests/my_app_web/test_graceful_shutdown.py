@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -141,5 +142,49 @@ def test_stopping_the_server_stops_the_embedded_postgresql_it_started(
         assert server.wait(timeout=STOP_TIMEOUT) == 0
         assert not embedded_postgres.is_running(data_dir)
         assert list((data_dir / "postgres-leases").iterdir()) == []
+    finally:
+        stop(server)
+
+
+def test_sigterm_ends_open_live_streams_at_once(own_database_env: dict[str, str | None], tmp_path: Path) -> None:
+    """A draining node hands its live pages back at once: their browsers reconnect to another node.
+
+    Without the drain, uvicorn would wait SHUTDOWN_TIMEOUT for the open event streams, and then cut them.
+    """
+    port = free_port()
+    log = tmp_path / "server.log"
+    server = start([str(MYAPP), "server", "--port", str(port)], {**own_database_env, "SHUTDOWN_TIMEOUT": "30"}, log)
+    try:
+        wait_for_health(server, port, log)
+        url = f"http://127.0.0.1:{port}/products"
+
+        def hold_stream() -> tuple[str, float]:
+            """Read the page's stream until the server ends it; what it said and when it ended."""
+            received = ""
+            with httpx.stream("GET", url, headers={"Accept": "text/event-stream"}, timeout=STOP_TIMEOUT) as stream:
+                assert stream.status_code == 200
+                for chunk in stream.iter_text():
+                    received += chunk
+                    if "event: live" in received:
+                        (tmp_path / "streaming").touch()
+            return received, time.monotonic()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            streams = [pool.submit(hold_stream) for _ in range(2)]
+            wait_until((tmp_path / "streaming").exists, timeout=30, message="the live stream never sent its page")
+            time.sleep(0.5)  # both streams are open and idle
+            signalled = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            results = [future.result(timeout=STOP_TIMEOUT) for future in streams]
+
+        for received, ended in results:
+            assert received.startswith("retry: 1000"), "the browser would not know when to reconnect"
+            assert ended - signalled < 3, f"the stream stayed open {ended - signalled:.1f}s after SIGTERM"
+        assert server.wait(timeout=STOP_TIMEOUT) == 0
+        stopped_after = time.monotonic() - signalled
+        assert stopped_after < 10, f"the server took {stopped_after:.1f}s to stop (SHUTDOWN_TIMEOUT is 30 s)"
+        output = log.read_text()
+        assert "draining: ended 2 live page stream(s)" in output
+        assert "Traceback" not in output
     finally:
         stop(server)

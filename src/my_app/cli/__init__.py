@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from my_app.cli import assets, db, dev, gen, gettext, jobs, server, users
+from my_app.cli import assets, db, dev, gen, gettext, jobs, release, server, users
 from my_app.cli._output import fail
 from my_app.config import ConfigError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 server.register(app)
 dev.register(app)
+release.register(app)
 app.command()(jobs.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(jobs.app, name="jobs")

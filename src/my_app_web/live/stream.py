@@ -26,6 +26,10 @@ The wire format (what `static/live.js` and htmx's SSE extension read):
     data: <hx-partial hx-target="#users" hx-swap="beforeend"><tr id="users-7">...</tr></hx-partial>
 
 and `event: reload` (data unused) to reload the page.
+
+When the node is told to stop (`my_app_web.drain`), `end_all()` ends every open stream at once: the
+server would otherwise wait for them until SHUTDOWN_TIMEOUT, and each browser reconnects after
+`retry` (through the load balancer, to a node that stays) and renders the page afresh there.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ INBOX_LIMIT = 64
 # A list in the request's scope, put there by the endpoint: a stream appends itself to it once it
 # has sent its first event, and the endpoint then `hold()`s it outside the middleware stack.
 DETACHED_KEY = "my_app.live_detached"
+# Every stream this process has open (`end_all` ends them when the node drains).
+_OPEN: set[LiveResponse] = set()
+# Set once this process drains: a stream that starts afterwards ends after its first event.
+_draining = False
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
@@ -88,6 +96,7 @@ class LiveResponse(Response):
         self._stale = False  # re-render the region at the next pump (a gap, an overflow)
         self._reload = False
         self._beat = False
+        self._ending = False  # end the stream at the next pump: the node is draining
         self._ready = False
         self._closed = False
         self._event_id = 0
@@ -117,8 +126,10 @@ class LiveResponse(Response):
             self._close()
             raise
         self._ready = True
+        self._ending = self._ending or _draining
+        _OPEN.add(self)
         self._schedule_heartbeat()
-        if self._inbox or self._stale or self._reload:
+        if self._inbox or self._stale or self._reload or self._ending:
             self._wake()  # what arrived during the first render
         detached = scope.get(DETACHED_KEY)
         if isinstance(detached, list):
@@ -145,8 +156,14 @@ class LiveResponse(Response):
         finally:
             self._close()
 
+    def end(self) -> None:
+        """End the stream (the client reconnects after `retry`); a no-op once it is closed."""
+        self._ending = True
+        self._wake()
+
     def _close(self) -> None:
         self._closed = True
+        _OPEN.discard(self)
         for subscription in self._subscriptions:
             subscription.close("live page closed")
         self._subscriptions = []
@@ -189,6 +206,9 @@ class LiveResponse(Response):
     async def _drain(self) -> None:
         try:
             while not self._closed:
+                if self._ending:
+                    await self._finish()
+                    return
                 if self._reload:
                     await self._send_event("reload", "")
                     await self._finish()
@@ -232,6 +252,19 @@ class LiveResponse(Response):
         if self._send is not None:
             with contextlib.suppress(OSError):
                 await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def end_all() -> int:
+    """End every open stream of this process, and each that opens later (the node is draining).
+
+    Returns how many were open.
+    """
+    global _draining  # one flag per process: a draining process never stops draining
+    _draining = True
+    streams = list(_OPEN)
+    for stream in streams:
+        stream.end()
+    return len(streams)
 
 
 # What Starlette's Request caches once parsed (its URL, headers, cookies, query): an open page keeps

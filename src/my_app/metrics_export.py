@@ -21,17 +21,23 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 from my_app import jobs, metrics
 from my_app.config import Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -139,14 +145,18 @@ def serve_port(port: int, *, host: str, loop: asyncio.AbstractEventLoop | None =
     """Serve the exposition on `port` from a daemon thread; returns what stops it.
 
     With `loop` (the running app's), `jobs{}` is counted on it; without (the parent of several
-    workers, which runs no app), `jobs{}` is left to `/metrics`.
+    workers, which runs no app), `jobs{}` is left to `/metrics`. `GET /health` on the same port
+    answers whether this process is alive: 200 `{"status": "ok"}` when `loop` runs a callback
+    within HEALTH_TIMEOUT, else 503 — a liveness probe for `myapp worker`, which serves no HTTP
+    of its own (a loop stuck in a blocking call runs no job either).
     """
-    from prometheus_client import start_http_server
-
     family = _on_loop(loop, count_jobs_family) if loop is not None else None
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AppMetrics(multiprocess_dir(), family))
-    server, thread = start_http_server(port, addr=host, registry=registry)
+    app = _with_health(make_wsgi_app(registry), (lambda: _loop_answers(loop)) if loop is not None else None)
+    server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name=f"metrics-port-{port}", daemon=True)
+    thread.start()
 
     def stop() -> None:
         server.shutdown()
@@ -154,6 +164,41 @@ def serve_port(port: int, *, host: str, loop: asyncio.AbstractEventLoop | None =
         thread.join(5)
 
     return stop
+
+
+HEALTH_TIMEOUT = 5.0  # seconds the app's loop may take to run a callback before /health says 503
+_HEALTHY = (b"200 OK", b'{"status":"ok"}')
+_STUCK = (b"503 Service Unavailable", b'{"status":"error"}')
+
+
+def _with_health(metrics_app: WSGIApplication, alive: Callable[[], bool] | None) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/health":
+            return metrics_app(environ, start_response)
+        status, body = _HEALTHY if alive is None or alive() else _STUCK
+        start_response(status.decode(), [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+def _loop_answers(loop: asyncio.AbstractEventLoop) -> bool:
+    if loop.is_closed():
+        return False
+    answered = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop)
+    try:
+        answered.result(HEALTH_TIMEOUT)
+    except Exception:  # a timeout, or a loop that stopped meanwhile
+        answered.cancel()
+        return False
+    return True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No line on stderr per scrape or probe."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the overridden method's name
+        pass
 
 
 def serve_metrics_port(settings: Settings, loop: asyncio.AbstractEventLoop) -> Callable[[], None] | None:

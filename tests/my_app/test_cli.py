@@ -53,7 +53,7 @@ def test_help_lists_every_command_with_one_line_each() -> None:
 @pytest.mark.parametrize(
     ("group", "expected"),
     [
-        ("db", {"create", "drop", "migrate", "rollback", "reset", "seed", "dump", "status"}),
+        ("db", {"create", "drop", "migrate", "rollback", "reset", "seed", "dump", "restore", "status"}),
         ("gen", {"migration", "secret"}),
     ],
 )

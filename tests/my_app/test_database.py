@@ -226,3 +226,44 @@ def test_dump_schema_is_the_same_file_every_time(tmp_path: Path) -> None:
         database.dump_schema(scratch, tmp_path / "second.sql")
 
         assert (tmp_path / "first.sql").read_text() == (tmp_path / "second.sql").read_text()
+
+
+def test_a_backup_restores_the_data_it_was_taken_with(tmp_path: Path) -> None:
+    """`myapp db dump --data` then `myapp db restore`: what was there comes back, what came later goes."""
+    with scratch_database() as scratch:
+        database.create(scratch)
+        migrations.migrate(scratch)
+        categories = "SELECT name, slug FROM categories ORDER BY name"
+        with psycopg.connect(scratch.url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO categories (id, name, slug)"
+                " VALUES (gen_random_uuid(), 'Tea', 'tea'), (gen_random_uuid(), 'Coffee', 'coffee')"
+            )
+            before = conn.execute(categories).fetchall()
+        backup = tmp_path / "backup.dump"
+
+        database.dump_data(scratch, backup)
+        with psycopg.connect(scratch.url, autocommit=True) as conn:
+            conn.execute("DELETE FROM categories WHERE slug = 'tea'")
+            conn.execute("INSERT INTO categories (id, name, slug) VALUES (gen_random_uuid(), 'Cocoa', 'cocoa')")
+        database.restore(scratch, backup)
+
+        with psycopg.connect(scratch.url) as conn:
+            assert conn.execute(categories).fetchall() == before
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (migrations.head_revision(),)
+
+
+def test_a_backup_restores_into_another_database(tmp_path: Path) -> None:
+    with scratch_database() as source, scratch_database() as copy:
+        database.create(source)
+        migrations.migrate(source)
+        with psycopg.connect(source.url, autocommit=True) as conn:
+            conn.execute("INSERT INTO categories (id, name, slug) VALUES (gen_random_uuid(), 'Tea', 'tea')")
+        backup = tmp_path / "backup.dump"
+        database.dump_data(source, backup)
+        database.create(copy)
+
+        database.restore(copy, backup)
+
+        with psycopg.connect(copy.url) as conn:
+            assert conn.execute("SELECT slug FROM categories").fetchall() == [("tea",)]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from my_app import metrics, metrics_export
 from my_app.config import Settings
@@ -32,6 +35,31 @@ async def test_metrics_port_serves_the_app_s_metrics_and_the_job_counts(
     assert 'http_requests_total{method="GET",route="/health",status="200"}' in response.text
     assert "# TYPE jobs gauge" in response.text
     assert "_created" not in response.text
+
+
+async def test_metrics_port_answers_health_while_the_loop_runs_and_503_once_it_is_stuck(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A liveness probe for `myapp worker` (no HTTP of its own): is its event loop still turning?"""
+    monkeypatch.setattr(metrics_export, "HEALTH_TIMEOUT", 0.5)
+    port = free_port()
+    stop = metrics_export.serve_metrics_port(
+        settings.model_copy(update={"metrics_port": port, "bind_host": "127.0.0.1"}), asyncio.get_running_loop()
+    )
+    assert stop is not None
+    url = f"http://127.0.0.1:{port}/health"
+    try:
+        healthy = await asyncio.to_thread(httpx.get, url, timeout=10)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The probe arrives while the loop is stuck in a blocking call (the point of the probe).
+            probe = pool.submit(lambda: time.sleep(0.3) or httpx.get(url, timeout=10))
+            time.sleep(1.5)  # noqa: ASYNC251
+            stuck = probe.result(timeout=10)
+    finally:
+        stop()
+
+    assert (healthy.status_code, healthy.json()) == (200, {"status": "ok"})
+    assert (stuck.status_code, stuck.json()) == (503, {"status": "error"})
 
 
 async def test_without_metrics_port_nothing_is_served(settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,18 +181,65 @@ def setup() -> None:
 
 @app.command()
 def dump(
-    path: Annotated[Path, typer.Option("--path", "-o", help="Where to write the structure.")] = Path("schema.sql"),
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", "-o", help="Where to write (default: schema.sql, or backup.dump with --data)."),
+    ] = None,
+    data: Annotated[
+        bool, typer.Option("--data", help="A backup: structure and data, in pg_dump's custom format.")
+    ] = False,
 ) -> None:
-    """Write the schema (no data) with pg_dump (mix ecto.dump)."""
+    """Write the schema (no data) with pg_dump (mix ecto.dump), or with --data a full backup.
+
+    A backup goes back with `myapp db restore FILE` (or `pg_restore`); docs/deployment.md has more.
+
+    Examples:
+
+      myapp db dump
+
+      myapp db dump --data -o backup-$(date +%F).dump
+    """
     db = target(get_settings())
+    path = path or Path("backup.dump" if data else "schema.sql")
+    with _client_errors("pg_dump"):
+        if data:
+            database.dump_data(db, path)
+        else:
+            database.dump_schema(db, path)
+    info(f"wrote {'a backup' if data else 'the structure'} of {db.name} to {path}")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A backup written by `myapp db dump --data`.", exists=True)],
+    force: Force = False,
+) -> None:
+    """Replace the database's contents by a backup, all or nothing. Refused in prod without --force.
+
+    Examples:
+
+      myapp db restore backup.dump
+
+      MYAPP_ENV=prod myapp db restore backup.dump --force
+    """
+    settings = get_settings()
+    _refuse_in_prod(settings, force, "replace the database by a backup")
+    db = target(settings)
+    with _client_errors("pg_restore"):
+        database.restore(db, path)
+    info(f"restored {db.name} from {path}")
+
+
+@contextmanager
+def _client_errors(program: str) -> Iterator[None]:
+    """A client program's failure as one line: its own message is the useful part."""
     try:
-        database.dump_schema(db, path)
+        yield
     except FileNotFoundError as exc:
         abort(str(exc))
-    except Exception as exc:  # pg_dump's own message is the useful part
-        message = getattr(exc, "stderr", "") or str(exc)
-        abort(f"pg_dump failed: {message.strip()}")
-    info(f"wrote the structure of {db.name} to {path}")
+    except subprocess.CalledProcessError as exc:
+        message = (exc.stderr or str(exc)).strip()
+        abort(f"{program} failed: {message}")
 
 
 @app.command()

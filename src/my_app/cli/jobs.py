@@ -12,7 +12,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from my_app import application, jobs, metrics_export
+from my_app import application, jobs, log, metrics_export
 from my_app.cli._output import abort, console, info
 from my_app.cli._web import email_links
 from my_app.cli.db import database_errors, run_in_app, target
@@ -42,6 +42,9 @@ def worker(
       myapp worker --queues emails --concurrency 20
     """
     settings = get_settings()
+    # LOG_FORMAT and LOG_LEVEL as the server has them (JSON lines in prod): job starts and ends,
+    # retries, PubSub and Presence events.
+    log.configure(settings)
     try:
         chosen = jobs.parse_queues(queues or settings.job_queues)
     except ValueError as exc:

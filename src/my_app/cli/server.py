@@ -60,10 +60,15 @@ def server(
     bind_host = host or settings.bind_host
     bind_port = port if port is not None else settings.port
     where = "embedded PostgreSQL" if db.embedded else "PostgreSQL"
+    if settings.env == "prod":
+        # Behind a proxy: where it listens, and the public address the app builds links on.
+        address = f"listening on {bind_host}:{bind_port} for {settings.url_scheme}://{settings.app_host}"
+    else:
+        address = f"on [link]http://{settings.app_host}:{bind_port}[/link]"
     console.print(
-        f"[bold]MyApp[/bold] ({settings.env}) on [link]http://{settings.app_host}:{bind_port}[/link]"
-        f" · {where}, database {db.name}",
+        f"[bold]MyApp[/bold] ({settings.env}) {address} · {where}, database {db.name}",
         highlight=False,
+        soft_wrap=True,  # one line in a container's or journald's log, whatever the terminal width
     )
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler it found.
     # Make that handler a normal exit, so atexit hooks run (releasing the embedded PostgreSQL).

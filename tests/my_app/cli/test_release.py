@@ -261,6 +261,7 @@ def test_the_installed_release_migrates_serves_and_runs_jobs(
 
     output = server_log.read_text()
     assert "Traceback" not in output
+    assert f"MyApp (prod) listening on 0.0.0.0:{port} for https://myapp.example.com" in output
     access = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"request"' in line]
     assert access, f"no JSON access lines in prod:\n{output[-2000:]}"
     forwarded = [line for line in access if line.get("path") == "/health" and line.get("client") != "127.0.0.1"]

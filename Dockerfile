@@ -73,9 +73,10 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 4000
 
-# Liveness of `myapp server` (the worker and `db migrate` serve no HTTP: compose.yaml turns the
-# check off for them). The Host sent is APP_HOST, which TRUSTED_HOSTS answers by default; an
-# unlisted Host gets 400. Python's urllib: the slim image has no curl.
+# Liveness of `myapp server`. The worker and `db migrate` serve nothing on PORT: compose.yaml checks
+# the worker on METRICS_PORT's /health instead, and migrate not at all. The Host sent is APP_HOST,
+# which TRUSTED_HOSTS answers by default; an unlisted Host gets 400. Python's urllib: the slim
+# image has no curl.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as r; port = os.environ.get('PORT', '4000'); host = os.environ.get('APP_HOST', 'localhost'); req = r.Request(f'http://127.0.0.1:{port}/health', headers={'Host': host}); sys.exit(0 if r.urlopen(req, timeout=4).status == 200 else 1)"]
 

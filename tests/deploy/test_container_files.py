@@ -401,11 +401,10 @@ def test_the_image_runs_the_prod_server_as_a_non_root_user() -> None:
 
 
 @pytest.fixture
-def prod_server(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """`myapp server` in prod on a migrated database of its own; yields the port and APP_HOST it runs with."""
-    port = str(free_port())
+def prod_env() -> Iterator[dict[str, str | None]]:
+    """The environment of a prod container, on a migrated database of its own (this run's variables left out)."""
     with partition_database() as (_partition, own):
-        env: dict[str, str | None] = {
+        yield {
             "MYAPP_ENV": "prod",
             "MYAPP_TEST_PARTITION": None,
             "DATABASE_URL": own.url,
@@ -415,54 +414,85 @@ def prod_server(tmp_path: Path) -> Iterator[dict[str, str]]:
             "TRUSTED_HOSTS": None,
             "REDIS_URL": None,
             "CACHE_URL": None,
-            "PORT": port,
+            "METRICS_PORT": None,
             "BIND_HOST": "127.0.0.1",
         }
-        log = tmp_path / "server.log"
-        with log.open("w") as output:
-            server = subprocess.Popen(
-                [str(MYAPP), "server"],
-                cwd=PROJECT_ROOT,
-                env=child_env(env),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        try:
-            wait_until(
-                lambda: server.poll() is None and answers_with_host(port, "shop.example.com"),
-                timeout=START_TIMEOUT,
-                message=f"the prod server never answered /health:\n{log.read_text()}",
-            )
-            yield {"PORT": port, "APP_HOST": "shop.example.com"}
-        finally:
-            stop(server)
 
 
-def answers_with_host(port: str, host: str) -> bool:
+def start_prod(args: list[str], env: dict[str, str | None], log: Path) -> subprocess.Popen[str]:
+    """Start `myapp ARGS` with output to `log` (a pipe nobody reads could fill up and block it)."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [str(MYAPP), *args],
+            cwd=PROJECT_ROOT,
+            env=child_env(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def answers_with_host(url: str, host: str) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", headers={"Host": host}, timeout=2).status_code == 200
+        return httpx.get(url, headers={"Host": host}, timeout=2).status_code == 200
     except httpx.TransportError:
         return False
 
 
-def run_healthcheck(environment: Mapping[str, str]) -> int:
-    """The image's HEALTHCHECK command with this Python (the image's is first on its PATH)."""
-    python, *args = healthcheck_command()
+def run_check(check: list[str], environment: Mapping[str, str | None]) -> int:
+    """A health check's exec form, `python -c ...`, run by this Python (the image's is first on its PATH)."""
+    python, *args = check
     assert python == "python"
     result = subprocess.run(
-        [sys.executable, *args], env=child_env(dict(environment)), capture_output=True, timeout=30, check=False
+        [sys.executable, *args], env=child_env(environment), capture_output=True, timeout=30, check=False
     )
     return result.returncode
 
 
 @pytest.mark.integration
-def test_the_image_healthcheck_passes_only_with_a_trusted_host_and_a_live_server(prod_server: dict[str, str]) -> None:
-    assert run_healthcheck(prod_server) == 0
-    # A Host outside TRUSTED_HOSTS gets 400 (httpx's 127.0.0.1 too): the check must send one the app answers.
-    assert run_healthcheck({**prod_server, "APP_HOST": "elsewhere.example.com"}) != 0
-    assert not answers(f"http://127.0.0.1:{prod_server['PORT']}/health")
-    assert run_healthcheck({**prod_server, "PORT": str(free_port())}) != 0
+def test_the_image_healthcheck_passes_only_with_a_trusted_host_and_a_live_server(
+    prod_env: dict[str, str | None], tmp_path: Path
+) -> None:
+    env = {**prod_env, "PORT": str(free_port())}
+    server = start_prod(["server"], env, tmp_path / "server.log")
+    try:
+        wait_until(
+            lambda: (
+                server.poll() is None
+                and answers_with_host(f"http://127.0.0.1:{env['PORT']}/health", "shop.example.com")
+            ),
+            timeout=START_TIMEOUT,
+            message=f"the prod server never answered /health:\n{(tmp_path / 'server.log').read_text()}",
+        )
+
+        assert run_check(healthcheck_command(), env) == 0
+        # A Host outside TRUSTED_HOSTS gets 400 (httpx's 127.0.0.1 too): the check must send one the app answers.
+        assert run_check(healthcheck_command(), {**env, "APP_HOST": "elsewhere.example.com"}) != 0
+        assert not answers(f"http://127.0.0.1:{env['PORT']}/health")
+        assert run_check(healthcheck_command(), {**env, "PORT": str(free_port())}) != 0
+    finally:
+        stop(server)
+
+
+@pytest.mark.integration
+def test_the_worker_healthcheck_asks_its_metrics_port(prod_env: dict[str, str | None], tmp_path: Path) -> None:
+    worker_service = app_services(compose_file())["worker"]
+    check = worker_service["healthcheck"]["test"]
+    assert check[0] == "CMD"
+    assert "METRICS_PORT" in worker_service["environment"]
+    env = {**prod_env, "METRICS_PORT": str(free_port())}
+    worker = start_prod(["worker"], env, tmp_path / "worker.log")
+    try:
+        wait_until(
+            lambda: worker.poll() is None and answers(f"http://127.0.0.1:{env['METRICS_PORT']}/health"),
+            timeout=START_TIMEOUT,
+            message=f"the prod worker never answered on METRICS_PORT:\n{(tmp_path / 'worker.log').read_text()}",
+        )
+
+        assert run_check(check[1:], env) == 0
+        assert run_check(check[1:], {**env, "METRICS_PORT": str(free_port())}) != 0
+    finally:
+        stop(worker)
 
 
 # --- The build context ---

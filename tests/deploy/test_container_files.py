@@ -147,7 +147,9 @@ def nginx_conf_for_test(tmp_path: Path, upstream_ports: list[int]) -> Path:
     """
     text = NGINX_CONF.read_text()
     nodes = iter(upstream_ports)
-    text = re.sub(r"server web\d+:4000;", lambda _: f"server 127.0.0.1:{next(nodes)};", text)
+    text = re.sub(
+        r"server web\d+:4000( [^;]*)?;", lambda found: f"server 127.0.0.1:{next(nodes)}{found[1] or ''};", text
+    )
     text = text.replace("include /etc/nginx/my_app/proxy.conf;", f"include {PROXY_CONF};")
     text = re.sub(r"(?m)^pid .*;$", f"pid {tmp_path / 'nginx.pid'};", text)
     text = re.sub(r"(?m)^error_log .*;$", f"error_log {tmp_path / 'error.log'};", text)
@@ -198,7 +200,17 @@ def test_nginx_accepts_the_load_balancer_configuration(tmp_path: Path) -> None:
 def upstream_nodes() -> list[tuple[str, int]]:
     block = re.search(r"upstream my_app \{(.*?)\}", NGINX_CONF.read_text(), re.DOTALL)
     assert block, "deploy/nginx/nginx.conf defines no `upstream my_app`"
-    return [(host, int(port)) for host, port in re.findall(r"server ([\w.-]+):(\d+);", block.group(1))]
+    return [(host, int(port)) for host, port in re.findall(r"server ([\w.-]+):(\d+)[ ;]", block.group(1))]
+
+
+def test_nginx_skips_a_refusing_node_only_for_as_long_as_a_restart_needs() -> None:
+    """nginx's 10 s default would still skip a restarted node while a rolling restart stops the next."""
+    block = re.search(r"upstream my_app \{(.*?)\}", NGINX_CONF.read_text(), re.DOTALL)
+    assert block
+    servers = re.findall(r"^\s*server (.*);$", block.group(1), re.MULTILINE)
+    assert servers
+    for server in servers:
+        assert "fail_timeout=2s" in server, server
 
 
 def test_nginx_sends_to_every_web_node_of_compose_on_the_image_port() -> None:

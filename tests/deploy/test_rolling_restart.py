@@ -45,7 +45,7 @@ from my_app.config import Settings
 from tests.support.channel_case import PhoenixClient, connect, token_for
 from tests.support.fixtures.api import api_user, auth_for
 from tests.support.fixtures.catalog import category_fixture, product_fixture
-from tests.support.live_server import ServerProcess
+from tests.support.live_server import ServerProcess, started_side_by_side
 from tests.support.processes import PROJECT_ROOT, free_port, wait_until
 from tests.support.services import needs_service
 
@@ -422,15 +422,8 @@ async def nodes(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, ServerProc
     or Redis)."""
     env: dict[str, str | None] = {"SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT), "CACHE_URL": "off"}
     servers = tuple(ServerProcess(port=free_port(), log=tmp_path / f"node-{name}.log", env=env) for name in "AB")
-    try:
-        for server in servers:
-            server.spawn()
-        for server in servers:
-            await asyncio.to_thread(server.wait_ready)
+    async with started_side_by_side(*servers):
         yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture

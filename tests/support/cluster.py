@@ -33,7 +33,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.support.databases import partition_database
 from tests.support.live_server import ServerProcess
-from tests.support.processes import MYAPP, PROJECT_ROOT, child_env, free_port, wait_until
+from tests.support.processes import MYAPP, PROJECT_ROOT, child_env, free_port, stop, wait_until
 from tests.support.services import redis_url
 from tests.support.smtp import FreePortController, Inbox
 
@@ -83,13 +83,8 @@ class WorkerProcess:
         wait_until(running, timeout=START_TIMEOUT, message="the worker never said it was running")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
+        if self.process is not None:
+            stop(self.process, STOP_TIMEOUT)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

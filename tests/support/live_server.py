@@ -20,6 +20,7 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import pytest
 from sqlalchemy import text
 
 from my_app import application, presence, repo
-from tests.support.processes import MYAPP, PROJECT_ROOT, child_env, wait_until
+from tests.support.processes import MYAPP, PROJECT_ROOT, child_env, stop, wait_until
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
@@ -152,13 +153,22 @@ class ServerProcess:
 
     def stop(self) -> None:
         """Make sure the process is gone (test clean-up)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
+        if self.process is not None:
+            stop(self.process, STOP_TIMEOUT)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@asynccontextmanager
+async def started_side_by_side(*servers: ServerProcess) -> AsyncIterator[None]:
+    """Start `servers` at once (their start-ups overlap) and wait until each is ready; stop them all at the end."""
+    try:
+        for server in servers:
+            server.spawn()
+        for server in servers:
+            await asyncio.to_thread(server.wait_ready)
+        yield
+    finally:
+        for server in servers:
+            await asyncio.to_thread(server.stop)

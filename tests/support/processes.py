@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def answers(url: str) -> bool:
         return False
 
 
-def stop(process: subprocess.Popen[str], timeout: float = 30) -> None:
+def stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 30) -> None:
     """Make sure `process` is gone and its pipes closed: terminate, then kill after `timeout`."""
     if process.poll() is None:
         process.terminate()
@@ -94,3 +95,19 @@ def stop(process: subprocess.Popen[str], timeout: float = 30) -> None:
     for pipe in (process.stdin, process.stdout, process.stderr):
         if pipe is not None:
             pipe.close()
+
+
+def copy_repository_files(target: Path) -> None:
+    """Copy the repository's files (tracked, and untracked but not ignored) into `target`: a checkout
+    a test may change or build from, as it is in the working tree (uncommitted changes included)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    )
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = PROJECT_ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import pytest
 
 from my_app import database
 from tests.support.databases import scratch_database
-from tests.support.processes import PROJECT_ROOT, child_env, free_port, stop, wait_until
+from tests.support.processes import child_env, copy_repository_files, free_port, stop, wait_until
 from tests.support.smtp import FreePortController, Inbox
 
 pytestmark = pytest.mark.integration
@@ -45,17 +44,7 @@ _CHECKOUT_VARIABLES = ("PYTHONPATH", "VIRTUAL_ENV", "MYAPP_TEST_PARTITION", "MYA
 def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`myapp release --out-dir DIR`, run in a copy of the repository's files (tracked and not ignored)."""
     copy = tmp_path_factory.mktemp("checkout")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        check=True,
-    )
-    for name in filter(None, listed.stdout.decode().split("\0")):
-        source = PROJECT_ROOT / name
-        if source.is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / name)
+    copy_repository_files(copy)
     out = tmp_path_factory.mktemp("dist")
     built = subprocess.run(
         [sys.executable, "-m", "my_app.cli", "release", "--out-dir", str(out)],
@@ -245,11 +234,12 @@ def test_the_installed_release_migrates_serves_and_runs_jobs(
             )
             assert signed_up.status_code == 201, signed_up.text
 
-        wait_until(lambda: len(inbox.received) >= 1, timeout=30, message="the worker never sent the sign-up's email")
-        [email] = inbox.received
-        assert email.rcpt_tos == ["ada@example.com"]
+        # A sign-up sends a welcome and a confirmation email, each a job the worker runs.
+        wait_until(lambda: len(inbox.received) >= 2, timeout=30, message="the worker never sent the sign-up's emails")
+        assert [email.rcpt_tos for email in inbox.received] == [["ada@example.com"]] * 2
         # Built by the worker from the wheel's email templates, with links on APP_HOST.
-        assert "Open MyApp: https://myapp.example.com/" in inbox.body_of("Welcome"), inbox.body_of("Welcome")
+        assert "Open MyApp: https://myapp.example.com/" in inbox.body_of("Welcome")
+        assert "https://myapp.example.com/users/confirm/" in inbox.body_of("Confirm")
 
         for process in (server, worker):
             process.send_signal(signal.SIGTERM)

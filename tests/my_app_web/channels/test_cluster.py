@@ -20,7 +20,12 @@ from my_app import presence
 from my_app.config import Settings
 from tests.support.channel_case import SEE_WITHIN, Member, connect, token_for
 from tests.support.fixtures.accounts import user_fixture
-from tests.support.live_server import ServerProcess, committed_chat_fixture, forget_nodes  # noqa: F401 - fixture
+from tests.support.live_server import (  # noqa: F401 - fixture
+    ServerProcess,
+    committed_chat_fixture,
+    forget_nodes,
+    started_side_by_side,
+)
 from tests.support.processes import free_port
 from tests.support.pubsub import REDIS_URL, needs_redis
 
@@ -54,14 +59,9 @@ async def nodes(
         ServerProcess(port=free_port(), log=tmp_path / f"node{number}.log", env=adapter_env) for number in (1, 2)
     )
     try:
-        for server in servers:
-            server.spawn()
-        for server in servers:
-            await asyncio.to_thread(server.wait_ready)
-        yield servers[0], servers[1]
+        async with started_side_by_side(*servers):
+            yield servers[0], servers[1]
     finally:
-        for server in servers:
-            await asyncio.to_thread(server.stop)
         await forget_nodes("room:lobby")
 
 

@@ -11,7 +11,6 @@ The checks run in the copy as a developer would run them there: `myapp` and pyte
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from typer.testing import CliRunner, Result
 
 from my_app import cli, database
 from my_app.config import Settings
-from tests.support.processes import PROJECT_ROOT, child_env, plain
+from tests.support.processes import child_env, copy_repository_files, plain
 
 # One field of every type and modifier `myapp gen` knows.
 EVERY_FIELD_TYPE = [
@@ -61,18 +60,7 @@ _RUN_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_TESTRUNUID", "PYTEST_XDIS
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's files (tracked and not ignored) in a new git repository of their own."""
     root = tmp_path_factory.mktemp("generated") / "project"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        check=True,
-    )
-    for name in filter(None, listed.stdout.decode().split("\0")):
-        source = PROJECT_ROOT / name
-        if source.is_file():
-            target = root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    copy_repository_files(root)
     for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
         subprocess.run(["git", *command], cwd=root, check=True, capture_output=True)
     return root

@@ -11,7 +11,6 @@ database; the namespace is emptied before the servers start.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy import text
 from my_app import application, cache, database, repo
 from my_app.config import Settings
 from tests.support.fixtures.api import api_user, auth_for
-from tests.support.live_server import ServerProcess
+from tests.support.live_server import ServerProcess, started_side_by_side
 from tests.support.processes import free_port
 from tests.support.services import REDIS_URL, needs_redis
 
@@ -49,15 +48,8 @@ async def nodes(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[Serve
     await leftovers.stop()
     env: dict[str, str | None] = {"REDIS_URL": REDIS_URL, "CACHE_URL": None}
     servers = tuple(ServerProcess(port=free_port(), log=tmp_path / f"node{n}.log", env=env) for n in (1, 2))
-    try:
-        for server in servers:
-            server.spawn()
-        for server in servers:
-            await asyncio.to_thread(server.wait_ready)
+    async with started_side_by_side(*servers):
         yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture

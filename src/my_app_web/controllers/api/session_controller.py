@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from my_app import accounts
 from my_app.errors import UnauthorizedError
 from my_app_web.controllers.api import errors, user_json
+from my_app_web.controllers.api.json_response import JSONBody
 from my_app_web.controllers.api.params import Text
 from my_app_web.plugs.auth import BearerToken
 from my_app_web.plugs.password_check import authenticate
@@ -29,8 +30,9 @@ class SessionResponse(BaseModel):
     data: SessionData
 
 
-def session_response(user: accounts.User, token: str) -> SessionResponse:
-    return SessionResponse(data=SessionData(token=token, user=user_json.UserData.model_validate(user)))
+def session_response(user: accounts.User, token: str, *, status_code: int = status.HTTP_200_OK) -> JSONBody:
+    """A SessionResponse (rendered once, as user_json's views are)."""
+    return JSONBody({"data": {"token": token, "user": user_json.data(user)}}, status_code=status_code)
 
 
 @router.post(
@@ -41,9 +43,9 @@ def session_response(user: accounts.User, token: str) -> SessionResponse:
     summary="Log in: the same 401 whether the email is unknown or the password wrong;"
     " attempts per email and per client IP are limited (429)",
 )
-async def create(credentials: Credentials, request: Request) -> SessionResponse:
+async def create(credentials: Credentials, request: Request) -> JSONBody:
     user = await authenticate(request, credentials.email, credentials.password)
-    return session_response(user, await accounts.create_api_token(user))
+    return session_response(user, await accounts.create_api_token(user), status_code=status.HTTP_201_CREATED)
 
 
 @router.post(
@@ -53,11 +55,11 @@ async def create(credentials: Credentials, request: Request) -> SessionResponse:
     responses=errors.UNAUTHORIZED,
     summary="Log in with an emailed magic-link token (single use, 15 minutes)",
 )
-async def create_from_magic_link(token: str) -> SessionResponse:
+async def create_from_magic_link(token: str) -> JSONBody:
     user = await accounts.login_user_by_magic_link(token)
     if user is None:
         raise UnauthorizedError()
-    return session_response(user, await accounts.create_api_token(user))
+    return session_response(user, await accounts.create_api_token(user), status_code=status.HTTP_201_CREATED)
 
 
 @router.delete(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from my_app import accounts
 from my_app.errors import NotFoundError
 from my_app_web.controllers.api import errors, user_json
+from my_app_web.controllers.api.json_response import JSONBody
 from my_app_web.controllers.api.params import Text
 from my_app_web.controllers.api.session_controller import SessionResponse, session_response
 from my_app_web.plugs.auth import ApiScope, ApiUser
@@ -98,13 +99,12 @@ ScopedUser = Annotated[accounts.User, Depends(_user_in_scope)]
     " client IP (`RATE_LIMIT_REGISTRATION`, 10 an hour by default), which also bounds the emails one"
     " client can make the app send.",
 )
-async def register(params: UserParams, request: Request, response: Response) -> user_json.UserResponse:
+async def register(params: UserParams, request: Request) -> JSONBody:
     limiter = limiter_of(request)
     # Counted before anything is checked: refused sign-ups (a taken email) count too.
     await limiter.hit(limiter.registration, f"register:ip:{client_ip(request)}")
     user = await accounts.register_user(_attrs(params.user))
-    response.headers["location"] = f"/api/users/{user.id}"
-    return user_json.show(user)
+    return user_json.show(user, status_code=status.HTTP_201_CREATED, headers={"location": f"/api/users/{user.id}"})
 
 
 @router.get(
@@ -113,7 +113,7 @@ async def register(params: UserParams, request: Request, response: Response) -> 
     responses=errors.UNAUTHORIZED,
     summary="The user the bearer token belongs to",
 )
-async def me(user: ApiUser) -> user_json.UserResponse:
+async def me(user: ApiUser) -> JSONBody:
     return user_json.show(user)
 
 
@@ -124,7 +124,7 @@ async def me(user: ApiUser) -> user_json.UserResponse:
     summary="Change the password: every token is revoked, a new one is returned."
     " The current password's attempts count with log-ins (429)",
 )
-async def update_password(params: PasswordChangeParams, request: Request, user: ApiUser) -> SessionResponse:
+async def update_password(params: PasswordChangeParams, request: Request, user: ApiUser) -> JSONBody:
     await authenticate(request, user.email, params.current_password)
     user = await accounts.update_user_password(user, {"password": params.password})
     return session_response(user, await accounts.create_api_token(user))
@@ -150,7 +150,7 @@ async def request_email_change(params: EmailChangeParams, request: Request, user
     responses={**errors.UNAUTHORIZED, **errors.NOT_FOUND, **errors.UNPROCESSABLE},
     summary="Confirm the email change with the emailed token",
 )
-async def confirm_email_change(token: str, user: ApiUser) -> user_json.UserResponse:
+async def confirm_email_change(token: str, user: ApiUser) -> JSONBody:
     return user_json.show(await accounts.update_user_email(user, token))
 
 
@@ -176,7 +176,7 @@ async def resend_confirmation(params: EmailParams, request: Request) -> Accepted
     responses=errors.NOT_FOUND,
     summary="Confirm an account with the emailed token",
 )
-async def confirm(token: str) -> user_json.UserResponse:
+async def confirm(token: str) -> JSONBody:
     user = await accounts.confirm_user(token)
     if user is None:
         raise NotFoundError("confirmation token")
@@ -202,7 +202,7 @@ async def request_password_reset(params: EmailParams, request: Request) -> Accep
     responses={**errors.BAD_BODY, **errors.NOT_FOUND, **errors.UNPROCESSABLE},
     summary="Choose a new password with the emailed token; every session is logged out",
 )
-async def reset_password(token: str, params: PasswordParams) -> user_json.UserResponse:
+async def reset_password(token: str, params: PasswordParams) -> JSONBody:
     return user_json.show(await accounts.reset_user_password(token, {"password": params.password}))
 
 
@@ -232,7 +232,7 @@ async def index(
     scope: ApiScope,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="`meta.next_cursor` of the previous page")] = None,
-) -> user_json.UserListResponse:
+) -> JSONBody:
     return user_json.index(await accounts.paginate_users(scope, limit=limit, cursor=cursor))
 
 
@@ -243,10 +243,9 @@ async def index(
     responses={**errors.BAD_BODY, **errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.UNPROCESSABLE},
     summary="Create a user, with any role (admins)",
 )
-async def create(params: AdminUserParams, scope: ApiScope, response: Response) -> user_json.UserResponse:
+async def create(params: AdminUserParams, scope: ApiScope) -> JSONBody:
     user = await accounts.admin_create_user(scope, _attrs(params.user))
-    response.headers["location"] = f"/api/users/{user.id}"
-    return user_json.show(user)
+    return user_json.show(user, status_code=status.HTTP_201_CREATED, headers={"location": f"/api/users/{user.id}"})
 
 
 @router.get(
@@ -255,7 +254,7 @@ async def create(params: AdminUserParams, scope: ApiScope, response: Response) -
     responses={**errors.UNAUTHORIZED, **errors.FORBIDDEN, **errors.NOT_FOUND},
     summary="Show a user (themself or an admin)",
 )
-async def show(user: ScopedUser) -> user_json.UserResponse:
+async def show(user: ScopedUser) -> JSONBody:
     return user_json.show(user)
 
 
@@ -269,13 +268,13 @@ _UPDATE_RESPONSES: errors.Responses = {
 
 
 @router.patch("/{id}", response_model=user_json.UserResponse, responses=_UPDATE_RESPONSES, summary="Update a user")
-async def update(user: ScopedUser, params: AdminUserParams, scope: ApiScope) -> user_json.UserResponse:
+async def update(user: ScopedUser, params: AdminUserParams, scope: ApiScope) -> JSONBody:
     # Users change only their name here (the context ignores the rest); admins also email and role.
     return user_json.show(await accounts.update_user(scope, user, _attrs(params.user)))
 
 
 @router.put("/{id}", response_model=user_json.UserResponse, responses=_UPDATE_RESPONSES, summary="Update a user")
-async def replace(user: ScopedUser, params: AdminUserParams, scope: ApiScope) -> user_json.UserResponse:
+async def replace(user: ScopedUser, params: AdminUserParams, scope: ApiScope) -> JSONBody:
     return user_json.show(await accounts.update_user(scope, user, _attrs(params.user)))
 
 

@@ -1,15 +1,22 @@
-"""How users look in the API (the seed's UserJSON): an allow-list, never password fields."""
+"""How users look in the API (the seed's UserJSON): an allow-list, never password fields.
+
+The models document the shapes (`response_model`); `show` and `index` build the same fields as
+plain dicts and render them once (`JSONBody`), as product_json does: `GET /api/users/me` runs on
+every client's start, and validating a model of what was just read costs more than the rendering.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from my_app.accounts import User
 from my_app.accounts.user import Role
 from my_app.pagination import Page
+from my_app_web.controllers.api.json_response import JSONBody
 
 USER_EXAMPLE: dict[str, JsonValue] = {
     "id": "0b6f6a52-3bb4-4e0c-9d7e-0d6c1b1f0a11",
@@ -48,12 +55,29 @@ class UserListResponse(BaseModel):
     meta: ListMeta
 
 
-def show(user: User) -> UserResponse:
-    return UserResponse(data=UserData.model_validate(user))
+def data(user: User) -> dict[str, Any]:
+    """UserData's fields, in its order."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "confirmed_at": user.confirmed_at,
+        "inserted_at": user.inserted_at,
+        "updated_at": user.updated_at,
+    }
 
 
-def index(page: Page[User]) -> UserListResponse:
-    return UserListResponse(
-        data=[UserData.model_validate(user) for user in page.items],
-        meta=ListMeta(limit=page.limit, next_cursor=page.next_cursor),
+def show(user: User, *, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONBody:
+    """A UserResponse."""
+    return JSONBody({"data": data(user)}, status_code=status_code, headers=headers)
+
+
+def index(page: Page[User]) -> JSONBody:
+    """A UserListResponse."""
+    return JSONBody(
+        {
+            "data": [data(user) for user in page.items],
+            "meta": {"limit": page.limit, "next_cursor": page.next_cursor},
+        }
     )

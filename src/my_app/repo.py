@@ -9,7 +9,7 @@ Metrics (`my_app.metrics`), recorded by every engine `Repo.connect` makes:
 - `db_query_duration_seconds`: each statement, timed from the cursor's execute to its return
   (SQLAlchemy's before/after_cursor_execute events; a statement that fails is timed too);
 - `db_pool_checkout_wait_seconds`: from asking the pool for a connection to getting it (a wait for
-  a free one, or the time to open a new one); the pool's pre-ping is not part of it;
+  a free one, or the time to open a new one); the ping of an idle connection is not part of it;
 - `db_pool_connections{state}`: the pool's connections checked out (`in_use`) and waiting in it
   (`idle`), updated as connections come and go.
 
@@ -95,7 +95,8 @@ class Repo:
             poolclass=MeasuredPool,
             pool_size=pool_size,
             max_overflow=max_overflow,
-            pool_pre_ping=True,
+            # No `pool_pre_ping`: it costs a `SELECT 1` round trip on every checkout. A connection
+            # idle for a while is pinged instead (`_ping_if_idle`); under load none is.
             # SQLAlchemy waits 30 s by default for a pooled connection when all are out; with the database
             # gone that is 30 s per request before its 503. No longer than a connection attempt may take.
             pool_timeout=connect_timeout,
@@ -104,6 +105,7 @@ class Repo:
             connect_args={"connect_timeout": max(1, round(connect_timeout))},
         )
         _time_statements(engine.sync_engine)
+        event.listen(engine.sync_engine, "checkout", _ping_if_idle)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     async def stop(self) -> None:
@@ -303,6 +305,7 @@ class MeasuredPool(AsyncAdaptedQueuePool):
             self._report()
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
         super()._do_return_conn(record)
         self._report()
 
@@ -324,6 +327,29 @@ class MeasuredPool(AsyncAdaptedQueuePool):
         if idle != self._reported_idle:
             _IDLE.inc(idle - self._reported_idle)
             self._reported_idle = idle
+
+
+# A pooled connection back in the pool for longer than this is pinged (`SELECT 1`) before it is
+# handed out again: the server may have closed it meanwhile (a restart, a failover, an idle
+# timeout), and a request would fail on it. One used moments ago is handed out as it is: under
+# load no checkout pays the round trip that `pool_pre_ping` paid on every one.
+PING_AFTER_IDLE = 1.0  # seconds
+_RETURNED_AT = "my_app.returned_at"
+
+
+def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    returned = record.info.get(_RETURNED_AT)
+    if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
+        return  # just opened, or used moments ago
+    try:
+        cursor = dbapi_connection.cursor()  # SQLAlchemy's adapter: runs on the loop, inside its greenlet
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as error:
+        # The pool discards this connection and hands out another (a new one, if need be).
+        raise exc.DisconnectionError(f"a pooled connection failed its ping: {error}") from error
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 
 import psycopg
@@ -187,6 +188,30 @@ async def test_waiting_for_a_pooled_connection_is_bounded_by_the_connect_timeout
 
     assert 0.9 <= waited < 2.5
     assert repo.unavailable(timed_out.value)
+
+
+async def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_before_it_is_used(
+    started_app: application.Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart or an idle timeout closes pooled connections: the next request still gets a working one."""
+    monkeypatch.setattr(repo, "PING_AFTER_IDLE", 0.05)
+    small = repo.Repo.connect(_app_url(started_app), pool_size=1, max_overflow=0)
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        async with small.engine.connect() as connection:
+            first = (await connection.execute(backend)).scalar_one()
+        async with small.engine.connect() as connection:
+            assert (await connection.execute(backend)).scalar_one() == first, "the pool keeps its connection"
+        with psycopg.connect(_app_url(started_app).replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        await asyncio.sleep(0.1)  # idle for longer than PING_AFTER_IDLE
+
+        async with small.engine.connect() as connection:
+            replaced = (await connection.execute(backend)).scalar_one()
+    finally:
+        await small.stop()
+
+    assert replaced != first
 
 
 @pytest.mark.parametrize(

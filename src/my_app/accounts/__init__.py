@@ -158,7 +158,7 @@ async def list_users(scope: Scope) -> list[User]:
         await list_users(Scope.for_user(ada))    # ForbiddenError
     """
     _require_admin(scope)
-    async with repo.transaction() as session:
+    async with repo.read() as session:  # one statement: no BEGIN/COMMIT around it
         return list(await session.scalars(select(User).order_by(User.inserted_at, User.id)))
 
 
@@ -172,7 +172,7 @@ async def paginate_users(scope: Scope, *, limit: int | None = None, cursor: str 
         await paginate_users(Scope.for_user(ada))               # ForbiddenError
     """
     _require_admin(scope)
-    async with repo.transaction() as session:
+    async with repo.read() as session:  # one statement: no BEGIN/COMMIT around it
         return await paginate(
             session, select(User), inserted_at=User.inserted_at, row_id=User.id, limit=limit, cursor=cursor
         )

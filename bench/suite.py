@@ -81,7 +81,7 @@ BROADCAST_P99_TARGET_S = 1.0
 PRESENCE_BUDGET_S = 60.0
 LOGIN_MIN_SECONDS = 4
 
-console = Console(width=None if sys.stdout.isatty() else 200)
+console = Console(width=None if sys.stdout.isatty() else 220)
 
 
 # --- Options ---
@@ -604,9 +604,12 @@ class Measurer:
         return self.series.get((server, key), Series())
 
 
-def _rate_text(series: Series, *, cpu: bool = True) -> str:
-    text = f"{series.rate:,.0f} req/s, p99 {series.p99:.1f} ms"
-    return text + (f", {series.cpu_per_request:.2f} ms CPU/req" if cpu else "")
+def _ms(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def _rate_text(series: Series) -> str:
+    return f"{series.rate:,.0f} req/s · p99 {_ms(series.p99)} ms · {series.cpu_per_request:.2f} ms CPU"
 
 
 def http_section(options: Options, base: Settings, report: Report) -> None:

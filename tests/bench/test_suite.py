@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -99,9 +100,7 @@ def test_without_wrk_the_http_section_says_how_to_install_it(tmp_path: Path) -> 
 
 
 def test_a_figure_that_could_not_be_measured_is_written_as_null(tmp_path: Path) -> None:
-    report = suite.Report(
-        started=suite.datetime.now(suite.UTC), options=suite.parse_args(["--results-dir", str(tmp_path)])
-    )
+    report = suite.Report(started=datetime.now(UTC), options=suite.parse_args(["--results-dir", str(tmp_path)]))
     report.add(suite.Figure("http", "GET /health", math.nan, "req/s", "–", ratio=math.nan))
 
     body = json.loads(suite.write_json(report).read_text())

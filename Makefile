@@ -22,8 +22,8 @@ check: install ## ruff, ruff format --check, mypy, bandit, import-linter (layeri
 format: install
 	$(BIN)/myapp format
 
-bench: install ## Jobs/s through one worker vs plain inserts (bench/README.md); BENCH_ARGS="--jobs 500"
-	$(BIN)/python -m bench.jobs_throughput $(BENCH_ARGS)
+bench: install ## The benchmark suite, one table: HTTP beside a bare app, jobs, start-up, memory (bench/README.md, ~5 min); BENCH_ARGS="--quick"
+	$(BIN)/python -m bench.suite $(BENCH_ARGS)
 
 bench-live: install ## Idle live pages (KB, tasks) and a user change's fan-out to 1,000 pages (bench/README.md); BENCH_ARGS="--pages 200"
 	$(BIN)/python -m bench.live_pages $(BENCH_ARGS)

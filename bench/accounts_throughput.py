@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,19 +43,64 @@ class Run:
     requests_per_second: float
     p50_ms: float
     p99_ms: float
-    errors: int
+    errors: int  # non-2xx/3xx answers
+    requests: int = 0
+    socket_errors: int = 0  # connect, read, write errors and timeouts
+    wall_seconds: float = math.nan
+    client_cpu_seconds: float = math.nan  # wrk's own CPU time (user + system): is the load generator the limit?
 
 
-def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None, header: str | None = None) -> Run:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+def wrk(
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    script: Path | None = None,
+    header: str | None = None,
+    threads: int = 2,
+    timeout: float | None = None,
+) -> Run:
+    """One wrk run against `url`: its rates, latency percentiles, errors, and the CPU wrk itself used."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if header:
         command += ["-H", header]
     if script:
         command += ["-s", str(script)]
-    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    if timeout:
+        command += ["--timeout", f"{timeout}s"]
+    # Files, not pipes: wrk is waited for with wait4 (for its CPU time) before its output is read.
+    with tempfile.TemporaryFile() as output_file, tempfile.TemporaryFile() as error_file:
+        started = time.monotonic()
+        process = subprocess.Popen([*command, url], stdout=output_file, stderr=error_file)
+        # wait4 reaps wrk and returns its resource usage: the CPU the load generator spent.
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        if process.returncode != 0:
+            error_file.seek(0)
+            raise subprocess.CalledProcessError(process.returncode, command, stderr=error_file.read().decode())
+        output_file.seek(0)
+        output = output_file.read().decode(errors="replace")
+    return parse_wrk(url, output, wall_seconds=wall, client_cpu_seconds=usage.ru_utime + usage.ru_stime)
+
+
+def parse_wrk(label: str, output: str, *, wall_seconds: float = math.nan, client_cpu_seconds: float = math.nan) -> Run:
+    """The figures of wrk's `--latency` report."""
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
-    return Run(url, rate, _percentile(output, "50%"), _percentile(output, "99%"), errors)
+    total = re.search(r"(\d+) requests in", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return Run(
+        label,
+        rate,
+        _percentile(output, "50%"),
+        _percentile(output, "99%"),
+        errors,
+        requests=int(total.group(1)) if total else 0,
+        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+        wall_seconds=wall_seconds,
+        client_cpu_seconds=client_cpu_seconds,
+    )
 
 
 def _percentile(output: str, label: str) -> float:

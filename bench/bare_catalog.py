@@ -1,25 +1,34 @@
-"""The bare baseline of `catalog_api`: Starlette + psycopg (async pool) + orjson, no framework of ours.
+"""The bare baseline of `catalog_api` and `suite`: Starlette + psycopg (async pool) + orjson, no framework of ours.
 
     DATABASE_URL=... .venv/bin/python -m bench.bare_catalog --port 4010
 
 The same SQL as the app's endpoints (captured from its SQLAlchemy statements, placeholders and
-all), and the same JSON, for three reads: `GET /api/products?limit=N`, `GET /api/products/{id}` and
-`GET /api/posts/{id}` (with its comments). Nothing else: no auth, no middleware, no validation
-beyond what a malformed id needs, no access log. It is what Python itself can do for these reads
-on the same driver, so `catalog_api` reports our figures as a fraction of it.
+all), and the same JSON, for the catalog's reads, `GET /api/products?limit=N`, `GET
+/api/products/{id}` and `GET /api/posts/{id}` (with its comments), and the accounts API's hot
+paths: `GET /api/users/me` and `GET /api/users?limit=N` (a bearer token: its SHA-256 looked up
+with its user in one query, as `accounts.fetch_user_by_api_token` does; the list for admins only)
+and `POST /api/sessions` (the user by email, bcrypt's check of the stored hash in a thread, a new
+token row). Nothing else: no middleware, no rate limiter, no validation beyond what a malformed id
+or token needs, no access log. It is what Python itself can do for these requests on the same
+driver, so the benches report our figures as a fraction of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
+import hashlib
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import bcrypt
 import orjson
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
@@ -52,7 +61,30 @@ GET_COMMENTS = (
     " JOIN users AS users_1 ON users_1.id = comments.author_id \nWHERE comments.post_id IN"
     " (%(primary_keys_1)s::UUID) ORDER BY comments.inserted_at, comments.id"
 )
+# Accounts: a bearer token's user, the users page, and a log-in's lookup and new token.
+_USER_COLUMNS = (
+    "SELECT users.id, users.email, users.name, users.hashed_password, users.role, users.confirmed_at,"
+    " users.locale, users.inserted_at, users.updated_at"
+)
+TOKEN_USER = (
+    _USER_COLUMNS + ", user_tokens.id AS id_1, user_tokens.token, user_tokens.context, user_tokens.sent_to,"
+    " user_tokens.user_id, user_tokens.authenticated_at, user_tokens.inserted_at AS inserted_at_1 \nFROM users"
+    " JOIN user_tokens ON user_tokens.user_id = users.id \nWHERE user_tokens.token = %(token_1)s AND"
+    " user_tokens.context = %(context_1)s::VARCHAR AND user_tokens.inserted_at >"
+    " %(inserted_at_2)s::TIMESTAMP WITH TIME ZONE"
+)
+LIST_USERS = _USER_COLUMNS + " \nFROM users ORDER BY users.inserted_at, users.id \n LIMIT %(param_1)s::INTEGER"
+USER_BY_EMAIL = _USER_COLUMNS + " \nFROM users \nWHERE users.email = %(email_1)s"
+INSERT_API_CREDENTIAL = (
+    "INSERT INTO user_tokens (id, token, context, sent_to, user_id, authenticated_at) VALUES (%(id)s::UUID,"
+    " %(token)s, %(context)s::VARCHAR, %(sent_to)s::VARCHAR, %(user_id)s::UUID, %(authenticated_at)s::TIMESTAMP"
+    " WITH TIME ZONE) RETURNING user_tokens.inserted_at"
+)
+API_TOKEN_VALIDITY = timedelta(days=365)
+TOKEN_BYTES = 32
 NOT_FOUND = orjson.dumps({"errors": {"detail": "Not Found"}})
+UNAUTHORIZED = orjson.dumps({"errors": {"detail": "Unauthorized"}})
+FORBIDDEN = orjson.dumps({"errors": {"detail": "Forbidden"}})
 _JSON = orjson.OPT_UTC_Z
 
 
@@ -154,6 +186,91 @@ async def show_post(request: Request) -> Response:
     )
 
 
+def _user(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": row[0],
+        "email": row[1],
+        "name": row[2],
+        "role": row[4],
+        "confirmed_at": row[5],
+        "inserted_at": row[7],
+        "updated_at": row[8],
+    }
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _token_hash(request: Request) -> bytes | None:
+    """The SHA-256 of the request's bearer token, or None when it carries none we could have made."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        return None
+    return hashlib.sha256(raw).digest() if len(raw) == TOKEN_BYTES else None
+
+
+async def _token_user(conn: Any, request: Request) -> Sequence[Any] | None:
+    token_hash = _token_hash(request)
+    if token_hash is None:
+        return None
+    cutoff = datetime.now(UTC) - API_TOKEN_VALIDITY
+    cursor = await conn.execute(TOKEN_USER, {"token_1": token_hash, "context_1": "api", "inserted_at_2": cutoff})
+    row: Sequence[Any] | None = await cursor.fetchone()
+    return row
+
+
+async def me(request: Request) -> Response:
+    async with pool.connection() as conn:
+        user = await _token_user(conn, request)
+    if user is None:
+        return Response(UNAUTHORIZED, status_code=401, media_type="application/json")
+    return _json({"data": _user(user)})
+
+
+async def list_users(request: Request) -> Response:
+    limit = int(request.query_params.get("limit", "20"))
+    async with pool.connection() as conn:
+        caller = await _token_user(conn, request)
+        if caller is None:
+            return Response(UNAUTHORIZED, status_code=401, media_type="application/json")
+        if caller[4] != "admin":
+            return Response(FORBIDDEN, status_code=403, media_type="application/json")
+        rows = await (await conn.execute(LIST_USERS, {"param_1": limit + 1})).fetchall()
+    items = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit and items:
+        next_cursor = _b64url(orjson.dumps([items[-1][7].isoformat(), str(items[-1][0])]))
+    return _json({"data": [_user(row) for row in items], "meta": {"limit": limit, "next_cursor": next_cursor}})
+
+
+async def create_session(request: Request) -> Response:
+    credentials = orjson.loads(await request.body())
+    email, password = str(credentials.get("email", "")), str(credentials.get("password", ""))
+    async with pool.connection() as conn:
+        user = await (await conn.execute(USER_BY_EMAIL, {"email_1": email})).fetchone()
+    hashed = user[3] if user is not None else None
+    # bcrypt releases the GIL: off the event loop, as the app runs it.
+    if hashed is None or not await asyncio.to_thread(bcrypt.checkpw, password.encode()[:72], hashed.encode()):
+        return Response(UNAUTHORIZED, status_code=401, media_type="application/json")
+    raw = secrets.token_bytes(TOKEN_BYTES)
+    row = {
+        "id": uuid.uuid4(),
+        "token": hashlib.sha256(raw).digest(),
+        "context": "api",
+        "sent_to": None,
+        "user_id": user[0],
+        "authenticated_at": datetime.now(UTC),
+    }
+    async with pool.connection() as conn:
+        await conn.execute(INSERT_API_CREDENTIAL, row)
+    return _json({"data": {"token": _b64url(raw), "user": _user(user)}}, status_code=201)
+
+
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     await pool.open(wait=True)
@@ -166,6 +283,9 @@ app = Starlette(
         Route("/api/products", list_products),
         Route("/api/products/{id}", show_product),
         Route("/api/posts/{id}", show_post),
+        Route("/api/users/me", me),
+        Route("/api/users", list_users),
+        Route("/api/sessions", create_session, methods=["POST"]),
     ],
     lifespan=lifespan,
 )

@@ -8,7 +8,7 @@ export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 JS := tests/js
 JS_DEPS := $(JS)/node_modules/.installed
 
-.PHONY: run test check format install clean bench bench-live bench-catalog bench-export bench-telemetry
+.PHONY: run test check format install clean bench bench-jobs bench-live bench-catalog bench-export bench-telemetry
 
 run: install ## Start PostgreSQL, migrate, seed, serve on http://localhost:$${PORT:-4000}
 	$(BIN)/myapp server --setup
@@ -24,6 +24,9 @@ format: install
 
 bench: install ## The benchmark suite, one table: HTTP beside a bare app, jobs, start-up, memory (bench/README.md, ~5 min); BENCH_ARGS="--quick"
 	$(BIN)/python -m bench.suite $(BENCH_ARGS)
+
+bench-jobs: install ## Jobs/s through one worker vs plain inserts (bench/README.md); BENCH_ARGS="--jobs 500"
+	$(BIN)/python -m bench.jobs_throughput $(BENCH_ARGS)
 
 bench-live: install ## Idle live pages (KB, tasks) and a user change's fan-out to 1,000 pages (bench/README.md); BENCH_ARGS="--pages 200"
 	$(BIN)/python -m bench.live_pages $(BENCH_ARGS)

@@ -31,12 +31,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from jinja2 import Environment
+
+if TYPE_CHECKING:
+    # For annotations only: commands that never render a template (most of `myapp`) skip Jinja2.
+    from jinja2 import Environment
 
 DEFAULT_LOCALE = "en"
 # The source language first; every other locale has a complete catalog (tests check it).

@@ -4,10 +4,11 @@ but the commands that assemble a whole app (server, worker, console) are its com
 from __future__ import annotations
 
 import importlib
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from my_app.accounts.notifier import EmailLinks
-from my_app.config import Settings
+if TYPE_CHECKING:
+    from my_app.accounts.notifier import EmailLinks
+    from my_app.config import Settings
 
 EMAIL_LINKS = "my_app_web.links:email_links"
 

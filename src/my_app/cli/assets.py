@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from my_app.cli._output import console, info
 
@@ -53,6 +52,8 @@ def digest(
     static_files = _static_files()
     report = static_files.digest(output=output or static_files.DIGEST_PATH)
     if not quiet:
+        from rich.table import Table  # only for the listing; `myapp --help` loads this module
+
         table = Table(title="Digested static files", title_justify="left")
         table.add_column("file", overflow="fold")
         table.add_column("digest (md5)", no_wrap=True)

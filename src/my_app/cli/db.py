@@ -5,20 +5,22 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import psycopg
 import typer
-from alembic.util.exc import CommandError
-from sqlalchemy.exc import DBAPIError
 
-from my_app import application, database, migrations
 from my_app.cli._output import abort, console, info
-from my_app.config import Settings, get_settings
-from my_app.priv import seeds
+
+if TYPE_CHECKING:
+    from my_app.config import Settings
+    from my_app.database import Database
+
+# Every `myapp` command imports this module, and most never touch the database: the driver,
+# SQLAlchemy, Alembic and the application are imported inside the functions that use them.
 
 T = TypeVar("T")
 
@@ -37,17 +39,32 @@ _MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
 @contextmanager
 def database_errors() -> Iterator[None]:
     """Turn driver and Alembic failures into one readable line and exit status 1."""
+    import psycopg
+
     try:
         yield
-    except DBAPIError as exc:  # SQLAlchemy's wrapper around the driver's error
-        _abort_for(exc.orig if isinstance(exc.orig, psycopg.Error) else exc)
+    except _loaded_error("sqlalchemy.exc", "DBAPIError") as exc:  # SQLAlchemy's wrapper around the driver's error
+        orig = getattr(exc, "orig", None)
+        _abort_for(orig if isinstance(orig, psycopg.Error) else exc)
     except psycopg.Error as exc:
         _abort_for(exc)
-    except CommandError as exc:
+    except _loaded_error("alembic.util.exc", "CommandError") as exc:
         abort(f"migration failed: {exc}")
 
 
+def _loaded_error(module: str, name: str) -> tuple[type[Exception], ...]:
+    """The exception class `module.name` if that module is loaded, else nothing to catch.
+
+    A library that was never imported raised nothing: `myapp server` need not load Alembic (~1 s)
+    to tell its errors apart.
+    """
+    loaded = sys.modules.get(module)
+    return (getattr(loaded, name),) if loaded is not None else ()
+
+
 def _abort_for(exc: Exception) -> None:
+    import psycopg
+
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     missing = _MISSING_DATABASE.search(first_line)
     if isinstance(exc, psycopg.OperationalError) and missing:
@@ -57,13 +74,24 @@ def _abort_for(exc: Exception) -> None:
     abort(f"the database refused: {first_line}")
 
 
-def target(settings: Settings) -> database.Database:
+def current_settings() -> Settings:
+    """The app's settings, from the environment (read once per process)."""
+    from my_app.config import get_settings
+
+    return get_settings()
+
+
+def target(settings: Settings) -> Database:
+    from my_app import database
+
     with database_errors():
         return database.resolve(settings)
 
 
-def prepare(settings: Settings, *, seed: bool) -> database.Database:
+def prepare(settings: Settings, *, seed: bool) -> Database:
     """Create the database if missing, migrate it, and (in dev) load the seeds: `mix ecto.setup`."""
+    from my_app import database, migrations
+
     db = target(settings)
     with database_errors():
         if database.create(db):
@@ -77,7 +105,9 @@ def prepare(settings: Settings, *, seed: bool) -> database.Database:
 
 def run_in_app(call: Callable[[], Awaitable[T]], settings: Settings | None = None) -> T:
     """Start the app's core (no job workers), await `call`, stop; database failures become one line."""
-    settings = settings or get_settings()
+    from my_app import application
+
+    settings = settings or current_settings()
     target(settings)  # start the embedded PostgreSQL if needed, with a clear error if unreachable
 
     async def run() -> T:
@@ -89,6 +119,8 @@ def run_in_app(call: Callable[[], Awaitable[T]], settings: Settings | None = Non
 
 
 def run_seeds(settings: Settings) -> None:
+    from my_app.priv import seeds
+
     report = run_in_app(lambda: seeds.run(settings), settings)
     for line in report:
         console.print(f"  {line}")
@@ -103,7 +135,9 @@ def _refuse_in_prod(settings: Settings, force: bool, action: str) -> None:
 @app.command()
 def create() -> None:
     """Create the database if it does not exist (mix ecto.create)."""
-    db = target(get_settings())
+    from my_app import database
+
+    db = target(current_settings())
     with database_errors():
         created = database.create(db)
     info(f"created database {db.name}" if created else f"database {db.name} already exists")
@@ -112,7 +146,9 @@ def create() -> None:
 @app.command()
 def drop(force: Force = False) -> None:
     """Drop the database (mix ecto.drop). Refused in prod without --force."""
-    settings = get_settings()
+    from my_app import database
+
+    settings = current_settings()
     _refuse_in_prod(settings, force, "drop the database")
     db = target(settings)
     with database_errors():
@@ -128,7 +164,9 @@ def migrate(
 
     Example: myapp db migrate
     """
-    db = target(get_settings())
+    from my_app import migrations
+
+    db = target(current_settings())
     with database_errors():
         before = migrations.current_revision(db)
         migrations.migrate(db, to)
@@ -142,7 +180,9 @@ def rollback(step: Annotated[int, typer.Option("--step", "-n", min=1, help="How 
 
     Example: myapp db rollback --step 2
     """
-    db = target(get_settings())
+    from my_app import migrations
+
+    db = target(current_settings())
     with database_errors():
         before = migrations.current_revision(db)
         if before is None:
@@ -155,7 +195,9 @@ def rollback(step: Annotated[int, typer.Option("--step", "-n", min=1, help="How 
 @app.command()
 def reset(force: Force = False) -> None:
     """Drop, create, migrate and seed (mix ecto.reset). Refused in prod without --force."""
-    settings = get_settings()
+    from my_app import database
+
+    settings = current_settings()
     _refuse_in_prod(settings, force, "reset the database")
     db = target(settings)
     with database_errors():
@@ -167,7 +209,7 @@ def reset(force: Force = False) -> None:
 @app.command()
 def seed() -> None:
     """Load the demo seed data (dev only; idempotent)."""
-    settings = get_settings()
+    settings = current_settings()
     if settings.env == "prod":
         abort("seeds are demo data and never run in prod")
     run_seeds(settings)
@@ -176,7 +218,7 @@ def seed() -> None:
 @app.command()
 def setup() -> None:
     """Create, migrate and seed in one go (mix ecto.setup); safe to run again."""
-    prepare(get_settings(), seed=True)
+    prepare(current_settings(), seed=True)
 
 
 @app.command()
@@ -199,7 +241,9 @@ def dump(
 
       myapp db dump --data -o backup-$(date +%F).dump
     """
-    db = target(get_settings())
+    from my_app import database
+
+    db = target(current_settings())
     path = path or Path("backup.dump" if data else "schema.sql")
     with _client_errors("pg_dump"):
         if data:
@@ -222,7 +266,9 @@ def restore(
 
       MYAPP_ENV=prod myapp db restore backup.dump --force
     """
-    settings = get_settings()
+    from my_app import database
+
+    settings = current_settings()
     _refuse_in_prod(settings, force, "replace the database by a backup")
     db = target(settings)
     with _client_errors("pg_restore"):
@@ -245,7 +291,9 @@ def _client_errors(program: str) -> Iterator[None]:
 @app.command()
 def status() -> None:
     """Show the current and the latest migration."""
-    db = target(get_settings())
+    from my_app import migrations
+
+    db = target(current_settings())
     with database_errors():
         current = migrations.current_revision(db)
     head = migrations.head_revision()

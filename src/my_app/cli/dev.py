@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from my_app import application
 from my_app.cli._audit import audit_lock
 from my_app.cli._output import console, error_console, fail, info
-from my_app.cli._web import email_links
-from my_app.config import get_settings
+from my_app.cli.db import current_settings
 
 _EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 _SOURCES = [folder for folder in ("src", "tests", "bench") if Path(folder).is_dir()]
@@ -151,9 +148,10 @@ def console_(
     from IPython import start_ipython
     from IPython.core.async_helpers import get_asyncio_loop
 
-    from my_app import emails, jobs, mailer, repo
+    from my_app import application, emails, jobs, mailer, repo
+    from my_app.cli._web import email_links
 
-    settings = get_settings()
+    settings = current_settings()
     loop = get_asyncio_loop()  # type: ignore[no-untyped-call]  # IPython runs every `await` on this one loop, so the pool stays valid
     running = application.Application.build(settings, links=email_links(settings))
     if not no_start:
@@ -177,9 +175,10 @@ def console_(
 def routes() -> None:
     """List every route: method, path and handler (mix phx.routes)."""
     from fastapi.routing import iter_route_contexts
+    from rich.table import Table
 
     endpoint = importlib.import_module("my_app_web.endpoint")
-    web_app = endpoint.create_app(get_settings(), start_application=False)
+    web_app = endpoint.create_app(current_settings(), start_application=False)
     table = Table("method", "path", "handler", box=None, header_style="bold")
     for route in iter_route_contexts(web_app.routes):
         kind = type(route.original_route).__name__

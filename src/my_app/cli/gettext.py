@@ -20,16 +20,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.pofile import read_po, write_po
-from rich.table import Table
 
 from my_app import gettext
 from my_app.cli._output import abort, console, info, warn
+
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog, Message
+
+# `myapp --help` loads this module: babel's extractors and catalogs, and rich's tables, are
+# imported inside the functions that use them.
 
 app = typer.Typer(
     help=(
@@ -86,6 +88,9 @@ def extract_messages(source_root: Path = SOURCE_ROOT) -> Catalog:
     Locations are paths relative to `source_root`, without line numbers (they would change the
     catalogs on every edit above a string).
     """
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
     template = Catalog(
         project=PROJECT,
         version=None,
@@ -112,6 +117,8 @@ def extract_messages(source_root: Path = SOURCE_ROOT) -> Catalog:
 
 
 def read_catalog(path: Path, locale: str | None = None) -> Catalog:
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as po_file:
         return read_po(po_file, locale=locale, domain=gettext.DOMAIN)
 
@@ -122,6 +129,8 @@ def write_catalog(path: Path, catalog: Catalog) -> None:
 
 
 def render_catalog(catalog: Catalog) -> bytes:
+    from babel.messages.pofile import write_po
+
     buffer = io.BytesIO()
     # Grouped by file, no line numbers, no wrapping: diffs show the strings that changed, nothing else.
     write_po(buffer, catalog, width=0, sort_by_file=True, include_lineno=False, include_previous=True)
@@ -159,6 +168,8 @@ def merge_catalog(template: Catalog, catalog: Catalog) -> Catalog:
 
 
 def new_catalog(locale: str, template: Catalog) -> Catalog:
+    from babel.messages.catalog import Catalog
+
     catalog = Catalog(locale=locale, domain=gettext.DOMAIN, project=PROJECT, charset="utf-8", fuzzy=False)
     catalog.update(template)
     return catalog
@@ -286,6 +297,8 @@ def merge(
     template_path = catalogs / TEMPLATE_NAME
     if not template_path.is_file():
         abort(f"{template_path} does not exist: run `myapp gettext extract` first")
+    from rich.table import Table
+
     template = read_catalog(template_path)
     table = Table("locale", "strings", "translated", "fuzzy", "untranslated", title="Catalogs")
     incomplete: list[tuple[str, Coverage]] = []

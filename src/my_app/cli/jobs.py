@@ -6,20 +6,23 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich import box
-from rich.table import Table
 
-from my_app import application, jobs, log, metrics_export
 from my_app.cli._output import abort, console, info
-from my_app.cli._web import email_links
-from my_app.cli.db import database_errors, run_in_app, target
-from my_app.config import get_settings
+from my_app.cli.db import current_settings, database_errors, run_in_app, target
 from my_app.errors import NotFoundError, ValidationError
 
+if TYPE_CHECKING:
+    from my_app import jobs
+
+# `myapp --help` loads this module: the job queue (procrastinate), the application and rich's
+# tables are imported inside the commands that use them.
+
 T = TypeVar("T")
+# my_app.jobs.JOB_STATES, for --state's help without importing the job queue (a test keeps them equal).
+JOB_STATES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 app = typer.Typer(
     help="Inspect and manage background jobs (list, show, retry, cancel) and their queues (queues, pause, resume).",
     no_args_is_help=True,
@@ -41,7 +44,10 @@ def worker(
 
       myapp worker --queues emails --concurrency 20
     """
-    settings = get_settings()
+    from my_app import application, jobs, log, metrics_export
+    from my_app.cli._web import email_links
+
+    settings = current_settings()
     # LOG_FORMAT and LOG_LEVEL as the server has them (JSON lines in prod): job starts and ends,
     # retries, PubSub and Presence events.
     log.configure(settings)
@@ -77,7 +83,7 @@ def worker(
 
 @app.command("list")
 def list_(
-    state: Annotated[str | None, typer.Option(help=f"Only jobs in this state: {', '.join(jobs.JOB_STATES)}.")] = None,
+    state: Annotated[str | None, typer.Option(help=f"Only jobs in this state: {', '.join(JOB_STATES)}.")] = None,
     queue: Annotated[str | None, typer.Option(help="Only jobs of this queue (see `myapp jobs queues`).")] = None,
     retrying: Annotated[
         bool, typer.Option("--retrying", help="Only jobs waiting for a retry (an attempt failed; more are left).")
@@ -94,6 +100,10 @@ def list_(
 
       myapp jobs list --queue emails --limit 20
     """
+    from rich.table import Table
+
+    from my_app import jobs
+
     found = _run(lambda: jobs.list_jobs(state=state, queue=queue, retrying=retrying, limit=limit))
     if not found:
         console.print(
@@ -117,6 +127,9 @@ def show(job_id: Annotated[int, typer.Argument(help="The job's id (see `myapp jo
 
     Example: myapp jobs show 42
     """
+    from rich.table import Table
+
+    from my_app import jobs
 
     async def load() -> tuple[jobs.JobInfo, list[jobs.JobError]]:
         return await jobs.get_job(job_id), await jobs.job_errors(job_id)
@@ -151,6 +164,11 @@ def queues() -> None:
 
     Example: myapp jobs queues
     """
+    from rich import box
+    from rich.table import Table
+
+    from my_app import jobs
+
     stats = _run(jobs.queue_stats)
     if not stats:
         console.print("no queues")
@@ -178,6 +196,8 @@ def pause(queue: Annotated[str, typer.Argument(help="The queue's name (see `myap
 
     Example: myapp jobs pause emails
     """
+    from my_app import jobs
+
     _run(lambda: jobs.pause_queue(queue))
     info(f"queue {queue} paused: its jobs wait until `myapp jobs resume {queue}`")
 
@@ -188,6 +208,8 @@ def resume(queue: Annotated[str, typer.Argument(help="The queue's name (see `mya
 
     Example: myapp jobs resume emails
     """
+    from my_app import jobs
+
     _run(lambda: jobs.resume_queue(queue))
     info(f"queue {queue} is running")
 
@@ -217,6 +239,8 @@ def retry(job_id: Annotated[int, typer.Argument(help="The job's id (see `myapp j
 
     Example: myapp jobs retry 42
     """
+    from my_app import jobs
+
     job = _run(lambda: jobs.retry_job(job_id))
     info(f"job {job.id} ({job.task}) is queued again")
 
@@ -227,6 +251,8 @@ def cancel(job_id: Annotated[int, typer.Argument(help="The job's id (see `myapp 
 
     Example: myapp jobs cancel 42
     """
+    from my_app import jobs
+
     job = _run(lambda: jobs.cancel_job(job_id))
     info(f"job {job.id} ({job.task}) is {job.state}")
 

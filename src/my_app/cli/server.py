@@ -9,12 +9,9 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from my_app import metrics_export
 from my_app.cli._output import console
 from my_app.cli.db import prepare, target
-from my_app.config import get_settings
 
 APP_FACTORY = "my_app_web.endpoint:create_app"
 # The largest WebSocket message uvicorn reads (its default is 16 MiB). The socket transport refuses
@@ -45,6 +42,12 @@ def server(
 
       METRICS_PORT=9100 myapp server --workers 4   (Prometheus text of all workers on :9100)
     """
+    # Imported here, not at the top: every `myapp` command loads this module to list its options.
+    import uvicorn
+
+    from my_app import metrics_export
+    from my_app.config import get_settings
+
     # Each worker is a process of its own: a node for PubSub and Presence (they meet through
     # PostgreSQL or Redis), with its own open-files limit for sockets.
     settings = get_settings()

@@ -9,21 +9,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.table import Table
 
-from my_app import accounts
-from my_app.accounts.scope import Scope
-from my_app.accounts.user import UserEmailChange
-from my_app.changeset import cast
 from my_app.cli._output import abort, console, info
 from my_app.cli.db import run_in_app
 from my_app.errors import NotFoundError, ValidationError
 
+if TYPE_CHECKING:
+    from my_app.accounts.scope import Scope
+
+# `myapp --help` loads this module: the Accounts context (and the application behind it) and
+# rich's tables are imported inside the commands that use them.
+
 T = TypeVar("T")
-OPERATOR = Scope.for_system()
 app = typer.Typer(
     help="Manage user accounts: create, promote, list.\n\n"
     "Examples:\n\n  myapp users create ada@example.com --name 'Ada Lovelace' --admin\n\n"
@@ -59,8 +59,10 @@ def create(
     password = _read_password(from_stdin=password_stdin)
     if not password.strip():  # admin_create_user allows no password; an operator always sets one
         abort("could not create the user: password can't be blank")
+    from my_app import accounts
+
     attrs = {"email": email, "name": name, "password": password, "role": "admin" if admin else "user"}
-    user = _run(lambda: accounts.admin_create_user(OPERATOR, attrs), doing="create the user")
+    user = _run(lambda: accounts.admin_create_user(_operator(), attrs), doing="create the user")
     info(f"created {user.role.value} {user.email} ({user.id})")
 
 
@@ -70,6 +72,8 @@ def promote(email: Email) -> None:
 
     Example: myapp users promote ada@example.com
     """
+    from my_app import accounts
+
     _check_email(email)
 
     async def promote_by_email() -> tuple[accounts.User, bool]:
@@ -78,7 +82,7 @@ def promote(email: Email) -> None:
             raise NotFoundError("user", email)
         if user.role is accounts.Role.ADMIN:
             return user, False
-        return await accounts.update_user(OPERATOR, user, {"role": "admin"}), True
+        return await accounts.update_user(_operator(), user, {"role": "admin"}), True
 
     user, promoted = _run(promote_by_email, doing="promote the user")
     info(f"{user.email} is now an admin" if promoted else f"{user.email} is already an admin")
@@ -90,7 +94,11 @@ def list_() -> None:
 
     Example: myapp users list
     """
-    users = _run(lambda: accounts.list_users(OPERATOR), doing="list the users")
+    from rich.table import Table
+
+    from my_app import accounts
+
+    users = _run(lambda: accounts.list_users(_operator()), doing="list the users")
     if not users:
         console.print("no users")
         return
@@ -103,8 +111,18 @@ def list_() -> None:
     console.print(f"{len(users)} user{'s' if len(users) != 1 else ''}")
 
 
+def _operator() -> Scope:
+    """The scope the CLI acts with: the system's, which may do what an admin may."""
+    from my_app.accounts.scope import Scope
+
+    return Scope.for_system()
+
+
 def _check_email(email: str) -> None:
     """Refuse a malformed address before asking for anything else (the context checks it again)."""
+    from my_app.accounts.user import UserEmailChange
+    from my_app.changeset import cast
+
     try:
         cast(UserEmailChange, {"email": email})
     except ValidationError as exc:

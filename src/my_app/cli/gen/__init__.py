@@ -16,18 +16,23 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from my_app import migrations
 from my_app.cli._output import abort, console, info
-from my_app.cli.db import database_errors, target
-from my_app.cli.gen import builders
-from my_app.cli.gen.fields import FieldError
-from my_app.cli.gen.plan import Plan, PlanError
-from my_app.cli.gen.source_edit import EditError
-from my_app.config import MIN_SECRET_KEY_BYTES, get_settings
+from my_app.cli.db import current_settings, database_errors, target
+
+if TYPE_CHECKING:
+    from my_app.cli.gen import builders
+    from my_app.cli.gen.plan import Plan
+
+# `myapp --help` loads this module: the builders (Alembic, Jinja2, pydantic) are imported inside
+# the commands that generate, so `myapp gen secret` and the others start in a fraction of a second.
+
+# my_app.config.MIN_SECRET_KEY_BYTES, for `gen secret` without loading the settings (a test keeps
+# them equal).
+MIN_SECRET_KEY_BYTES = 64
 
 app = typer.Typer(
     help="Generate code (mix phx.gen.*): schemas, contexts, JSON APIs, live pages, channels, migrations.",
@@ -67,6 +72,8 @@ def schema(
 
     Example: myapp gen schema Blog.Tag tags name:string slug:string:unique
     """
+    from my_app.cli.gen import builders
+
     context, _, schema_name = name.partition(".")
     if not schema_name:
         abort(f"{name!r}: name the schema with its context, e.g. Blog.Tag")
@@ -87,6 +94,7 @@ def context(
 
     Example: myapp gen context Catalog Review reviews body:text rating:integer product_id:references:products
     """
+    from my_app.cli.gen import builders
 
     def build(plan: Plan) -> None:
         builders.context(plan, context_name, schema_name, plural, fields or [], schema=not no_schema)
@@ -108,6 +116,8 @@ def _web_generator(kind: builders.WebKind, summary: str, example: str) -> Callab
         dry_run: DryRun = False,
         force: Force = False,
     ) -> None:
+        from my_app.cli.gen import builders
+
         def build(plan: Plan) -> None:
             builders.web(
                 plan,
@@ -160,6 +170,8 @@ def channel(
 
     Example: myapp gen channel Lobby
     """
+    from my_app.cli.gen import builders
+
     _run(lambda plan: builders.channel(plan, name), dry_run, force)
 
 
@@ -173,6 +185,8 @@ def presence(
 
     Example: myapp gen presence
     """
+    from my_app.cli.gen import builders
+
     _run(lambda plan: builders.presence(plan, name), dry_run, force)
 
 
@@ -189,7 +203,9 @@ def migration(
     """
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         abort("the name must be snake_case letters, digits and underscores, e.g. add_users")
-    db = target(get_settings())
+    from my_app import migrations
+
+    db = target(current_settings())
     with database_errors():
         migrations.migrate(db)
         path = migrations.generate(db, name, autogenerate=not empty)
@@ -204,6 +220,11 @@ def secret(length: Annotated[int, typer.Option(min=MIN_SECRET_KEY_BYTES)] = MIN_
 
 def _run(build: builders.Builder, dry_run: bool, force: bool) -> None:
     """Plan, refuse or print or write, and say what next."""
+    from my_app.cli.gen import builders
+    from my_app.cli.gen.fields import FieldError
+    from my_app.cli.gen.plan import Plan, PlanError
+    from my_app.cli.gen.source_edit import EditError
+
     plan = Plan(root=builders.project_root())
     try:
         build(plan)

@@ -46,7 +46,7 @@ def test_help_lists_every_command_with_one_line_each() -> None:
 
     assert result.returncode == 0
     commands = help_commands(result.stdout)
-    assert set(commands) >= {"server", "test", "format", "check", "console", "routes", "db", "gen"}
+    assert set(commands) >= {"server", "test", "format", "check", "console", "routes", "db", "gen", "bench", "release"}
     assert all(summary for summary in commands.values())
 
 

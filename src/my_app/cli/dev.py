@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from my_app.cli._audit import audit_lock
-from my_app.cli._output import console, error_console, fail, info
+from my_app.cli._output import abort, console, error_console, fail, info
 from my_app.cli.db import current_settings
 
 _EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -202,8 +202,28 @@ def _context_modules() -> dict[str, object]:
     return modules
 
 
+def bench(ctx: typer.Context) -> None:
+    """Run the benchmark suite (bench/README.md): one table of figures, same-run baselines and targets.
+
+    Runs from a checkout (bench/ is not in the release). Needs `wrk` for the HTTP figures (Debian:
+    apt install wrk). Other arguments go to the suite. Every figure also lands in bench/results/.
+
+    Examples:
+
+      myapp bench
+
+      myapp bench --quick
+
+      myapp bench --only http,jobs
+    """
+    if not Path("bench", "suite.py").is_file():
+        abort("myapp bench runs from the checkout's root (bench/suite.py is not here)")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "bench.suite", *ctx.args]))
+
+
 def register(app: typer.Typer) -> None:
     app.command(name="test", context_settings=_EXTRA_ARGS)(run_tests)
+    app.command(name="bench", context_settings=_EXTRA_ARGS)(bench)
     app.command(name="format")(format_)
     app.command()(check)
     app.command(name="console")(console_)

@@ -27,7 +27,7 @@ import heapq
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 from sqlalchemy import Select, event, exc, text
-from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
+from sqlalchemy.engine import Connection, Dialect, Engine, ExceptionContext, ExecutionContext
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -105,7 +105,7 @@ class Repo:
             connect_args={"connect_timeout": max(1, round(connect_timeout))},
         )
         _time_statements(engine.sync_engine)
-        event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+        event.listen(engine.sync_engine, "checkout", _ping_if_idle(engine.sync_engine.dialect))
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     async def stop(self) -> None:
@@ -337,19 +337,22 @@ PING_AFTER_IDLE = 1.0  # seconds
 _RETURNED_AT = "my_app.returned_at"
 
 
-def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-    returned = record.info.get(_RETURNED_AT)
-    if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
-        return  # just opened, or used moments ago
-    try:
-        cursor = dbapi_connection.cursor()  # SQLAlchemy's adapter: runs on the loop, inside its greenlet
+def _ping_if_idle(dialect: Dialect) -> Callable[[Any, ConnectionPoolEntry, Any], None]:
+    """The pool's `checkout` listener: ping (as `pool_pre_ping` would) only a connection idle for a while."""
+
+    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
+            return  # just opened, or used moments ago
         try:
-            cursor.execute("SELECT 1")
-        finally:
-            cursor.close()
-    except Exception as error:
-        # The pool discards this connection and hands out another (a new one, if need be).
-        raise exc.DisconnectionError(f"a pooled connection failed its ping: {error}") from error
+            # The dialect's own ping: in autocommit, so the connection is handed out outside any
+            # transaction (a bare SELECT would leave it INTRANS, and `read()` could not switch it).
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and hands out another (a new one, if need be).
+            raise exc.DisconnectionError(f"a pooled connection failed its ping: {error}") from error
+
+    return ping
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,25 @@ async def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_befo
     assert replaced != first
 
 
+async def test_a_connection_pinged_after_idling_serves_reads_and_transactions(
+    started_app: application.Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ping leaves the connection outside any transaction: `read()` switches it to autocommit."""
+    monkeypatch.setattr(repo, "PING_AFTER_IDLE", 0.05)
+    small = repo.Repo.connect(_app_url(started_app), pool_size=1, max_overflow=0)
+    try:
+        with repo.running.holding(small):
+            for _ in range(2):
+                async with repo.transaction() as session:
+                    assert await session.scalar(text("SELECT 1")) == 1
+                await asyncio.sleep(0.1)  # idle: the next checkout pings
+                async with repo.read() as session:
+                    assert await session.scalar(text("SELECT 2")) == 2
+                await asyncio.sleep(0.1)
+    finally:
+        await small.stop()
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [

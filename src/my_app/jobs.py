@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any
 
 import orjson
 import procrastinate
+import psycopg
 import psycopg_pool
 from procrastinate import Blueprint
 from procrastinate import exceptions as procrastinate_exceptions
@@ -296,7 +298,8 @@ async def open_queue(
         min_size=1,
         max_size=max(2, settings_.job_pool_size),
         open=False,
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        configure=_autocommit,
+        check=_LiveConnections().check,
         timeout=settings_.database_connect_timeout,
         kwargs={"connect_timeout": max(1, round(settings_.database_connect_timeout))},
     )
@@ -306,6 +309,40 @@ async def open_queue(
     connector = _new_connector()
     await connector.open_async(pool)
     return JobQueue(settings_, pool, connector)
+
+
+async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Each of procrastinate's statements is a transaction by itself (a call to one of its SQL
+    functions: fetch a job, finish it, defer one, a heartbeat...). In autocommit they go alone;
+    otherwise psycopg wraps each in BEGIN and COMMIT, two more round trips every time."""
+    await connection.set_autocommit(True)
+
+
+# A connection lent within this many seconds is lent again without a round trip to check it.
+RECENTLY_LENT = 1.0
+
+
+class _LiveConnections:
+    """The job queue pool's check of a connection it is about to lend (psycopg_pool's `check`).
+
+    The pool's own check sends an empty query every time: one more round trip for each of the
+    worker's statements, two per job. A connection lent less than RECENTLY_LENT seconds ago, and
+    returned since in a good state (the pool discards a broken one), is lent again without it; one
+    that sat idle longer (a database restart, a proxy's idle timeout may have closed it) is checked
+    as before. A connection that died within that second fails its statement as one dying during
+    the statement would: the fetch ends the worker (its supervisor restarts it), a job's end that
+    cannot be written leaves it to the stalled-job rescue, as a crash would.
+    """
+
+    def __init__(self) -> None:
+        self._lent_at: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
+    async def check(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        now = time.monotonic()
+        last = self._lent_at.get(connection)
+        if last is None or now - last >= RECENTLY_LENT or connection.broken:
+            await psycopg_pool.AsyncConnectionPool.check_connection(connection)  # raises: the pool replaces it
+        self._lent_at[connection] = now
 
 
 _registered_namespaces: set[str] = set()

@@ -48,7 +48,7 @@ from sqlalchemy import text
 
 from bench.support import describe_database, free_port, scratch_database
 from bench.tasks import NAMESPACE, TASK_NAME, blueprint, noop
-from my_app import application, database, jobs, repo
+from my_app import application, database, jobs, log, repo
 from my_app.accounts import notifier
 from my_app.config import Settings
 from my_app_web import links
@@ -281,6 +281,7 @@ class Options:
     task: str = "noop"
     email_type: str = "confirmation"
     email_users: int = 1_000
+    log: str = "app"
 
 
 @dataclass(frozen=True)
@@ -497,6 +498,14 @@ def prepare_database(base: Settings, name: str = BENCH_DATABASE) -> database.Dat
     return bench_db
 
 
+def app_logging(settings: Settings) -> None:
+    """Log as a worker process does (`myapp worker`: LOG_LEVEL=INFO, LOG_FORMAT=json, every line
+    rendered by the app's writer thread), into /dev/null instead of stderr."""
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the writer thread writes to it until the process exits
+    with contextlib.redirect_stderr(devnull):  # the app's handler writes to the stderr it finds
+        log.configure(settings.model_copy(update={"log_level": "INFO", "log_format": "json"}))
+
+
 def seed_users(bench_db: database.Database, count: int) -> list[str]:
     """`count` unconfirmed users (a confirmation email is due to each), for the email jobs; their ids."""
     with psycopg.connect(bench_db.url, autocommit=True) as conn:
@@ -564,6 +573,11 @@ def report(options: Options, settings: Settings, where: str, results: Results) -
         "delete_jobs never, the app's record_outcome middleware",
     )
     setup.add_row("job", results.workload.describe)
+    logging_how = {
+        "app": "as a worker process logs: INFO, JSON lines rendered by the app's writer thread (to /dev/null)",
+        "warnings": "warnings and errors only, on the console",
+    }
+    setup.add_row("logging", logging_how[options.log])
     setup.add_row(f"enqueue ({options.enqueue})", method.enqueue_how.replace("B ", batch))
     setup.add_row("plain insert, same way", method.insert_how.replace("B ", batch))
     setup.add_row("warm-up", f"{min(options.warmup, n):,} of each, then deleted; CHECKPOINT before each timed phase")
@@ -662,6 +676,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="with --task email: the email sent (default confirmation: a new token, then the message)",
     )
     parser.add_argument(
+        "--log",
+        choices=("app", "warnings"),
+        default="app",
+        help="app (default): the worker process's logging (INFO, JSON lines, to /dev/null here); "
+        "warnings: only warnings and errors, on the console (what this bench did before)",
+    )
+    parser.add_argument(
         "--email-users", type=int, default=1_000, help="with --task email: users the emails go to (default 1,000)"
     )
     parser.add_argument(
@@ -683,6 +704,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         task=args.task,
         email_type=args.email_type,
         email_users=args.email_users,
+        log=args.log,
     )
     if min(options.jobs, options.concurrency, options.batch_size, options.email_users) < 1:
         parser.error("--jobs, --concurrency, --batch-size and --email-users must be at least 1")
@@ -716,6 +738,8 @@ def main(argv: list[str] | None = None) -> int:
                 overrides |= {"mailer_adapter": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
                 overrides |= {"smtp_security": "none"}
             settings = Settings(**overrides)
+            if options.log == "app":
+                app_logging(settings)
             results = asyncio.run(run(options, settings, bench_db, user_ids))
     finally:
         if not options.keep_db:

@@ -367,6 +367,7 @@ async def _watch_worker(
 
 
 async def _run_worker(
+    settings: Settings,
     conn: psycopg.AsyncConnection[Any],
     workload: Workload,
     progress: Progress,
@@ -384,17 +385,10 @@ async def _run_worker(
         with contextlib.ExitStack() as stack, _clock() as phase:
             if count_statements:
                 statements = stack.enter_context(counting_statements(conn))
-            # wait=False: the worker returns once the queue is empty and its running jobs have finished.
-            await jobs.procrastinate_app.run_worker_async(
-                queues=[workload.queue],
-                name="bench-worker",
-                concurrency=concurrency,
-                wait=False,
-                install_signal_handlers=False,
-                delete_jobs="never",
-                listen_notify=False,
-                worker_middleware=[jobs.record_outcome],  # as the app's JobWorkers run it
-            )
+            # The worker JobWorkers runs for the queue; wait=False: it returns once the queue is empty
+            # and its running jobs have finished.
+            worker = jobs.new_worker(settings, workload.queue, concurrency, wait=False, listen_notify=False)
+            await worker.run()  # type: ignore[no-untyped-call]
     finally:
         stop.set()
         await watcher
@@ -459,6 +453,7 @@ async def run(options: Options, settings: Settings, bench_db: database.Database,
                 enqueue = await _timed(progress, "enqueue", options.jobs, method.enqueue, ctx)
                 await _checkpoint(admin)
                 worker, statements = await _run_worker(
+                    settings,
                     admin,
                     workload,
                     progress,
@@ -567,8 +562,8 @@ def report(options: Options, settings: Settings, where: str, results: Results) -
     setup.add_row("N (jobs, rows)", f"{n:,}")
     setup.add_row(
         "worker",
-        f"1 procrastinate worker in this process: queue {results.workload.queue!r}, "
-        f"concurrency {options.concurrency}, "
+        f"1 procrastinate worker in this process, as JobWorkers runs it (jobs.new_worker): queue "
+        f"{results.workload.queue!r}, concurrency {options.concurrency}, "
         f"job queue pool of at most {pool_size} connections (JOB_POOL_SIZE), listen_notify off, "
         "delete_jobs never, the app's record_outcome middleware",
     )

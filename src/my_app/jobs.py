@@ -466,6 +466,55 @@ def restart_delay(restarts: int) -> float:
     return backoff.backoff_seconds(restarts, base=RESTART_BASE, maximum=RESTART_MAX, spread=(0.5, 1.0))
 
 
+def new_worker(settings_: Settings, queue: str, concurrency: int, **options: Any) -> Worker:
+    """A procrastinate worker for `queue` as JobWorkers runs it (`options`: more of Worker's arguments).
+
+    Examples:
+        worker = jobs.new_worker(settings, "default", 10)
+        await worker.run()                                       # until worker.stop()
+        await jobs.new_worker(settings, "default", 10, wait=False).run()   # until the queue is empty
+    """
+    name = f"{queue}-worker"
+    # procrastinate logs "Starting job" on the worker's own logger, the outcome on its parent's.
+    for logger_name in (f"{_WORKER_LOGGER}.{name}", _WORKER_LOGGER):
+        logging.getLogger(logger_name).addFilter(_per_job_lines_at_debug)  # once: addFilter skips a repeat
+    return Worker(
+        app=procrastinate_app,
+        queues=[queue],
+        name=name,
+        concurrency=concurrency,
+        install_signal_handlers=False,
+        shutdown_graceful_timeout=settings_.job_shutdown_timeout,
+        stalled_worker_timeout=settings_.job_stalled_timeout,
+        update_heartbeat_interval=max(1.0, settings_.job_stalled_timeout / 6),
+        delete_jobs="never",
+        worker_middleware=[record_outcome],
+        **options,
+    )
+
+
+_WORKER_LOGGER = "procrastinate.worker"
+# procrastinate's lines for every job that starts, and every one that succeeds (its `action` field).
+_PER_JOB_ACTIONS = frozenset({"start_job", "job_success"})
+
+
+class _PerJobLinesAtDebug(logging.Filter):
+    """procrastinate logs two INFO lines for every job: "Starting job ..." and "Job ... ended with
+    status: Success". At a thousand jobs a second, rendering them (JSON, by the log writer) costs the
+    worker process more than running the jobs. Here they are DEBUG lines, shown with LOG_LEVEL=DEBUG:
+    each success is counted and timed in /metrics (`jobs_finished_total`, `job_duration_seconds`),
+    and every failure, retry and abort is still logged as procrastinate logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "action", None) not in _PER_JOB_ACTIONS:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_per_job_lines_at_debug = _PerJobLinesAtDebug()
+
+
 @dataclass
 class _PauseState:
     """Whether one queue is paused on this node, as two events so either change can be awaited."""
@@ -522,18 +571,7 @@ class JobWorkers:
         logger.info("job workers started: %s", ", ".join(f"{q}×{c}" for q, c in queues.items()))
 
     def _new_worker(self, queue: str, concurrency: int) -> Worker:
-        return Worker(
-            app=procrastinate_app,
-            queues=[queue],
-            name=f"{queue}-worker",
-            concurrency=concurrency,
-            install_signal_handlers=False,
-            shutdown_graceful_timeout=self.settings.job_shutdown_timeout,
-            stalled_worker_timeout=self.settings.job_stalled_timeout,
-            update_heartbeat_interval=max(1.0, self.settings.job_stalled_timeout / 6),
-            delete_jobs="never",
-            worker_middleware=[record_outcome],
-        )
+        return new_worker(self.settings, queue, concurrency)
 
     async def _supervise(self, queue: str, concurrency: int) -> None:
         loop = asyncio.get_running_loop()

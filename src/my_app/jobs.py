@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 import procrastinate
 import psycopg
+import psycopg.types.json
 import psycopg_pool
 from procrastinate import Blueprint
 from procrastinate import exceptions as procrastinate_exceptions
@@ -62,8 +63,12 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _new_connector() -> procrastinate.PsycopgConnector:
-    return procrastinate.PsycopgConnector(json_dumps=_json_dumps, json_loads=orjson.loads)
+def _new_connector(*, loads_set_per_connection: bool = False) -> procrastinate.PsycopgConnector:
+    # procrastinate installs json_loads on every cursor it opens (a copy of the connection's adapters
+    # each time); the job queue's pool sets orjson's once per connection instead (`_configure`). The
+    # dumps stay per cursor: a job enqueued in a caller's transaction uses the Repo's connection.
+    loads = None if loads_set_per_connection else orjson.loads
+    return procrastinate.PsycopgConnector(json_dumps=_json_dumps, json_loads=loads)
 
 
 # The process's procrastinate App: its task registry (every task links back to it, `task.blueprint`,
@@ -298,7 +303,7 @@ async def open_queue(
         min_size=1,
         max_size=max(2, settings_.job_pool_size),
         open=False,
-        configure=_autocommit,
+        configure=_configure,
         check=_LiveConnections().check,
         timeout=settings_.database_connect_timeout,
         kwargs={"connect_timeout": max(1, round(settings_.database_connect_timeout))},
@@ -306,16 +311,19 @@ async def open_queue(
     # No waiting: like the Repo, the app starts while PostgreSQL is down and /ready reports it.
     await pool.open(wait=False)
     # A connector of its own: procrastinate's keeps a reference to an external pool after closing.
-    connector = _new_connector()
+    connector = _new_connector(loads_set_per_connection=True)
     await connector.open_async(pool)
     return JobQueue(settings_, pool, connector)
 
 
-async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
-    """Each of procrastinate's statements is a transaction by itself (a call to one of its SQL
+async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Each new connection of the job queue's pool: autocommit, and orjson for the JSON it reads.
+
+    Each of procrastinate's statements is a transaction by itself (a call to one of its SQL
     functions: fetch a job, finish it, defer one, a heartbeat...). In autocommit they go alone;
     otherwise psycopg wraps each in BEGIN and COMMIT, two more round trips every time."""
     await connection.set_autocommit(True)
+    psycopg.types.json.set_json_loads(orjson.loads, connection)
 
 
 # A connection lent within this many seconds is lent again without a round trip to check it.

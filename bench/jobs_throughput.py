@@ -18,20 +18,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import logging
 import os
 import platform
+import re
+import socket
+import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, LiteralString
 
 import orjson
 import psycopg
+import psycopg.sql
 import psycopg_pool
+from procrastinate.tasks import Task
 from procrastinate.types import JSONDict
 from psycopg.types.json import Jsonb
 from rich.console import Console
@@ -40,10 +46,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from sqlalchemy import text
 
-from bench.support import describe_database, scratch_database
-from bench.tasks import NAMESPACE, QUEUE, TASK_NAME, blueprint, noop
-from my_app import application, database, jobs, repo
+from bench.support import describe_database, free_port, scratch_database
+from bench.tasks import NAMESPACE, TASK_NAME, blueprint, noop
+from my_app import application, database, jobs, log, repo
+from my_app.accounts import notifier
 from my_app.config import Settings
+from my_app_web import links
 
 BENCH_DATABASE = "my_app_bench"
 PROGRESS_STEP = 100
@@ -91,26 +99,46 @@ def _dumps(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Workload:
+    """The job measured: its task, and the arguments of job number i."""
+
+    task: Task[Any, Any, Any]
+    args: Callable[[int], JSONDict]
+    describe: str
+
+    @property
+    def queue(self) -> str:
+        return self.task.queue
+
+    @property
+    def task_name(self) -> str:
+        return self.task.name
+
+
+@dataclass(frozen=True)
 class Context:
-    """What the measured operations run on: the job queue's pool and the batch size."""
+    """What the measured operations run on: the job queue's pool, the batch size and the job."""
 
     pool: psycopg_pool.AsyncConnectionPool
     batch_size: int
+    workload: Workload
 
 
 Operation = Callable[[Context, int, Tick], Awaitable[None]]
 
 
 async def enqueue_defer(ctx: Context, count: int, tick: Tick) -> None:
+    task, args = ctx.workload.task, ctx.workload.args
     for i in range(count):
-        await noop.defer_async(n=i)
+        await task.defer_async(**args(i))
         tick(1)
 
 
 async def insert_like_defer(ctx: Context, count: int, tick: Tick) -> None:
+    queue, task_name, args = ctx.workload.queue, ctx.workload.task_name, ctx.workload.args
     for i in range(count):
-        async with ctx.pool.connection() as conn:  # commits on exit, like procrastinate's connector
-            cursor = await conn.execute(INSERT_ONE, (QUEUE, TASK_NAME, Jsonb({"n": i}, dumps=_dumps)))
+        async with ctx.pool.connection() as conn:  # as procrastinate's connector uses the pool
+            cursor = await conn.execute(INSERT_ONE, (queue, task_name, Jsonb(args(i), dumps=_dumps)))
             await cursor.fetchone()
         tick(1)
 
@@ -118,32 +146,34 @@ async def insert_like_defer(ctx: Context, count: int, tick: Tick) -> None:
 async def enqueue_batch(ctx: Context, count: int, tick: Tick) -> None:
     for start in range(0, count, ctx.batch_size):
         size = min(ctx.batch_size, count - start)
-        kwargs: list[JSONDict] = [{"n": i} for i in range(start, start + size)]
-        await noop.batch_defer_async(*kwargs)
+        kwargs: list[JSONDict] = [ctx.workload.args(i) for i in range(start, start + size)]
+        await ctx.workload.task.batch_defer_async(*kwargs)
         tick(size)
 
 
 async def insert_like_batch(ctx: Context, count: int, tick: Tick) -> None:
     for start in range(0, count, ctx.batch_size):
         size = min(ctx.batch_size, count - start)
-        args = [Jsonb({"n": i}, dumps=_dumps) for i in range(start, start + size)]
+        args = [Jsonb(ctx.workload.args(i), dumps=_dumps) for i in range(start, start + size)]
         async with ctx.pool.connection() as conn:
-            cursor = await conn.execute(INSERT_MANY, (QUEUE, TASK_NAME, args))
+            cursor = await conn.execute(INSERT_MANY, (ctx.workload.queue, ctx.workload.task_name, args))
             await cursor.fetchall()
         tick(size)
 
 
 async def enqueue_repo(ctx: Context, count: int, tick: Tick) -> None:
+    task, args = ctx.workload.task, ctx.workload.args
     for i in range(count):
         async with repo.transaction() as session:
-            await jobs.enqueue(session, noop, n=i)
+            await jobs.enqueue(session, task, **args(i))
         tick(1)
 
 
 async def insert_like_repo(ctx: Context, count: int, tick: Tick) -> None:
+    queue, task_name, args = ctx.workload.queue, ctx.workload.task_name, ctx.workload.args
     for i in range(count):
         async with repo.transaction() as session:
-            await session.execute(INSERT_ONE_SQLALCHEMY, {"queue": QUEUE, "task": TASK_NAME, "args": _dumps({"n": i})})
+            await session.execute(INSERT_ONE_SQLALCHEMY, {"queue": queue, "task": task_name, "args": _dumps(args(i))})
         tick(1)
 
 
@@ -157,7 +187,7 @@ class Method:
 
 METHODS: dict[str, Method] = {
     "defer": Method(
-        enqueue_how="noop.defer_async(n=i): 1 job per call, each call its own transaction on a "
+        enqueue_how="task.defer_async(**args): 1 job per call, each call its own transaction on a "
         "connection from the job queue's psycopg pool (the statement inserts 1 job row; triggers add an event)",
         insert_how="INSERT … VALUES (…) RETURNING id: 1 row per statement, each its own transaction "
         "on a connection from the same psycopg pool",
@@ -165,7 +195,7 @@ METHODS: dict[str, Method] = {
         insert=insert_like_defer,
     ),
     "batch": Method(
-        enqueue_how="noop.batch_defer_async(*B kwargs): B jobs per call, one transaction per call, "
+        enqueue_how="task.batch_defer_async(*B kwargs): B jobs per call, one transaction per call, "
         "on the job queue's psycopg pool",
         insert_how="INSERT … SELECT unnest(%s::jsonb[]) RETURNING id: B rows per statement, one "
         "transaction per statement, on the same psycopg pool",
@@ -173,13 +203,65 @@ METHODS: dict[str, Method] = {
         insert=insert_like_batch,
     ),
     "repo": Method(
-        enqueue_how="jobs.enqueue(session, noop, n=i) in its own repo.transaction() (SQLAlchemy session "
+        enqueue_how="jobs.enqueue(session, task, **args) in its own repo.transaction() (SQLAlchemy session "
         "over psycopg, a savepoint, procrastinate's defer on the session's connection): how the app enqueues",
         insert_how="session.execute(INSERT … RETURNING id) in its own repo.transaction(): 1 row per transaction",
         enqueue=enqueue_repo,
         insert=insert_like_repo,
     ),
 }
+
+
+# --- Counting round trips ---
+
+_PROCRASTINATE_FUNCTION = re.compile(r"\b(procrastinate_\w+)\s*\(")
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", re.IGNORECASE)
+
+
+def _statement_kind(query: object) -> str:
+    """A short name for a statement: procrastinate's SQL function, or its first word and table."""
+    if isinstance(query, psycopg.sql.Composable):
+        return "(composed SQL)"
+    sql = query.decode() if isinstance(query, bytes) else str(query)
+    if not sql.strip():
+        return '"" (the pool\'s connection check)'
+    function = _PROCRASTINATE_FUNCTION.search(sql)
+    if function:
+        return function.group(1)
+    first = sql.split(None, 1)[0].upper()
+    table = _TABLE.search(sql)
+    return f"{first} {table.group(1)}" if table else first
+
+
+@contextlib.contextmanager
+def counting_statements(ignore: psycopg.AsyncConnection[Any]) -> Iterator[collections.Counter[str]]:
+    """Count every statement psycopg sends (each one round trip: queries, BEGIN, COMMIT), by kind.
+
+    psycopg sends a cursor's queries through `AsyncCursor.execute` and its own BEGIN, COMMIT,
+    ROLLBACK and SAVEPOINT through `_exec_command`; both are wrapped while the block runs. The
+    bench's own connection (`ignore`: its progress counts) is left out.
+    """
+    counts: collections.Counter[str] = collections.Counter()
+    execute = psycopg.AsyncCursor.execute
+    exec_command = psycopg.AsyncConnection._exec_command
+
+    async def counted_execute(self: psycopg.AsyncCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.connection is not ignore:
+            counts[_statement_kind(query)] += 1
+        return await execute(self, query, *args, **kwargs)
+
+    def counted_command(self: psycopg.AsyncConnection[Any], command: Any, *args: Any, **kwargs: Any) -> Any:
+        if self is not ignore:
+            counts[_statement_kind(command)] += 1
+        return exec_command(self, command, *args, **kwargs)
+
+    setattr(psycopg.AsyncCursor, "execute", counted_execute)  # noqa: B010 - mypy refuses assigning a method
+    setattr(psycopg.AsyncConnection, "_exec_command", counted_command)  # noqa: B010
+    try:
+        yield counts
+    finally:
+        setattr(psycopg.AsyncCursor, "execute", execute)  # noqa: B010
+        setattr(psycopg.AsyncConnection, "_exec_command", exec_command)  # noqa: B010
 
 
 # --- Running ---
@@ -194,6 +276,12 @@ class Options:
     pool_size: int | None
     warmup: int
     keep_db: bool
+    database: str = BENCH_DATABASE
+    count_round_trips: bool = False
+    task: str = "noop"
+    email_type: str = "confirmation"
+    email_users: int = 1_000
+    log: str = "app"
 
 
 @dataclass(frozen=True)
@@ -215,6 +303,8 @@ class Results:
     statuses: dict[str, int]
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    workload: Workload
+    statements: dict[str, int] | None = None  # sent while the worker ran, by kind (--count-round-trips)
 
 
 @contextlib.contextmanager
@@ -261,43 +351,49 @@ async def _checkpoint(conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute("CHECKPOINT")
 
 
-async def _succeeded(conn: psycopg.AsyncConnection[Any]) -> int:
-    cursor = await conn.execute(COUNT_SUCCEEDED, (TASK_NAME,))
+async def _succeeded(conn: psycopg.AsyncConnection[Any], task_name: str) -> int:
+    cursor = await conn.execute(COUNT_SUCCEEDED, (task_name,))
     row = await cursor.fetchone()
     return int(row[0]) if row else 0
 
 
 async def _watch_worker(
-    conn: psycopg.AsyncConnection[Any], progress: Progress, task_id: TaskID, stop: asyncio.Event
+    conn: psycopg.AsyncConnection[Any], task_name: str, progress: Progress, task_id: TaskID, stop: asyncio.Event
 ) -> None:
     while not stop.is_set():
-        progress.update(task_id, completed=await _succeeded(conn))
+        progress.update(task_id, completed=await _succeeded(conn, task_name))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), POLL_SECONDS)
 
 
-async def _run_worker(conn: psycopg.AsyncConnection[Any], progress: Progress, count: int, concurrency: int) -> Phase:
+async def _run_worker(
+    settings: Settings,
+    conn: psycopg.AsyncConnection[Any],
+    workload: Workload,
+    progress: Progress,
+    count: int,
+    concurrency: int,
+    *,
+    count_statements: bool,
+) -> tuple[Phase, dict[str, int] | None]:
+    """Time one worker until the queue is empty; with `count_statements`, also what it sent, by kind."""
     task_id = progress.add_task("worker: jobs succeeded", total=count)
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_worker(conn, progress, task_id, stop))
+    watcher = asyncio.create_task(_watch_worker(conn, workload.task_name, progress, task_id, stop))
+    statements: collections.Counter[str] | None = None
     try:
-        with _clock() as phase:
-            # wait=False: the worker returns once the queue is empty and its running jobs have finished.
-            await jobs.procrastinate_app.run_worker_async(
-                queues=[QUEUE],
-                name="bench-worker",
-                concurrency=concurrency,
-                wait=False,
-                install_signal_handlers=False,
-                delete_jobs="never",
-                listen_notify=False,
-                worker_middleware=[jobs.record_outcome],  # as the app's JobWorkers run it
-            )
+        with contextlib.ExitStack() as stack, _clock() as phase:
+            if count_statements:
+                statements = stack.enter_context(counting_statements(conn))
+            # The worker JobWorkers runs for the queue; wait=False: it returns once the queue is empty
+            # and its running jobs have finished.
+            worker = jobs.new_worker(settings, workload.queue, concurrency, wait=False, listen_notify=False)
+            await worker.run()  # type: ignore[no-untyped-call]
     finally:
         stop.set()
         await watcher
-    progress.update(task_id, completed=await _succeeded(conn))
-    return phase()
+    progress.update(task_id, completed=await _succeeded(conn, workload.task_name))
+    return phase(), dict(statements) if statements is not None else None
 
 
 def _queue_pool(app: application.Application) -> psycopg_pool.AsyncConnectionPool:
@@ -312,16 +408,31 @@ async def _show(conn: psycopg.AsyncConnection[Any], setting: str) -> str:
     return str(row[0]) if row else "?"
 
 
-async def run(options: Options, settings: Settings, bench_db: database.Database) -> Results:
+def _workload(options: Options, user_ids: Sequence[str]) -> Workload:
+    """The measured job: the no-op, or the accounts notifier's email to one of the seeded users."""
+    if options.task == "noop":
+        return Workload(task=noop, args=lambda i: {"n": i}, describe=f"{TASK_NAME}(n=i): async, does nothing")
+    email_type = options.email_type
+    return Workload(
+        task=notifier.deliver_email,
+        args=lambda i: {"type": email_type, "user_id": user_ids[i % len(user_ids)]},
+        describe=f"{notifier.deliver_email.name}(type={email_type!r}, user_id=one of {len(user_ids):,} users): "
+        "reads the user, builds the email (a new token for link emails), sends it over SMTP (plain TCP) "
+        "to an aiosmtpd server in another process that accepts and drops it",
+    )
+
+
+async def run(options: Options, settings: Settings, bench_db: database.Database, user_ids: Sequence[str]) -> Results:
     if TASK_NAME not in jobs.procrastinate_app.tasks:
         jobs.procrastinate_app.add_tasks_from(blueprint, namespace=NAMESPACE)  # before the app opens the queue
     method = METHODS[options.enqueue]
-    app = application.Application.build(settings, run_jobs=False)
+    app = application.Application.build(settings, run_jobs=False, links=links.email_links(settings))
     await app.start()
     try:
         pool = _queue_pool(app)
         await pool.wait()
-        ctx = Context(pool=pool, batch_size=options.batch_size)
+        workload = _workload(options, user_ids)  # once the app has registered the tasks (their names)
+        ctx = Context(pool=pool, batch_size=options.batch_size, workload=workload)
         async with await psycopg.AsyncConnection.connect(bench_db.url, autocommit=True) as admin:
             server_version = await _show(admin, "server_version")
             synchronous_commit = await _show(admin, "synchronous_commit")
@@ -332,7 +443,7 @@ async def run(options: Options, settings: Settings, bench_db: database.Database)
                 await method.insert(ctx, warmup, lambda _: None)
                 await method.enqueue(ctx, warmup, lambda _: None)
                 await admin.execute("TRUNCATE bench_plain_rows")
-                await admin.execute("DELETE FROM procrastinate_jobs WHERE task_name = %s", (TASK_NAME,))
+                await admin.execute("DELETE FROM procrastinate_jobs WHERE task_name = %s", (workload.task_name,))
 
             load_before = os.getloadavg()
             with _progress() as progress:
@@ -340,11 +451,24 @@ async def run(options: Options, settings: Settings, bench_db: database.Database)
                 insert = await _timed(progress, "plain inserts", options.jobs, method.insert, ctx)
                 await _checkpoint(admin)
                 enqueue = await _timed(progress, "enqueue", options.jobs, method.enqueue, ctx)
+                # Statistics as autovacuum leaves them on a running database (it analyzes a table once
+                # 50 rows + 10% changed, within a minute). A fresh database's say "empty", and then
+                # PostgreSQL fetches each job by reading and sorting every waiting one instead of
+                # taking the first from the queue's index: O(N) per job (bench/README.md).
+                await admin.execute("ANALYZE procrastinate_jobs, procrastinate_events")
                 await _checkpoint(admin)
-                worker = await _run_worker(admin, progress, options.jobs, options.concurrency)
+                worker, statements = await _run_worker(
+                    settings,
+                    admin,
+                    workload,
+                    progress,
+                    options.jobs,
+                    options.concurrency,
+                    count_statements=options.count_round_trips,
+                )
             load_after = os.getloadavg()
 
-            cursor = await admin.execute(COUNT_BY_STATUS, (TASK_NAME,))
+            cursor = await admin.execute(COUNT_BY_STATUS, (workload.task_name,))
             statuses = {str(status): int(n) for status, n in await cursor.fetchall()}
     finally:
         await app.stop()
@@ -358,18 +482,63 @@ async def run(options: Options, settings: Settings, bench_db: database.Database)
         statuses=statuses,
         load_before=load_before,
         load_after=load_after,
+        workload=workload,
+        statements=statements,
     )
 
 
 # --- Set-up and report ---
 
 
-def prepare_database(base: Settings) -> database.Database:
-    """`my_app_bench`, fresh and migrated, with the plain table the inserts are measured on."""
-    bench_db = scratch_database(base, BENCH_DATABASE)
+def prepare_database(base: Settings, name: str = BENCH_DATABASE) -> database.Database:
+    """`name` (`my_app_bench`), fresh and migrated, with the plain table the inserts are measured on."""
+    bench_db = scratch_database(base, name)
     with psycopg.connect(bench_db.url, autocommit=True) as conn:
         conn.execute(CREATE_PLAIN_TABLE)
     return bench_db
+
+
+def app_logging(settings: Settings) -> None:
+    """Log as a worker process does (`myapp worker`: LOG_LEVEL=INFO, LOG_FORMAT=json, every line
+    rendered by the app's writer thread), into /dev/null instead of stderr."""
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the writer thread writes to it until the process exits
+    with contextlib.redirect_stderr(devnull):  # the app's handler writes to the stderr it finds
+        log.configure(settings.model_copy(update={"log_level": "INFO", "log_format": "json"}))
+
+
+def seed_users(bench_db: database.Database, count: int) -> list[str]:
+    """`count` unconfirmed users (a confirmation email is due to each), for the email jobs; their ids."""
+    with psycopg.connect(bench_db.url, autocommit=True) as conn:
+        rows = conn.execute(
+            "INSERT INTO users (id, email, name)"
+            " SELECT gen_random_uuid(), 'bench-' || i || '@example.com', 'Bench user ' || i"
+            " FROM generate_series(1, %s) AS i RETURNING id",
+            (count,),
+        ).fetchall()
+    return [str(user_id) for (user_id,) in rows]
+
+
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[int]:
+    """An SMTP server that accepts every message and drops it (aiosmtpd's Sink), in a process of its
+    own so that it does not share this process's CPU time; yields its port."""
+    port = free_port()
+    command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the SMTP server exited with {process.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("the SMTP server did not listen within 30 s")
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -398,11 +567,17 @@ def report(options: Options, settings: Settings, where: str, results: Results) -
     setup.add_row("N (jobs, rows)", f"{n:,}")
     setup.add_row(
         "worker",
-        f"1 procrastinate worker in this process: queue {QUEUE!r}, concurrency {options.concurrency}, "
+        f"1 procrastinate worker in this process, as JobWorkers runs it (jobs.new_worker): queue "
+        f"{results.workload.queue!r}, concurrency {options.concurrency}, "
         f"job queue pool of at most {pool_size} connections (JOB_POOL_SIZE), listen_notify off, "
         "delete_jobs never, the app's record_outcome middleware",
     )
-    setup.add_row("job", f"{TASK_NAME}(n=i): async, does nothing")
+    setup.add_row("job", results.workload.describe)
+    logging_how = {
+        "app": "as a worker process logs: INFO, JSON lines rendered by the app's writer thread (to /dev/null)",
+        "warnings": "warnings and errors only, on the console",
+    }
+    setup.add_row("logging", logging_how[options.log])
     setup.add_row(f"enqueue ({options.enqueue})", method.enqueue_how.replace("B ", batch))
     setup.add_row("plain insert, same way", method.insert_how.replace("B ", batch))
     setup.add_row("warm-up", f"{min(options.warmup, n):,} of each, then deleted; CHECKPOINT before each timed phase")
@@ -426,7 +601,12 @@ def report(options: Options, settings: Settings, where: str, results: Results) -
     rows = (
         ("plain inserts", results.insert, insert_rate, "1.00"),
         ("enqueue", results.enqueue, enqueue_rate, f"{enqueue_rate / insert_rate:.2f}"),
-        ("worker: no-op jobs run", results.worker, worker_rate, f"[bold]{worker_rate / insert_rate:.2f}[/bold]"),
+        (
+            f"worker: {options.task} jobs run",
+            results.worker,
+            worker_rate,
+            f"[bold]{worker_rate / insert_rate:.2f}[/bold]",
+        ),
     )
     for label, phase, rate, ratio in rows:
         table.add_row(label, f"{n:,}", f"{phase.seconds:.2f}", f"{phase.cpu_seconds:.2f}", f"{rate:,.0f}", ratio)
@@ -443,7 +623,21 @@ def report(options: Options, settings: Settings, where: str, results: Results) -
     console.print(
         f"Enqueue: {enqueue_rate:,.0f} jobs/s ÷ {insert_rate:,.0f} plain inserts/s = {enqueue_rate / insert_rate:.2f}"
     )
+    if results.statements is not None:
+        _report_statements(results.statements, n)
     return all_succeeded
+
+
+def _report_statements(statements: dict[str, int], jobs_run: int) -> None:
+    table = Table(title="Statements sent while the worker ran (each one round trip)", title_justify="left")
+    table.add_column("statement")
+    table.add_column("count", justify="right")
+    table.add_column("per job", justify="right")
+    for kind, count in sorted(statements.items(), key=lambda item: -item[1]):
+        table.add_row(kind, f"{count:,}", f"{count / jobs_run:.2f}")
+    total = sum(statements.values())
+    table.add_row("[bold]all[/bold]", f"{total:,}", f"[bold]{total / jobs_run:.2f}[/bold]")
+    console.print(table)
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -463,7 +657,39 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--batch-size", type=int, default=1_000, help="jobs/rows per call with --enqueue batch")
     parser.add_argument("--pool-size", type=int, default=None, help="JOB_POOL_SIZE for the run (default: settings)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed inserts and enqueues first (default 200)")
-    parser.add_argument("--keep-db", action="store_true", help=f"leave {BENCH_DATABASE} in place afterwards")
+    parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help=f"the scratch database's name (default {BENCH_DATABASE}): dropped first and at the end",
+    )
+    parser.add_argument("--keep-db", action="store_true", help="leave the scratch database in place afterwards")
+    parser.add_argument(
+        "--task",
+        choices=("noop", "email"),
+        default="noop",
+        help="noop (default): bench:noop does nothing; email: the accounts notifier's email:deliver_email, "
+        "delivered over SMTP to a local aiosmtpd server that drops it",
+    )
+    parser.add_argument(
+        "--email-type",
+        default="confirmation",
+        help="with --task email: the email sent (default confirmation: a new token, then the message)",
+    )
+    parser.add_argument(
+        "--log",
+        choices=("app", "warnings"),
+        default="app",
+        help="app (default): the worker process's logging (INFO, JSON lines, to /dev/null here); "
+        "warnings: only warnings and errors, on the console (what this bench did before)",
+    )
+    parser.add_argument(
+        "--email-users", type=int, default=1_000, help="with --task email: users the emails go to (default 1,000)"
+    )
+    parser.add_argument(
+        "--count-round-trips",
+        action="store_true",
+        help="also count the statements sent to PostgreSQL per job while the worker runs (slows it a little)",
+    )
     args = parser.parse_args(argv)
     options = Options(
         jobs=args.jobs,
@@ -473,9 +699,15 @@ def parse_args(argv: list[str] | None = None) -> Options:
         pool_size=args.pool_size,
         warmup=args.warmup,
         keep_db=args.keep_db,
+        database=args.database,
+        count_round_trips=args.count_round_trips,
+        task=args.task,
+        email_type=args.email_type,
+        email_users=args.email_users,
+        log=args.log,
     )
-    if min(options.jobs, options.concurrency, options.batch_size) < 1:
-        parser.error("--jobs, --concurrency and --batch-size must be at least 1")
+    if min(options.jobs, options.concurrency, options.batch_size, options.email_users) < 1:
+        parser.error("--jobs, --concurrency, --batch-size and --email-users must be at least 1")
     if options.warmup < 0 or (options.pool_size is not None and options.pool_size < 2):
         parser.error("--warmup must be at least 0 and --pool-size at least 2")
     return options
@@ -487,16 +719,28 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)], format="%(message)s"
     )
     base = Settings(env="dev")  # DATABASE_URL (environment or .env), else the embedded server
-    with console.status(f"preparing database {BENCH_DATABASE}…"):
-        bench_db = prepare_database(base)
+    with console.status(f"preparing database {options.database}…"):
+        bench_db = prepare_database(base, options.database)
     where = describe_database(bench_db, base)
     overrides: dict[str, Any] = {"env": "dev", "database_url": bench_db.url, "jobs_in_server": False}
     if options.pool_size is not None:
         overrides["job_pool_size"] = options.pool_size
-    settings = Settings(**overrides)
-    console.print(f"benchmarking on {where}: N={options.jobs:,}, concurrency {options.concurrency}, {options.enqueue}")
+    console.print(
+        f"benchmarking {options.task} jobs on {where}: N={options.jobs:,}, concurrency {options.concurrency}, "
+        f"{options.enqueue}"
+    )
     try:
-        results = asyncio.run(run(options, settings, bench_db))
+        with contextlib.ExitStack() as stack:
+            user_ids: list[str] = []
+            if options.task == "email":
+                user_ids = seed_users(bench_db, options.email_users)
+                port = stack.enter_context(smtp_sink())
+                overrides |= {"mailer_adapter": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
+                overrides |= {"smtp_security": "none"}
+            settings = Settings(**overrides)
+            if options.log == "app":
+                app_logging(settings)
+            results = asyncio.run(run(options, settings, bench_db, user_ids))
     finally:
         if not options.keep_db:
             database.drop(bench_db)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from typing import Any
 
 import orjson
 import procrastinate
+import psycopg
+import psycopg.types.json
 import psycopg_pool
 from procrastinate import Blueprint
 from procrastinate import exceptions as procrastinate_exceptions
@@ -60,8 +63,12 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _new_connector() -> procrastinate.PsycopgConnector:
-    return procrastinate.PsycopgConnector(json_dumps=_json_dumps, json_loads=orjson.loads)
+def _new_connector(*, loads_set_per_connection: bool = False) -> procrastinate.PsycopgConnector:
+    # procrastinate installs json_loads on every cursor it opens (a copy of the connection's adapters
+    # each time); the job queue's pool sets orjson's once per connection instead (`_configure`). The
+    # dumps stay per cursor: a job enqueued in a caller's transaction uses the Repo's connection.
+    loads = None if loads_set_per_connection else orjson.loads
+    return procrastinate.PsycopgConnector(json_dumps=_json_dumps, json_loads=loads)
 
 
 # The process's procrastinate App: its task registry (every task links back to it, `task.blueprint`,
@@ -296,16 +303,54 @@ async def open_queue(
         min_size=1,
         max_size=max(2, settings_.job_pool_size),
         open=False,
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        configure=_configure,
+        check=_LiveConnections().check,
         timeout=settings_.database_connect_timeout,
         kwargs={"connect_timeout": max(1, round(settings_.database_connect_timeout))},
     )
     # No waiting: like the Repo, the app starts while PostgreSQL is down and /ready reports it.
     await pool.open(wait=False)
     # A connector of its own: procrastinate's keeps a reference to an external pool after closing.
-    connector = _new_connector()
+    connector = _new_connector(loads_set_per_connection=True)
     await connector.open_async(pool)
     return JobQueue(settings_, pool, connector)
+
+
+async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Each new connection of the job queue's pool: autocommit, and orjson for the JSON it reads.
+
+    Each of procrastinate's statements is a transaction by itself (a call to one of its SQL
+    functions: fetch a job, finish it, defer one, a heartbeat...). In autocommit they go alone;
+    otherwise psycopg wraps each in BEGIN and COMMIT, two more round trips every time."""
+    await connection.set_autocommit(True)
+    psycopg.types.json.set_json_loads(orjson.loads, connection)
+
+
+# A connection lent within this many seconds is lent again without a round trip to check it.
+RECENTLY_LENT = 1.0
+
+
+class _LiveConnections:
+    """The job queue pool's check of a connection it is about to lend (psycopg_pool's `check`).
+
+    The pool's own check sends an empty query every time: one more round trip for each of the
+    worker's statements, two per job. A connection lent less than RECENTLY_LENT seconds ago, and
+    returned since in a good state (the pool discards a broken one), is lent again without it; one
+    that sat idle longer (a database restart, a proxy's idle timeout may have closed it) is checked
+    as before. A connection that died within that second fails its statement as one dying during
+    the statement would: the fetch ends the worker (its supervisor restarts it), a job's end that
+    cannot be written leaves it to the stalled-job rescue, as a crash would.
+    """
+
+    def __init__(self) -> None:
+        self._lent_at: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
+    async def check(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        now = time.monotonic()
+        last = self._lent_at.get(connection)
+        if last is None or now - last >= RECENTLY_LENT or connection.broken:
+            await psycopg_pool.AsyncConnectionPool.check_connection(connection)  # raises: the pool replaces it
+        self._lent_at[connection] = now
 
 
 _registered_namespaces: set[str] = set()
@@ -429,6 +474,55 @@ def restart_delay(restarts: int) -> float:
     return backoff.backoff_seconds(restarts, base=RESTART_BASE, maximum=RESTART_MAX, spread=(0.5, 1.0))
 
 
+def new_worker(settings_: Settings, queue: str, concurrency: int, **options: Any) -> Worker:
+    """A procrastinate worker for `queue` as JobWorkers runs it (`options`: more of Worker's arguments).
+
+    Examples:
+        worker = jobs.new_worker(settings, "default", 10)
+        await worker.run()                                       # until worker.stop()
+        await jobs.new_worker(settings, "default", 10, wait=False).run()   # until the queue is empty
+    """
+    name = f"{queue}-worker"
+    # procrastinate logs "Starting job" on the worker's own logger, the outcome on its parent's.
+    for logger_name in (f"{_WORKER_LOGGER}.{name}", _WORKER_LOGGER):
+        logging.getLogger(logger_name).addFilter(_per_job_lines_at_debug)  # once: addFilter skips a repeat
+    return Worker(
+        app=procrastinate_app,
+        queues=[queue],
+        name=name,
+        concurrency=concurrency,
+        install_signal_handlers=False,
+        shutdown_graceful_timeout=settings_.job_shutdown_timeout,
+        stalled_worker_timeout=settings_.job_stalled_timeout,
+        update_heartbeat_interval=max(1.0, settings_.job_stalled_timeout / 6),
+        delete_jobs="never",
+        worker_middleware=[record_outcome],
+        **options,
+    )
+
+
+_WORKER_LOGGER = "procrastinate.worker"
+# procrastinate's lines for every job that starts, and every one that succeeds (its `action` field).
+_PER_JOB_ACTIONS = frozenset({"start_job", "job_success"})
+
+
+class _PerJobLinesAtDebug(logging.Filter):
+    """procrastinate logs two INFO lines for every job: "Starting job ..." and "Job ... ended with
+    status: Success". At a thousand jobs a second, rendering them (JSON, by the log writer) costs the
+    worker process more than running the jobs. Here they are DEBUG lines, shown with LOG_LEVEL=DEBUG:
+    each success is counted and timed in /metrics (`jobs_finished_total`, `job_duration_seconds`),
+    and every failure, retry and abort is still logged as procrastinate logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "action", None) not in _PER_JOB_ACTIONS:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_per_job_lines_at_debug = _PerJobLinesAtDebug()
+
+
 @dataclass
 class _PauseState:
     """Whether one queue is paused on this node, as two events so either change can be awaited."""
@@ -485,18 +579,7 @@ class JobWorkers:
         logger.info("job workers started: %s", ", ".join(f"{q}×{c}" for q, c in queues.items()))
 
     def _new_worker(self, queue: str, concurrency: int) -> Worker:
-        return Worker(
-            app=procrastinate_app,
-            queues=[queue],
-            name=f"{queue}-worker",
-            concurrency=concurrency,
-            install_signal_handlers=False,
-            shutdown_graceful_timeout=self.settings.job_shutdown_timeout,
-            stalled_worker_timeout=self.settings.job_stalled_timeout,
-            update_heartbeat_interval=max(1.0, self.settings.job_stalled_timeout / 6),
-            delete_jobs="never",
-            worker_middleware=[record_outcome],
-        )
+        return new_worker(self.settings, queue, concurrency)
 
     async def _supervise(self, queue: str, concurrency: int) -> None:
         loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""`myapp db ...`: create, drop, migrate, roll back, reset, seed and dump the database."""
+"""`myapp db ...`: create, drop, migrate, roll back, reset, seed, dump (or back up) and restore the database."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Manage the database: create, drop, migrate, rollback, reset, seed, dump.",
+    help="Manage the database: create, drop, migrate, rollback, reset, seed, dump, restore.",
     no_args_is_help=True,
 )
 

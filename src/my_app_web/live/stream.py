@@ -96,7 +96,6 @@ class LiveResponse(Response):
         self._stale = False  # re-render the region at the next pump (a gap, an overflow)
         self._reload = False
         self._beat = False
-        self._ending = False  # end the stream at the next pump: the node is draining
         self._ready = False
         self._closed = False
         self._event_id = 0
@@ -126,10 +125,9 @@ class LiveResponse(Response):
             self._close()
             raise
         self._ready = True
-        self._ending = self._ending or _draining
         _OPEN.add(self)
         self._schedule_heartbeat()
-        if self._inbox or self._stale or self._reload or self._ending:
+        if self._inbox or self._stale or self._reload or _draining:
             self._wake()  # what arrived during the first render
         detached = scope.get(DETACHED_KEY)
         if isinstance(detached, list):
@@ -155,11 +153,6 @@ class LiveResponse(Response):
             pass
         finally:
             self._close()
-
-    def end(self) -> None:
-        """End the stream (the client reconnects after `retry`); a no-op once it is closed."""
-        self._ending = True
-        self._wake()
 
     def _close(self) -> None:
         self._closed = True
@@ -206,7 +199,7 @@ class LiveResponse(Response):
     async def _drain(self) -> None:
         try:
             while not self._closed:
-                if self._ending:
+                if _draining:  # the node is going away: the client reconnects after `retry`
                     await self._finish()
                     return
                 if self._reload:
@@ -263,7 +256,7 @@ def end_all() -> int:
     _draining = True
     streams = list(_OPEN)
     for stream in streams:
-        stream.end()
+        stream._wake()  # its pump sees `_draining` and ends it
     return len(streams)
 
 

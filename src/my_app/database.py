@@ -147,11 +147,8 @@ def restore(database: Database, path: Path) -> None:
     """
     with psycopg.connect(database.url) as conn:
         server_version = conn.info.server_version
-    params = conninfo_to_dict(database.url)
-    password = str(params.pop("password", None) or "")
-    # The password through the environment, never on the command line (where `ps` shows it); and
-    # no NOTICE for each object `--if-exists` finds missing.
-    env = {**os.environ, "PGPASSWORD": password, "PGOPTIONS": "-c client_min_messages=warning"}
+    # No NOTICE for each object `--if-exists` finds missing.
+    dbname, env = _client_connection(database, PGOPTIONS="-c client_min_messages=warning")
     script = [
         _client_program(database, "pg_restore"),
         *("--clean", "--if-exists", "--no-owner", "--no-privileges", "--file=-", str(path)),
@@ -159,7 +156,7 @@ def restore(database: Database, path: Path) -> None:
     run = [
         _client_program(database, "psql"),
         *("--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1", "--output=/dev/null"),
-        *("--dbname", _conninfo(params)),
+        *("--dbname", dbname),
     ]
     with (
         tempfile.TemporaryFile() as restore_errors,
@@ -195,17 +192,23 @@ _TRANSACTION_TIMEOUT_SINCE = 170000
 
 
 def _run_client(database: Database, program: str, arguments: list[str]) -> None:
-    """Run a PostgreSQL client program against `database`, its password through the environment."""
-    params = conninfo_to_dict(database.url)
-    password = str(params.pop("password", None) or "")
-    env = {**os.environ, "PGPASSWORD": password}  # never on the command line, where `ps` shows it
+    """Run a PostgreSQL client program against `database`."""
+    dbname, env = _client_connection(database)
     subprocess.run(  # noqa: S603 - fixed program, arguments are ours
-        [_client_program(database, program), *arguments, "--dbname", _conninfo(params)],
+        [_client_program(database, program), *arguments, "--dbname", dbname],
         check=True,
         env=env,
         capture_output=True,
         text=True,
     )
+
+
+def _client_connection(database: Database, **variables: str) -> tuple[str, dict[str, str]]:
+    """What a client program connects with: the conninfo for `--dbname`, and its environment (with
+    `variables`), where the password goes: never on the command line, where `ps` shows it."""
+    params = conninfo_to_dict(database.url)
+    password = str(params.pop("password", None) or "")
+    return _conninfo(params), {**os.environ, "PGPASSWORD": password, **variables}
 
 
 def _client_program(database: Database, program: str) -> str:

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_wsgi_app
@@ -46,6 +46,7 @@ JOBS_COUNT_TIMEOUT = 2.0  # seconds a scrape waits for the database's job counts
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 JobsFamily = Callable[[], Iterable[Metric]]
+T = TypeVar("T")
 
 
 def multiprocess_dir() -> str | None:
@@ -126,16 +127,25 @@ def _on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, 
     """A `JobsFamily` for a thread: runs the count on the app's loop, waits a bounded time."""
 
     def collect() -> list[Metric]:
-        if loop.is_closed():
-            return []
-        future = asyncio.run_coroutine_threadsafe(make(), loop)
         try:
-            return future.result(JOBS_COUNT_TIMEOUT + 1)
-        except Exception:
-            future.cancel()
+            return _run_on(loop, make, JOBS_COUNT_TIMEOUT + 1)
+        except Exception:  # a loop closed, stuck or slow: the rest is exported
             return []
 
     return collect
+
+
+def _run_on(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, T]], timeout: float) -> T:
+    """From another thread: run `make()` on `loop` and wait for it at most `timeout` seconds (then
+    cancel it and raise); raises at once when the loop is closed."""
+    if loop.is_closed():
+        raise RuntimeError("the app's event loop is closed")
+    future = asyncio.run_coroutine_threadsafe(make(), loop)
+    try:
+        return future.result(timeout)
+    except BaseException:
+        future.cancel()
+        raise
 
 
 # --- METRICS_PORT ---
@@ -183,13 +193,9 @@ def _with_health(metrics_app: WSGIApplication, alive: Callable[[], bool] | None)
 
 
 def _loop_answers(loop: asyncio.AbstractEventLoop) -> bool:
-    if loop.is_closed():
-        return False
-    answered = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop)
     try:
-        answered.result(HEALTH_TIMEOUT)
+        _run_on(loop, lambda: asyncio.sleep(0), HEALTH_TIMEOUT)
     except Exception:  # a timeout, or a loop that stopped meanwhile
-        answered.cancel()
         return False
     return True
 

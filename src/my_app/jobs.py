@@ -326,15 +326,12 @@ async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
     psycopg.types.json.set_json_loads(orjson.loads, connection)
 
 
-# A connection lent within this many seconds is lent again without a round trip to check it.
-RECENTLY_LENT = 1.0
-
-
 class _LiveConnections:
     """The job queue pool's check of a connection it is about to lend (psycopg_pool's `check`).
 
     The pool's own check sends an empty query every time: one more round trip for each of the
-    worker's statements, two per job. A connection lent less than RECENTLY_LENT seconds ago, and
+    worker's statements, two per job. A connection lent less than `repo.PING_AFTER_IDLE` seconds ago
+    (the bound of the Repo's pool, which pings its idle connections the same way), and
     returned since in a good state (the pool discards a broken one), is lent again without it; one
     that sat idle longer (a database restart, a proxy's idle timeout may have closed it) is checked
     as before. A connection that died within that second fails its statement as one dying during
@@ -348,7 +345,7 @@ class _LiveConnections:
     async def check(self, connection: psycopg.AsyncConnection[Any]) -> None:
         now = time.monotonic()
         last = self._lent_at.get(connection)
-        if last is None or now - last >= RECENTLY_LENT or connection.broken:
+        if last is None or now - last >= repo.PING_AFTER_IDLE or connection.broken:
             await psycopg_pool.AsyncConnectionPool.check_connection(connection)  # raises: the pool replaces it
         self._lent_at[connection] = now
 

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from procrastinate import Blueprint
 
-from my_app import application, jobs
+from my_app import application, jobs, repo
 from my_app.config import Settings
 from tests.support.jobs import committed_db_fixture, job_row  # noqa: F401 - fixture
 
@@ -136,7 +136,7 @@ async def test_with_debug_logging_each_job_logs_its_start_and_success_as_debug_l
 async def test_a_connection_the_server_closed_while_idle_is_replaced_before_a_job_uses_it(
     started_app: application.Application, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "RECENTLY_LENT", 0.0)  # as after a second of idleness: every lend is checked
+    monkeypatch.setattr(repo, "PING_AFTER_IDLE", 0.0)  # as after a second of idleness: every lend is checked
     queue = started_app.job_queue
     assert queue is not None
     async with queue.pool.connection() as connection:

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse
 
+from my_app.pagination import Page
+
 OPTIONS = orjson.OPT_UTC_Z
 
 
@@ -22,3 +24,9 @@ class JSONBody(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=OPTIONS)
+
+
+def page_body(page: Page[Any], data: list[dict[str, Any]]) -> JSONBody:
+    """A page of a list, as every list answers: `{"data": [...], "meta": {"limit", "next_cursor"}}`
+    (`ListMeta`); `data` is the page's items, rendered by the view."""
+    return JSONBody({"data": data, "meta": {"limit": page.limit, "next_cursor": page.next_cursor}})

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from my_app.accounts import User
 from my_app.blog import Comment, Post
 from my_app.pagination import Page
-from my_app_web.controllers.api.json_response import JSONBody
+from my_app_web.controllers.api.json_response import JSONBody, page_body
 
 AUTHOR_EXAMPLE: dict[str, JsonValue] = {"id": "0b6f6a52-3bb4-4e0c-9d7e-0d6c1b1f0a11", "name": "Ada Lovelace"}
 POST_EXAMPLE: dict[str, JsonValue] = {
@@ -135,6 +135,4 @@ def show(post: Post, *, status_code: int = 200, headers: dict[str, str] | None =
 
 def index(page: Page[Post]) -> JSONBody:
     """A PostListResponse."""
-    return JSONBody(
-        {"data": [_fields(post) for post in page.items], "meta": {"limit": page.limit, "next_cursor": page.next_cursor}}
-    )
+    return page_body(page, [_fields(post) for post in page.items])

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from my_app.catalog import Product
 from my_app.pagination import Page
-from my_app_web.controllers.api.json_response import JSONBody
+from my_app_web.controllers.api.json_response import JSONBody, page_body
 from my_app_web.controllers.api.user_json import ListMeta
 
 PRODUCT_EXAMPLE: dict[str, JsonValue] = {
@@ -86,9 +86,4 @@ def show(product: Product, *, status_code: int = 200, headers: dict[str, str] | 
 
 def index(page: Page[Product]) -> JSONBody:
     """A ProductListResponse."""
-    return JSONBody(
-        {
-            "data": [data(product) for product in page.items],
-            "meta": {"limit": page.limit, "next_cursor": page.next_cursor},
-        }
-    )
+    return page_body(page, [data(product) for product in page.items])

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from my_app.accounts import User
 from my_app.accounts.user import Role
 from my_app.pagination import Page
-from my_app_web.controllers.api.json_response import JSONBody
+from my_app_web.controllers.api.json_response import JSONBody, page_body
 
 USER_EXAMPLE: dict[str, JsonValue] = {
     "id": "0b6f6a52-3bb4-4e0c-9d7e-0d6c1b1f0a11",
@@ -75,9 +75,4 @@ def show(user: User, *, status_code: int = 200, headers: dict[str, str] | None =
 
 def index(page: Page[User]) -> JSONBody:
     """A UserListResponse."""
-    return JSONBody(
-        {
-            "data": [data(user) for user in page.items],
-            "meta": {"limit": page.limit, "next_cursor": page.next_cursor},
-        }
-    )
+    return page_body(page, [data(user) for user in page.items])

@@ -46,7 +46,7 @@ from tests.support.channel_case import PhoenixClient, connect, token_for
 from tests.support.fixtures.api import api_user, auth_for
 from tests.support.fixtures.catalog import category_fixture, product_fixture
 from tests.support.live_server import ServerProcess, started_side_by_side
-from tests.support.processes import PROJECT_ROOT, free_port, wait_until
+from tests.support.processes import PROJECT_ROOT, answers, free_port, wait_until
 from tests.support.services import needs_service
 
 # Debian installs it in /usr/sbin, which is not on every PATH.
@@ -161,10 +161,7 @@ http {{
         def up() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"nginx exited with {process.returncode}:\n{self.logs()}")
-            try:
-                return httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
+            return answers(f"{self.base_url}/health")
 
         wait_until(up, timeout=30, message=f"nginx never answered /health on port {self.port}")
 

@@ -24,12 +24,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from my_app import application, presence, repo
-from tests.support.processes import MYAPP, PROJECT_ROOT, child_env, stop, wait_until
+from tests.support.processes import MYAPP, PROJECT_ROOT, answers, child_env, stop, wait_until
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
@@ -70,10 +69,7 @@ async def forget_nodes(topic: str, *, within: float = presence.NODE_TIMEOUT + 3 
 
 def ready(base_url: str) -> bool:
     """True when the server answers /ready with 200 (database, jobs and PubSub listening)."""
-    try:
-        return httpx.get(f"{base_url}/ready", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+    return answers(f"{base_url}/ready")
 
 
 @dataclass

@@ -75,10 +75,11 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, message: str, i
         time.sleep(interval)
 
 
-def answers(url: str) -> bool:
-    """True when `url` answers 200; False when nothing accepts the connection."""
+def answers(url: str, *, host: str | None = None) -> bool:
+    """True when `url` answers 200 (asked with `Host: host` when given); False when nothing accepts
+    the connection or it does not answer within 2 s."""
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return httpx.get(url, headers={"Host": host} if host else None, timeout=2).status_code == 200
     except httpx.TransportError:
         return False
 

@@ -26,7 +26,7 @@ import pytest
 
 from my_app import database
 from tests.support.databases import scratch_database
-from tests.support.processes import child_env, copy_repository_files, free_port, stop, wait_until
+from tests.support.processes import answers, child_env, copy_repository_files, free_port, stop, wait_until
 from tests.support.smtp import FreePortController, Inbox
 
 pytestmark = pytest.mark.integration
@@ -202,10 +202,7 @@ def test_the_installed_release_migrates_serves_and_runs_jobs(
             for process, log in ((server, server_log), (worker, worker_log)):
                 if process.poll() is not None:
                     raise AssertionError(f"exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                return httpx.get(f"{base}/ready", timeout=5).status_code == 200
-            except httpx.TransportError:
-                return False
+            return answers(f"{base}/ready")
 
         wait_until(ready, timeout=START_TIMEOUT, message="the installed release never became ready")
         with httpx.Client(base_url=base, timeout=10) as client:

@@ -56,7 +56,7 @@ from rich.table import Table
 
 from bench.accounts_throughput import Run, wrk
 from bench.catalog_data import admin_token, seed_products
-from bench.support import PROJECT_ROOT, free_port, machine, scratch_database, serve
+from bench.support import PROJECT_ROOT, free_port, machine, scratch_database, serve, stop
 from my_app import accounts, application, database
 from my_app.config import Settings
 
@@ -383,12 +383,7 @@ def time_to_ready(db: database.Database, timeout: float = 60) -> float:
                 time.sleep(0.01)
         raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def startup_section(options: Options, base: Settings, report: Report) -> None:

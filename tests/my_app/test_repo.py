@@ -5,12 +5,13 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import column, select, table, text
+from sqlalchemy import Enum, Integer, String, bindparam, column, func, inspect, literal, literal_column, select, table, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from my_app import application, repo
+from my_app import accounts, application, repo
+from my_app.accounts.user import Role, User
 
 notes = table("notes", column("id"), column("body"))
 
@@ -260,3 +261,80 @@ async def test_a_connection_pinged_after_idling_serves_reads_and_transactions(
 )
 def test_unavailable_tells_an_unreachable_database_from_other_errors(error: BaseException, expected: bool) -> None:
     assert repo.unavailable(error) is expected
+
+
+# --- Reads compiled once, run on the driver (repo.Query) ---
+
+GREETING = repo.Query(
+    select(
+        literal_column("'admin'", type_=Enum(Role, name="user_role", values_callable=lambda r: [x.value for x in r])),
+        bindparam("name", type_=String),
+        literal(41).label("answer") + bindparam("step", value=1, type_=Integer),
+    )
+)
+
+
+async def test_a_query_returns_tuples_in_column_order_with_enums_as_sqlalchemy_gives_them(
+    started_app: application.Application,
+) -> None:
+    assert await repo.fetch_one(GREETING, name="Ada") == (Role.ADMIN, "Ada", 42)  # `step` has its own value
+    assert await repo.fetch_all(GREETING, name="Bo", step=2) == [(Role.ADMIN, "Bo", 43)]
+    assert await repo.fetch_one(repo.Query(select(literal(1)).where(literal(False)))) is None
+
+
+async def test_a_failed_query_leaves_its_connection_as_transactions_expect_it(
+    started_app: application.Application,
+) -> None:
+    """Run in autocommit, a Query's connection goes back out of autocommit: a later rollback still rolls back."""
+    small = repo.Repo.connect(_app_url(started_app), pool_size=1, max_overflow=0)
+    try:
+        with repo.running.holding(small):
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                await repo.fetch_one(repo.Query(select(literal(1) / bindparam("zero", type_=Integer))), zero=0)
+            async with repo.transaction() as session:
+                await session.execute(text("CREATE TEMP TABLE marks (n integer)"))
+            with pytest.raises(RuntimeError):
+                async with repo.transaction() as session:
+                    await session.execute(text("INSERT INTO marks VALUES (1)"))
+                    raise RuntimeError("roll back")
+            async with repo.transaction() as session:
+                assert (await session.execute(text("SELECT count(*) FROM marks"))).scalar_one() == 0
+            assert await repo.fetch_one(repo.Query(select(literal(7)))) == (7,)  # the same connection serves on
+    finally:
+        await small.stop()
+
+
+async def test_a_query_on_a_connection_the_server_dropped_fails_as_unavailable_and_the_next_gets_a_new_one(
+    started_app: application.Application,
+) -> None:
+    small = repo.Repo.connect(_app_url(started_app), pool_size=1, max_overflow=0)
+    backend = repo.Query(select(func.pg_backend_pid()))
+    try:
+        with repo.running.holding(small):
+            first = await repo.fetch_one(backend)
+            assert first is not None
+            with psycopg.connect(_app_url(started_app).replace("+psycopg", ""), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (first[0],))
+            with pytest.raises(psycopg.OperationalError) as dropped:
+                await repo.fetch_one(backend)  # used moments ago: not pinged, and the server is gone from it
+            replaced = await repo.fetch_one(backend)
+    finally:
+        await small.stop()
+
+    assert repo.unavailable(dropped.value)
+    assert replaced is not None and replaced != first
+
+
+async def test_loaded_gives_a_detached_instance_as_a_session_would(db: AsyncConnection) -> None:
+    user = await accounts.register_user({"email": "loaded@example.com", "name": "Lo", "password": "a long password"})
+    row = await repo.fetch_one(
+        repo.Query(select(*(getattr(User, key) for key in repo.column_keys(User))).where(User.id == bindparam("id"))),
+        id=user.id,
+    )
+    assert row is not None
+    loaded = repo.loaded(User, dict(zip(repo.column_keys(User), row, strict=True)))
+
+    state = inspect(loaded)
+    assert state.detached and state.identity == (user.id,)
+    assert (loaded.email, loaded.role, loaded.inserted_at) == (user.email, Role.USER, user.inserted_at)
+    assert not state.modified

@@ -670,14 +670,37 @@ async def _set_password(user: User, password: str) -> User:
 
 
 async def _user_and_token(token: str, context: str) -> tuple[User, UserToken] | None:
-    async with repo.read() as session:
-        return await _find(session, token, context)
+    """`_find` outside a transaction, on the driver (`repo.Query`): every API request and page makes it."""
+    raw = user_token.decode_token(token)
+    if raw is None:
+        return None
+    cutoff = _now() - user_token.validity(context)
+    row = await repo.fetch_one(_TOKEN_ROW, token_hash=user_token.hash_token(raw), context=context, cutoff=cutoff)
+    if row is None:
+        return None
+    split = len(_USER_KEYS)
+    user = repo.loaded(User, dict(zip(_USER_KEYS, row[:split], strict=True)))
+    return user, repo.loaded(UserToken, dict(zip(_TOKEN_KEYS, row[split:], strict=True)))
 
 
 # A token's user, in one query. Built once: it runs on every API request and every page with a
 # session, and building and keying a statement anew took ~40% of the lookup's CPU (bench/README.md).
 _TOKEN_LOOKUP = (
     select(User, UserToken)
+    .join(UserToken, UserToken.user_id == User.id)
+    .where(
+        UserToken.token == bindparam("token_hash"),
+        UserToken.context == bindparam("context"),
+        UserToken.inserted_at > bindparam("cutoff"),
+    )
+)
+
+
+_USER_KEYS = repo.column_keys(User)
+_TOKEN_KEYS = repo.column_keys(UserToken)
+# The same lookup as columns, for `_user_and_token`.
+_TOKEN_ROW = repo.Query(
+    select(*(getattr(User, key) for key in _USER_KEYS), *(getattr(UserToken, key) for key in _TOKEN_KEYS))
     .join(UserToken, UserToken.user_id == User.id)
     .where(
         UserToken.token == bindparam("token_hash"),

@@ -188,7 +188,7 @@ class Query:
 
     __slots__ = ("convert", "defaults", "sql")
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         compiled = statement.compile(dialect=_DRIVER_DIALECT)
         if compiled.positiontup or "POSTCOMPILE" in str(compiled):
             raise ValueError("a Query takes named bind parameters only (no expanding IN lists)")

@@ -344,14 +344,17 @@ async def test_a_query_on_a_connection_the_server_dropped_fails_as_unavailable_a
     assert replaced != first
 
 
-async def test_loaded_gives_a_detached_instance_as_a_session_would(db: AsyncConnection) -> None:
+USER = repo.Columns(User)
+
+
+async def test_columns_load_a_detached_instance_as_a_session_would(db: AsyncConnection) -> None:
     user = await accounts.register_user({"email": "loaded@example.com", "name": "Lo", "password": "a long password"})
     row = await repo.fetch_one(
-        repo.Query(select(*(getattr(User, key) for key in repo.column_keys(User))).where(User.id == bindparam("id"))),
+        repo.Query(select(*USER.attributes).where(User.id == bindparam("id"))),
         id=user.id,
     )
     assert row is not None
-    loaded = repo.loaded(User, dict(zip(repo.column_keys(User), row, strict=True)))
+    loaded = USER.load(row)
 
     state = inspect(loaded)
     assert state.detached

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,7 +54,7 @@ from my_app.changeset import Changeset, cast, change, update_changes
 from my_app.constraints import unique_violation
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.gettext import LOCALES
-from my_app.pagination import Page, paginate
+from my_app.pagination import Page, check_limit, decode_cursor, encode_cursor
 from my_app.schema import parse_id
 
 __all__ = [
@@ -172,10 +172,18 @@ async def paginate_users(scope: Scope, *, limit: int | None = None, cursor: str 
         await paginate_users(Scope.for_user(ada))               # ForbiddenError
     """
     _require_admin(scope)
-    async with repo.read() as session:  # one statement: no BEGIN/COMMIT around it
-        return await paginate(
-            session, select(User), inserted_at=User.inserted_at, row_id=User.id, limit=limit, cursor=cursor
-        )
+    size = check_limit(limit)
+    if cursor:
+        after_at, after_id = decode_cursor(cursor)
+        rows = await repo.fetch_all(_USERS_AFTER, limit=size + 1, after_at=after_at, after_id=after_id)
+    else:
+        rows = await repo.fetch_all(_USERS_FIRST, limit=size + 1)
+    # One row more than asked tells whether a next page exists, without a count(*).
+    users = [_USER.load(row) for row in rows[:size]]
+    more = len(rows) > size and users
+    return Page(
+        items=users, limit=size, next_cursor=encode_cursor(users[-1].inserted_at, users[-1].id) if more else None
+    )
 
 
 async def get_user(scope: Scope, user_id: uuid.UUID | str) -> User | None:
@@ -678,9 +686,8 @@ async def _user_and_token(token: str, context: str) -> tuple[User, UserToken] | 
     row = await repo.fetch_one(_TOKEN_ROW, token_hash=user_token.hash_token(raw), context=context, cutoff=cutoff)
     if row is None:
         return None
-    split = len(_USER_KEYS)
-    user = repo.loaded(User, dict(zip(_USER_KEYS, row[:split], strict=True)))
-    return user, repo.loaded(UserToken, dict(zip(_TOKEN_KEYS, row[split:], strict=True)))
+    split = len(_USER)
+    return _USER.load(row[:split]), _TOKEN.load(row[split:])
 
 
 # A token's user, in one query. Built once: it runs on every API request and every page with a
@@ -696,11 +703,19 @@ _TOKEN_LOOKUP = (
 )
 
 
-_USER_KEYS = repo.column_keys(User)
-_TOKEN_KEYS = repo.column_keys(UserToken)
+_USER = repo.Columns(User)
+_TOKEN = repo.Columns(UserToken)
+# `paginate_users`' pages, oldest first: the first, and the one after a cursor's (inserted_at, id).
+_USERS_FIRST = repo.Query(select(*_USER.attributes).order_by(User.inserted_at, User.id).limit(bindparam("limit")))
+_USERS_AFTER = repo.Query(
+    select(*_USER.attributes)
+    .where(tuple_(User.inserted_at, User.id) > tuple_(bindparam("after_at"), bindparam("after_id")))
+    .order_by(User.inserted_at, User.id)
+    .limit(bindparam("limit"))
+)
 # The same lookup as columns, for `_user_and_token`.
 _TOKEN_ROW = repo.Query(
-    select(*(getattr(User, key) for key in _USER_KEYS), *(getattr(UserToken, key) for key in _TOKEN_KEYS))
+    select(*_USER.attributes, *_TOKEN.attributes)
     .join(UserToken, UserToken.user_id == User.id)
     .where(
         UserToken.token == bindparam("token_hash"),

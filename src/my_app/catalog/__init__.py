@@ -21,16 +21,17 @@ row's sort key and id, so pages never repeat or skip rows while others are inser
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, NoReturn
 
 import orjson
 import pydantic
-from sqlalchemy import ColumnClause, ColumnElement, Select, func, inspect, literal_column, select, tuple_
+from sqlalchemy import ColumnClause, Select, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, with_expression
 
@@ -244,25 +245,17 @@ async def list_products(scope: Scope, filters: Mapping[str, Any] | None = None) 
     """
     params = cast(ProductFilters, filters or {})
     size = check_limit(params.limit)
-    statement = _product_query()
-    if params.category_id is not None:
-        statement = statement.where(Product.category_id == params.category_id)
-    if params.min_price is not None:
-        statement = statement.where(Product.price >= params.min_price)
-    if params.max_price is not None:
-        statement = statement.where(Product.price <= params.max_price)
+    values: dict[str, Any] = {"limit": size + 1}  # one row more than asked: is there a next page?
+    for name in ("category_id", "min_price", "max_price"):
+        if (value := getattr(params, name)) is not None:
+            values[name] = value
+    search: SearchKind | None = None
     if params.q:
-        statement = statement.where(SEARCH_VECTOR.op("@@")(_text_query(params.q)))
-    key, descending = _sort_key(params.sort)
+        search, values["q"] = _search_terms(params.q)
     if params.cursor:
-        after = tuple_(key, Product.id)
-        bound = tuple_(*_decode_cursor(params.cursor, params.sort))
-        statement = statement.where(after < bound if descending else after > bound)
-    order = [key.desc(), Product.id.desc()] if descending else [key.asc(), Product.id.asc()]
-    async with repo.read() as session:
-        # One row more than asked tells whether a next page exists, without a count(*).
-        rows = list((await session.scalars(statement.order_by(*order).limit(size + 1))).unique())
-    items, more = rows[:size], len(rows) > size
+        values["after_key"], values["after_id"] = _decode_cursor(params.cursor, params.sort)
+    rows = await repo.fetch_all(_products_page(frozenset(values), search, params.sort), **values)
+    items, more = [_loaded_product(row) for row in rows[:size]], len(rows) > size
     next_cursor = _encode_cursor(items[-1], params.sort) if more and items else None
     return Page(items=items, limit=size, next_cursor=next_cursor)
 
@@ -340,14 +333,48 @@ _SIMPLE: ColumnClause[str] = literal_column("'simple'")  # a literal, as in the 
 _PLAIN_WORDS = re.compile(r"\w+(?:\s+\w+)*")
 
 
-def _text_query(q: str) -> ColumnElement[Any]:
+SearchKind = Literal["prefixes", "websearch"]
+
+
+def _search_terms(q: str) -> tuple[SearchKind, str]:
     r"""Plain words match as prefixes, all of them ("oolo gre" finds "Green Oolong": search as you type);
     anything else (`"a phrase"`, `-word`, `or`) is websearch_to_tsquery's syntax. Words are `\w+` only,
     so nothing of the tsquery syntax reaches `to_tsquery` (and it is a bound parameter anyway)."""
     words = q.split()
     if _PLAIN_WORDS.fullmatch(q.strip()) and "or" not in (word.lower() for word in words):
-        return func.to_tsquery(_SIMPLE, " & ".join(f"{word}:*" for word in words))
-    return func.websearch_to_tsquery(_SIMPLE, q)
+        return "prefixes", " & ".join(f"{word}:*" for word in words)
+    return "websearch", q
+
+
+@functools.cache
+def _products_page(given: frozenset[str], search: SearchKind | None, sort: Sort) -> repo.Query:
+    """`list_products`' statement for these filters (the names of the values it is given), this kind
+    of search and this sort: built and compiled once for each combination that is asked for (at most
+    2^5 x 3 x 4), then run on the driver with the request's values."""
+    statement = select(*_PRODUCT.attributes, *_CATEGORY.attributes).select_from(Product).join(Product.category)
+    if "category_id" in given:
+        statement = statement.where(Product.category_id == bindparam("category_id"))
+    if "min_price" in given:
+        statement = statement.where(Product.price >= bindparam("min_price"))
+    if "max_price" in given:
+        statement = statement.where(Product.price <= bindparam("max_price"))
+    if search is not None:
+        to_query = func.to_tsquery if search == "prefixes" else func.websearch_to_tsquery
+        statement = statement.where(SEARCH_VECTOR.op("@@")(to_query(_SIMPLE, bindparam("q"))))
+    key, descending = _sort_key(sort)
+    if "after_id" in given:
+        after, bound = tuple_(key, Product.id), tuple_(bindparam("after_key"), bindparam("after_id"))
+        statement = statement.where(after < bound if descending else after > bound)
+    order = [key.desc(), Product.id.desc()] if descending else [key.asc(), Product.id.asc()]
+    return repo.Query(statement.order_by(*order).limit(bindparam("limit")))
+
+
+def _loaded_product(row: Sequence[Any]) -> Product:
+    """A product and its category (detached, as a session would have loaded them) from one row of both."""
+    split = len(_PRODUCT)
+    product = _PRODUCT.load(row[:split])
+    product.__dict__["category"] = _CATEGORY.load(row[split:])  # where eager loading puts it
+    return product
 
 
 def _product_query() -> Select[Product]:
@@ -380,8 +407,16 @@ async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any
 # --- Cached reads: plain column values in the cache, objects rebuilt from them ---
 
 _CATEGORIES_STATE = "catalog:categories"  # every category read, and every product read (it shows its category)
-_CATEGORY_COLUMNS = tuple(column.key for column in inspect(Category).column_attrs)
-_PRODUCT_COLUMNS = tuple(column.key for column in inspect(Product).column_attrs)
+_CATEGORY = repo.Columns(Category)
+_PRODUCT = repo.Columns(Product)
+_CATEGORY_COLUMNS = _CATEGORY.keys
+_PRODUCT_COLUMNS = _PRODUCT.keys
+_PRODUCT_BY_ID = repo.Query(
+    select(*_PRODUCT.attributes, *_CATEGORY.attributes)
+    .select_from(Product)
+    .join(Product.category)
+    .where(Product.id == bindparam("id"))
+)
 Row = dict[str, Any]
 
 
@@ -414,9 +449,11 @@ def _category(row: Row) -> Category:
 
 
 def _product(row: tuple[Row, Row]) -> Product:
-    """A Product with its category (transient) from the cached column values of both."""
+    """A Product with its category (detached, as loaded) from the cached column values of both."""
     product_row, category_row = row
-    return Product(**product_row, category=Category(**category_row))
+    return _loaded_product(
+        [*(product_row[key] for key in _PRODUCT.keys), *(category_row[key] for key in _CATEGORY.keys)]
+    )
 
 
 async def _load_categories() -> tuple[Row, ...]:
@@ -432,11 +469,11 @@ async def _load_category(category_id: uuid.UUID) -> Row | None:
 
 
 async def _load_product(product_id: uuid.UUID) -> tuple[Row, Row] | None:
-    async with repo.read() as session:
-        record = await session.scalar(_product_query().where(Product.id == product_id))
-    if record is None:
+    row = await repo.fetch_one(_PRODUCT_BY_ID, id=product_id)
+    if row is None:
         return None
-    return _columns(record, _PRODUCT_COLUMNS), _columns(record.category, _CATEGORY_COLUMNS)
+    split = len(_PRODUCT)
+    return dict(zip(_PRODUCT.keys, row[:split], strict=True)), dict(zip(_CATEGORY.keys, row[split:], strict=True))
 
 
 def _sort_key(sort: Sort) -> tuple[Any, bool]:

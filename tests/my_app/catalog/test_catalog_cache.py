@@ -58,7 +58,12 @@ async def test_a_cached_product_belongs_to_no_session() -> None:
     cached = await catalog.get_product(VISITOR, product.id)
 
     assert cached is not None
-    assert inspect(cached).transient  # rebuilt from plain column values: no session, no lazy load
+    # Rebuilt from plain column values, as a query would have loaded it: no session, nothing left to load.
+    state = inspect(cached)
+    assert state.session is None
+    assert state.detached
+    assert state.unloaded == set()
+    assert inspect(cached.category).unloaded == set()
     assert (cached.sku, cached.category.slug) == (product.sku, product.category.slug)
 
 

@@ -28,7 +28,7 @@ import itertools
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -275,6 +275,37 @@ class Columns(Generic[M]):
         return instance
 
 
+# While the app traces (my_app.tracing): a tracer and the client span kind, so that a driver read is a
+# span under its request as SQLAlchemy's statements are (the instrumentation sees only the engine's).
+_query_tracer: tuple[Any, Any] | None = None
+
+
+def trace_queries(tracer: Any | None, client_kind: Any = None) -> None:
+    """Give every `Query` a span from `tracer` (an OpenTelemetry Tracer); None stops it."""
+    global _query_tracer
+    _query_tracer = None if tracer is None else (tracer, client_kind)
+
+
+def _query_span(sql: str, connection: psycopg.AsyncConnection[Any]) -> AbstractContextManager[Any]:
+    if _query_tracer is None:
+        return nullcontext()
+    tracer, client_kind = _query_tracer
+    info = connection.info
+    # The names and attributes opentelemetry-instrumentation-sqlalchemy gives the engine's statements.
+    return tracer.start_as_current_span(  # type: ignore[no-any-return]
+        f"{sql.split(maxsplit=1)[0]} {info.dbname}",
+        kind=client_kind,
+        attributes={
+            "db.system": "postgresql",
+            "db.statement": sql,
+            "db.name": info.dbname,
+            "db.user": info.user,
+            "net.peer.name": info.host,
+            "net.peer.port": info.port,
+        },
+    )
+
+
 async def _fetch(sql: str, params: Mapping[str, Any]) -> list[Any]:
     if _sandbox is not None:  # tests: inside the test's transaction, through SQLAlchemy
         return [tuple(row) for row in await _sandbox.exec_driver_sql(sql, dict(params))]
@@ -287,8 +318,9 @@ async def _fetch(sql: str, params: Mapping[str, Any]) -> list[Any]:
         try:
             started = time.perf_counter()
             try:
-                cursor = await connection.execute(sql, params)
-                return await cursor.fetchall()
+                with _query_span(sql, connection):
+                    cursor = await connection.execute(sql, params)
+                    return await cursor.fetchall()
             finally:
                 _statement_done(sql, started)
         finally:

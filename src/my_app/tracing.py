@@ -54,7 +54,10 @@ class Tracing:
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+        from my_app.repo import trace_queries  # here: log lines import this module, and need no SQLAlchemy
+
         try:
+            trace_queries(None)
             SQLAlchemyInstrumentor().uninstrument()
             HTTPXClientInstrumentor().uninstrument()
         finally:
@@ -94,7 +97,7 @@ def start(settings: Settings, endpoint: str, repo: Repo | None) -> Tracing:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
-        from opentelemetry.trace import get_current_span
+        from opentelemetry.trace import SpanKind, get_current_span
     except ImportError as exc:
         raise ConfigError(
             f"OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is missing ({exc.name}): pip install 'my_app[otel]'"
@@ -119,6 +122,10 @@ def start(settings: Settings, endpoint: str, repo: Repo | None) -> Tracing:
         SQLAlchemyInstrumentor().instrument(
             engine=repo.engine.sync_engine, tracer_provider=provider, skip_dep_check=True
         )
+        from my_app.repo import trace_queries
+
+        # The reads that go to the driver directly (`my_app.repo.Query`) are spans alike.
+        trace_queries(provider.get_tracer("my_app.repo"), SpanKind.CLIENT)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
     return Tracing(provider=provider, current_span=get_current_span)
 

@@ -13,6 +13,8 @@ import sys
 import textwrap
 from typing import Any
 
+import pytest
+
 from tests.support.processes import PROJECT_ROOT, child_env
 
 # What the server imports only when its settings use it, and what each costs at start-up.
@@ -87,11 +89,15 @@ def loaded(report: dict[str, Any], names: tuple[str, ...]) -> list[str]:
     return sorted(name for name in names if any(m == name or m.startswith(f"{name}.") for m in modules))
 
 
-def test_a_server_without_redis_a_cache_or_an_exporter_loads_none_of_them() -> None:
-    report = start_and_report(CACHE_URL="off", REDIS_URL=None, MAILER_ADAPTER="smtp")
+@pytest.fixture(scope="module")
+def plain_server() -> dict[str, Any]:
+    """A server as prod runs one without Redis: no cache, SMTP, no exporter."""
+    return start_and_report(CACHE_URL="off", REDIS_URL=None, MAILER_ADAPTER="smtp")
 
-    assert report["status"] == 200
-    assert loaded(report, DEFERRED) == []
+
+def test_a_server_without_redis_a_cache_or_an_exporter_loads_none_of_them(plain_server: dict[str, Any]) -> None:
+    assert plain_server["status"] == 200
+    assert loaded(plain_server, DEFERRED) == []
 
 
 def test_a_cache_that_is_on_loads_its_backend() -> None:
@@ -101,10 +107,8 @@ def test_a_cache_that_is_on_loads_its_backend() -> None:
     assert loaded(report, ("cashews",)) == ["cashews"]
 
 
-def test_each_route_is_analysed_about_twice_at_start_up() -> None:
+def test_each_route_is_analysed_about_twice_at_start_up(plain_server: dict[str, Any]) -> None:
     # Once where its controller declares it, once as the app's route (a live package's pages once
     # more, an admin page twice). A tree of `include_router`s analysed each 4.6 times (590 for 129).
-    report = start_and_report(CACHE_URL="off")
-
-    assert report["routes"] > 100
-    assert report["analyses"] <= 3 * report["routes"]
+    assert plain_server["routes"] > 100
+    assert plain_server["analyses"] <= 3 * plain_server["routes"]

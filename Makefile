@@ -48,7 +48,7 @@ $(BIN)/uv:
 
 # uv installs exactly the versions in uv.lock; --inexact keeps uv itself in the venv.
 $(VENV)/.installed: $(BIN)/uv uv.lock pyproject.toml
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --all-extras --inexact --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --all-extras --inexact --compile-bytecode --quiet
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
 	@touch $@
 

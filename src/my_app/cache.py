@@ -60,14 +60,14 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
-
-from cashews import Cache as Cashews
-from cashews.exceptions import CacheBackendInteractionError, UnSecureDataError
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from my_app.config import Settings
 from my_app.metrics import CACHE_REQUESTS
 from my_app.running import Slot
+
+if TYPE_CHECKING:
+    from cashews import Cache as Cashews
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,7 +97,6 @@ _ONE_GENERATION = 1 << _PENDING_BITS
 # Before the commit: a generation and a write in flight more; after it: a generation more, one fewer in flight.
 _BEGIN = _ONE_GENERATION + 1
 _END = _ONE_GENERATION - 1
-_BACKEND_ERRORS = (CacheBackendInteractionError, OSError, asyncio.TimeoutError)
 
 ReadResult = Literal["hit", "miss", "error"]
 _READS = {result: CACHE_REQUESTS.labels(result=result) for result in ("hit", "miss", "error")}
@@ -144,7 +143,19 @@ class Cache:
         self.hears_writes = False
         self._own_writes: collections.Counter[str] = collections.Counter()
         self._backend: Cashews | None = None
+        # What a backend raises when it fails (we fall back), and when a value is not ours: cashews'
+        # own errors join them with a backend.
+        self._backend_errors: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError)
+        self._unsigned_errors: tuple[type[BaseException], ...] = ()
         if url:
+            # Imported only for a cache that is on: cashews imports redis-py, which imports the
+            # OpenTelemetry metrics SDK, ~130 ms of a server's start-up for nothing when the cache is
+            # off (prod without REDIS_URL).
+            from cashews import Cache as Cashews
+            from cashews.exceptions import CacheBackendInteractionError, UnSecureDataError
+
+            self._backend_errors += (CacheBackendInteractionError,)
+            self._unsigned_errors = (UnSecureDataError,)
             self._backend = Cashews(name=f"{namespace}-cache")
             options: dict[str, Any] = {}
             if url.startswith("mem://") and "size=" not in url:
@@ -187,7 +198,7 @@ class Cache:
         if self._backend is not None:
             try:
                 await asyncio.wait_for(self._backend.init(), self.timeout)
-            except _BACKEND_ERRORS as exc:  # Redis down at start: the app starts, reads use the database
+            except self._backend_errors as exc:  # Redis down at start: the app starts, reads use the database
                 self._failed("start", exc)
 
     async def stop(self) -> None:
@@ -237,7 +248,7 @@ class Cache:
                 elif value is not None:
                     self._count_read("hit")
                     return value  # type: ignore[no-any-return]
-        except _BACKEND_ERRORS as exc:
+        except self._backend_errors as exc:
             self._failed(f"read of {name}", exc)
             self._count_read("error")
             return await load()
@@ -246,7 +257,7 @@ class Cache:
         if generations is not None and loaded is not None:
             try:
                 await backend.set(value_key, loaded, expire=self.ttl)
-            except _BACKEND_ERRORS as exc:
+            except self._backend_errors as exc:
                 self._failed(f"store of {name}", exc)
         return loaded
 
@@ -266,7 +277,7 @@ class Cache:
             for key in keys:
                 await backend.incr(key, _BEGIN)
                 await backend.expire(key, STATE_TTL)
-        except _BACKEND_ERRORS as exc:
+        except self._backend_errors as exc:
             self._failed("write", exc)
             raise CacheUnavailableError("the cache cannot be reached, so nothing was written") from exc
         try:
@@ -275,7 +286,7 @@ class Cache:
             try:
                 for key in keys:
                     await backend.incr(key, _END)
-            except _BACKEND_ERRORS as exc:
+            except self._backend_errors as exc:
                 # The write stays "in flight" for these states: their readers use the database until
                 # the state expires. Stale is impossible; only slower.
                 self._failed("end of write", exc)
@@ -313,7 +324,7 @@ class Cache:
         """The value under `key`: None when there is none, `_REFUSED` when it is not ours."""
         try:
             return await backend.get(key)
-        except UnSecureDataError:
+        except self._unsigned_errors:
             # Not signed with our secret: written by someone else into our Redis. Never unpickled;
             # the database answers, and our own value replaces it.
             self.errors += 1
@@ -347,7 +358,7 @@ class Cache:
                 # missing (its first reader starts it at a random generation).
                 if await backend.exists(key):
                     await backend.incr(key, _ONE_GENERATION)
-        except _BACKEND_ERRORS as exc:
+        except self._backend_errors as exc:
             self._failed("forget", exc)
 
     def _key(self, state: str) -> str:

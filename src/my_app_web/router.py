@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from fastapi.routing import APIRoute, iter_route_contexts
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, params
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.datastructures import URLPath
+from starlette.routing import Route, Router
 
 from my_app_web.controllers import (
     chat_controller,
@@ -61,43 +68,94 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     comment_controller.router,
 )
 
-browser = APIRouter(dependencies=[Depends(fetch_current_user)])
-for browser_router in BROWSER_ROUTERS:
-    browser.include_router(browser_router)
 
-api = APIRouter(prefix="/api")
-for api_router in API_ROUTERS:
-    api.include_router(api_router)
+@dataclass(frozen=True)
+class Pipeline:
+    """Routers served under one path prefix, behind the same dependencies (Phoenix's `scope`, piped
+    through a pipeline). The pipeline's dependencies run before each route's own."""
 
-router = APIRouter()
-router.include_router(health.router)
-router.include_router(metrics_controller.router)  # GET /metrics: admins, or Bearer METRICS_TOKEN
-router.include_router(browser)
-router.include_router(api)
+    routers: Sequence[APIRouter]
+    prefix: str = ""
+    dependencies: Sequence[params.Depends] = ()
 
 
-def include_flat(target: APIRouter, source: APIRouter) -> None:
-    """Add every route of `source`'s tree to `target` as a route of its own: at its full path, with
-    the dependencies, tags and responses it has through the routers that include it, in order.
+@dataclass(frozen=True)
+class AppRoutes:
+    """The app's routes, by pipeline, in order: a path an earlier route serves is never reached
+    through a later one. `include_flat` serves them; `url_path_for` builds their paths."""
 
-    Why: FastAPI 0.16x keeps included routers as they are and matches them at request time, level by
-    level, and every level matches again when it handles the request. Our routes are nested up to
-    five routers deep (pipelines, then live packages, then pages): the first matching pass alone took
-    245 µs for `/api/products/{id}`, ~40% of a cached read's CPU (bench/README.md). A flat list is
-    matched once, in order, as Starlette does. The OpenAPI document is the same either way (a test
-    compares them).
+    pipelines: tuple[Pipeline, ...]
+
+    def route_contexts(self) -> Iterator[tuple[Pipeline, RouteContext]]:
+        """Each route, in order, with the pipeline it is served in.
+
+        A route that a controller declared on its own router is its own context (nothing to analyse).
+        A package's router (`live.admin`: `include_router` of its pages' routers) is walked with
+        FastAPI's `iter_route_contexts`, which composes what each level adds, as FastAPI does when it
+        serves an included router.
+        """
+        for pipeline in self.pipelines:
+            for source in pipeline.routers:
+                for context in iter_route_contexts(source.routes):
+                    yield pipeline, context
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route called `name` (emailed links: no app, no request needed)."""
+        return self._paths.url_path_for(name, **path_params)
+
+    @functools.cached_property
+    def _paths(self) -> Router:
+        # Starlette routes, built on first use: a job worker sends emails without serving the pages,
+        # and FastAPI routes would each analyse their endpoint again (tens of ms in all).
+        return Router(
+            routes=[
+                Route(pipeline.prefix + context.path, context.endpoint, methods=context.methods, name=context.name)
+                for pipeline, context in self.route_contexts()
+                if context.path is not None and context.endpoint is not None
+            ]
+        )
+
+
+# Phoenix's MyAppWeb.Router: every route of the app.
+router = AppRoutes(
+    (
+        Pipeline((health.router, metrics_controller.router)),  # GET /metrics: admins, or Bearer METRICS_TOKEN
+        Pipeline(BROWSER_ROUTERS, dependencies=(Depends(fetch_current_user),)),
+        Pipeline(API_ROUTERS, prefix="/api"),
+    )
+)
+
+
+def include_flat(target: APIRouter, routes: AppRoutes) -> None:
+    """Add every route of `routes` to `target` as a route of its own: at its full path, with
+    its pipeline's dependencies first, then the dependencies, tags and responses it has through the
+    routers that include it, in order.
+
+    Why flat: FastAPI 0.16x keeps included routers as they are and matches them at request time,
+    level by level, and every level matches again when it handles the request. Our routes are nested
+    up to five routers deep (pipelines, then live packages, then pages): the first matching pass
+    alone took 245 µs for `/api/products/{id}`, ~40% of a cached read's CPU (bench/README.md). A flat
+    list is matched once, in order, as Starlette does.
+
+    Why from the pipelines, not from an `include_router` tree: FastAPI analyses a route (its
+    dependencies, parameters and response model: pydantic TypeAdapters, ~1.4 ms each) once per
+    router level that includes it, and `include_router` walks what it includes. Declared as a tree
+    (browser, api, then the app's router), our 129 routes were analysed 590 times at start-up, ~0.45 s.
+    Here each route is analysed when its controller declares it and once more as the app's route
+    (a package's pages once more, by `iter_route_contexts`). The OpenAPI document and the routes
+    are the same as the tree's (tests/my_app_web/test_router.py builds the tree and compares).
     """
-    for context in iter_route_contexts(source.routes):
+    for pipeline, context in routes.route_contexts():
         path, endpoint = context.path, context.endpoint
         if not isinstance(context.original_route, APIRoute) or path is None or endpoint is None:
             raise TypeError(f"include_flat takes API routes only, not {context.original_route!r}")
         target.add_api_route(
-            path,
+            pipeline.prefix + path,
             endpoint,
             response_model=context.response_model,
             status_code=context.status_code,
             tags=context.tags,
-            dependencies=context.dependencies,
+            dependencies=[*pipeline.dependencies, *context.dependencies],
             summary=context.summary,
             description=context.description,
             response_description=context.response_description,

@@ -25,16 +25,19 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
-from redis.asyncio import ConnectionPool
 
 from my_app.config import Settings
 from my_app_web.plugs.client_ip import client_ip
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
 
 
 class TooManyRequests(HTTPException):
@@ -56,6 +59,8 @@ class Limiter:
     def from_settings(cls, settings: Settings) -> Limiter:
         storage: Storage
         if settings.redis_url:
+            from redis.asyncio import ConnectionPool  # here: redis-py (~100 ms to import) only when Redis is used
+
             # Our own pool (redis-py, which PubSub uses too), so that `close` can release it.
             pool = ConnectionPool.from_url(settings.redis_url)
             # limits documents `connection_pool` but types its options as scalars.

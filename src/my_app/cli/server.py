@@ -13,7 +13,7 @@ import typer
 from my_app.cli._output import console
 from my_app.cli.db import prepare, target
 
-APP_FACTORY = "my_app_web.endpoint:create_app"
+APP_FACTORY = "my_app_web.asgi:create_app"
 # The largest WebSocket message uvicorn reads (its default is 16 MiB). The socket transport refuses
 # frames over 64 KB with its own close reason; this only bounds what it must read to say so.
 WEBSOCKET_MAX_BYTES = 1 << 20

@@ -179,17 +179,34 @@ async def enqueue(
         # committed: the job exists; an exception in the block: neither the user nor the job does
 
         await jobs.enqueue(session, task, unique_for=timedelta(seconds=60), **args)  # None if a twin is recent
+
+    A task with a queueing lock (or `unique_for`) enqueues in a savepoint: procrastinate's
+    AlreadyEnqueued leaves the caller's transaction usable. Otherwise the job's insert is one more
+    statement of the caller's transaction, and a failed one aborts it, as any failed statement does.
     """
     connection = await repo.driver_connection(session)
-    # A savepoint: if the insert fails, the caller's transaction is still usable.
+    if schedule_in is not None:
+        schedule_at = datetime.now(UTC) + schedule_in
+    if unique_for is None and task.queueing_lock is None:
+        # Nothing the caller could catch and carry on from: no savepoint, whose SAVEPOINT and RELEASE
+        # would be two more round trips than the insert itself. The caller's pending rows go first.
+        await session.flush()
+        return await _defer(task, connection, schedule_at, args)
+    # A savepoint: a task's queueing lock refusing the job (procrastinate's AlreadyEnqueued), or the
+    # uniqueness check failing, leaves the caller's transaction usable.
     async with session.begin_nested():
+        # SQLAlchemy sends the SAVEPOINT with the block's first statement through the session, and
+        # procrastinate's insert goes to the driver's connection directly: send it now, or a refused
+        # job is outside the savepoint and aborts the caller's transaction.
+        await session.connection()
         if unique_for is not None and await _recently_enqueued(session, task.name, args, unique_for):
             logger.info("skipped %s %s: an equal job was enqueued in the last %s", task.name, args, unique_for)
             return None
-        if schedule_in is not None:
-            schedule_at = datetime.now(UTC) + schedule_in
-        deferrer = task.configure(connection=connection, schedule_at=schedule_at)
-        job_id: int = await deferrer.defer_async(**args)
+        return await _defer(task, connection, schedule_at, args)
+
+
+async def _defer(task: Task[Any, Any, Any], connection: Any, schedule_at: datetime | None, args: dict[str, Any]) -> int:
+    job_id: int = await task.configure(connection=connection, schedule_at=schedule_at).defer_async(**args)
     return job_id
 
 

@@ -1,4 +1,5 @@
-"""What running a job costs the worker: two statements (fetch, finish), no log line per success.
+"""What running a job costs the worker: two statements (fetch, finish), no log line per success;
+and what enqueueing one costs: one statement.
 
 Guards the job queue's throughput (bench/jobs_throughput.py, issue 15): the queue's pool is in
 autocommit and skips its liveness check for a connection it lent within the last second, and
@@ -18,6 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 from procrastinate import Blueprint
+from procrastinate import exceptions as procrastinate_exceptions
+from sqlalchemy import text
 
 from my_app import application, jobs, repo
 from my_app.config import Settings
@@ -32,6 +35,11 @@ blueprint = Blueprint()
 @blueprint.task(name="nothing", queue=QUEUE)
 async def nothing(*, n: int) -> None:
     """Succeeds at once."""
+
+
+@blueprint.task(name="locked", queue=QUEUE, queueing_lock="only-one-waiting")
+async def locked() -> None:
+    """At most one of these waits at a time (procrastinate's queueing lock)."""
 
 
 @blueprint.task(name="broken", queue=QUEUE)
@@ -209,3 +217,26 @@ async def rows_read(conn: psycopg.AsyncConnection[Any]) -> int:
     )
     row = await cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+async def test_a_job_enqueued_in_a_callers_transaction_is_one_statement_of_it_without_a_savepoint() -> None:
+    async with repo.transaction() as session:
+        await session.execute(text("SELECT 1"))  # the caller's transaction has begun
+        with statements_sent() as sent:
+            job_id = await jobs.enqueue(session, nothing, n=1)
+
+    assert job_id is not None
+    assert (await job_row(job_id)).status == "todo"
+    assert dict(sent) == {"procrastinate_defer_jobs_v1": 1}, sent
+
+
+async def test_a_job_its_queueing_lock_refuses_leaves_the_callers_transaction_usable() -> None:
+    async with repo.transaction() as session:
+        first = await jobs.enqueue(session, locked)
+        with pytest.raises(procrastinate_exceptions.AlreadyEnqueued):
+            await jobs.enqueue(session, locked)
+        other = await jobs.enqueue(session, nothing, n=2)  # the transaction goes on, and commits
+
+    assert first is not None
+    assert other is not None
+    assert [(await job_row(job_id)).status for job_id in (first, other)] == ["todo", "todo"]

@@ -164,8 +164,9 @@ async def insert_like_batch(ctx: Context, count: int, tick: Tick) -> None:
 async def enqueue_repo(ctx: Context, count: int, tick: Tick) -> None:
     task, args = ctx.workload.task, ctx.workload.args
     for i in range(count):
+        kwargs: dict[str, Any] = args(i)  # the task's arguments only (none of enqueue's own options)
         async with repo.transaction() as session:
-            await jobs.enqueue(session, task, **args(i))
+            await jobs.enqueue(session, task, **kwargs)
         tick(1)
 
 
@@ -451,11 +452,9 @@ async def run(options: Options, settings: Settings, bench_db: database.Database,
                 insert = await _timed(progress, "plain inserts", options.jobs, method.insert, ctx)
                 await _checkpoint(admin)
                 enqueue = await _timed(progress, "enqueue", options.jobs, method.enqueue, ctx)
-                # Statistics as autovacuum leaves them on a running database (it analyzes a table once
-                # 50 rows + 10% changed, within a minute). A fresh database's say "empty", and then
-                # PostgreSQL fetches each job by reading and sorting every waiting one instead of
-                # taking the first from the queue's index: O(N) per job (bench/README.md).
-                await admin.execute("ANALYZE procrastinate_jobs, procrastinate_events")
+                # No ANALYZE: the queue's table has the statistics of a fresh database (none). procrastinate's
+                # fetch then still walks the queue's index for the first job (migration 20261202_0011)
+                # instead of reading and sorting every waiting one: bench/README.md.
                 await _checkpoint(admin)
                 worker, statements = await _run_worker(
                     settings,

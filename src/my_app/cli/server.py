@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import signal
 from types import FrameType
@@ -42,6 +43,9 @@ def server(
 
       METRICS_PORT=9100 myapp server --workers 4   (Prometheus text of all workers on :9100)
     """
+    # No garbage collection while the server and the app load: all of it lives as long as the
+    # process. The app's factory turns it back on once the app is built (my_app_web.asgi).
+    gc.disable()
     # Imported here, not at the top: every `myapp` command loads this module to list its options.
     import uvicorn
 
@@ -77,6 +81,7 @@ def server(
     # Make that handler a normal exit, so atexit hooks run (releasing the embedded PostgreSQL).
     signal.signal(signal.SIGTERM, _exit_cleanly)
     if reload or (workers or settings.web_concurrency) > 1:
+        gc.enable()  # this process only watches: the app is built in the worker processes
         # The app runs in child processes (--reload too): each writes its metrics to files there,
         # and whichever answers /metrics (or METRICS_PORT, from here) sums them.
         directory = metrics_export.fresh_multiprocess_dir()

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.channels_scale [--sockets 20000] [--broadcasts 20] [--batch 500]
 
-1. A fresh database `my_app_bench_channels` (never the dev data) on DATABASE_URL's server or the
+1. A fresh database `my_app_bench_channels` (`--database`; never the dev data) on DATABASE_URL's server or the
    embedded one, migrated at head, with N users; a socket token signed for each
    (`socket_token.sign`, the server's SECRET_KEY_BASE, bound to an API token row of the user as
    `GET /api/socket-token` binds it: connect checks that the credential still exists).
@@ -14,8 +14,10 @@
    - `plain`: the app (`myapp server`, `bench.channels_server`), topic `bench:lobby` on a bench-only
      channel that is RoomChannel's `new_msg` without Presence: the socket transport's own cost;
    - `room`: the app, topic `room:lobby` on RoomChannel, which tracks every join in Presence: each
-     join sends a presence_diff to every socket already there, so this one stops adding batches
-     after `--presence-budget` seconds and reports how far it got.
+     join is sent every user already there and reaches every socket already there, so this one
+     stops adding batches after `--presence-budget` seconds and reports how far it got; then it
+     waits until every socket's presence list (followed by the load client as the JS client's
+     Presence would hold it) shows every joined user, and reports how many did and when the last did.
 3. Warm-up (20 sockets connected, joined, one broadcast, closed), then the server's RSS; then N
    sockets in batches (`--batch`), each connecting with its token and joining the topic, kept alive
    with heartbeats; then, once the server is quiet, its RSS again: (after − before) / sockets joined.
@@ -195,7 +197,7 @@ def _tree_rss(process: psutil.Process) -> int:
 
 def _tree_fds(process: psutil.Process) -> int:
     """Open files of the busiest process (each has its own limit)."""
-    return max(member.num_fds() for member in _tree(process))
+    return max(int(member.num_fds()) for member in _tree(process))
 
 
 class ClientProcess:
@@ -650,7 +652,7 @@ def create_users(bench_db: database.Database, count: int) -> list[tuple[str, str
             (count,),
         ).fetchall()
         # The token bytes only need to be unique: nobody ever presents them, sockets name the row.
-        credentials = dict(
+        credentials: dict[Any, Any] = dict(
             conn.execute(
                 "INSERT INTO user_tokens (id, token, context, user_id, authenticated_at)"
                 " SELECT gen_random_uuid(), decode(md5(id::text), 'hex'), 'api', id, now() FROM users"

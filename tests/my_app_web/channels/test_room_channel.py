@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import websockets
@@ -184,7 +185,7 @@ async def test_a_second_join_of_a_topic_replaces_the_first(live_url: str, settin
     async with connect(live_url, await token_for(settings, user)) as client:
         first_ref = (await client.join("room:lobby"))[0]
         await client.send("9", "9", "room:lobby", "phx_join", {})
-        seen = []
+        seen: list[list[Any]] = []
         while not seen or seen[-1][3] != "phx_reply":
             seen.append(await client.receive())
         # The old channel is closed with its own join_ref, then the new join is answered, as Phoenix does.
@@ -222,7 +223,7 @@ async def test_the_auth_token_subprotocol_is_accepted_and_echoed(live_url: str, 
     user = await user_fixture()
     encoded = base64.urlsafe_b64encode((await token_for(settings, user)).encode()).decode().rstrip("=")
     protocols = ["phoenix", f"base64url.bearer.phx.{encoded}"]
-    async with connect(live_url, None, subprotocols=protocols) as client:  # type: ignore[arg-type]
+    async with connect(live_url, None, subprotocols=protocols) as client:
         assert client.connection.subprotocol == "phoenix"
         assert (await client.join("room:lobby"))[4]["status"] == "ok"
 

@@ -8,8 +8,9 @@ joined channel as a `ChannelServer` that handles one message at a time.
 
 Built to hold tens of thousands of idle sockets per process: an idle socket has one task (the
 ASGI one, reading), its channels and PubSub subscriptions none (callbacks instead), frames are
-written without a task unless the client is slow (`start_eagerly`), and every object here has
-`__slots__`.
+written without a task unless the client is slow (straight to uvicorn's transport, `wire.py`, or
+`start_eagerly`), a frame many sockets get (a broadcast, a presence_state) is encoded once, and
+every object here has `__slots__`.
 
 Limits, so one misbehaving client never affects the others:
 - frames over `MAX_FRAME_BYTES` close the socket with 1009; binary frames with 1003;

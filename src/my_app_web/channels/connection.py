@@ -387,7 +387,10 @@ class Connection:
         if not self.writing:
             wire = self.wire
             if outgoing is not None and wire is not None and wire.open() and wire.writable():
-                wire.write(outgoing)  # the common case: no coroutine, no task
+                try:
+                    wire.write(outgoing)  # the common case: no coroutine, no task
+                except Exception:  # the client went away: the reader sees the disconnect
+                    logger.debug("socket %s: write failed", self.id, exc_info=True)
                 return
             self.writing = True
             self.writer = start_eagerly(self._write(outgoing), f"socket {self.id} writer", context=self.context)

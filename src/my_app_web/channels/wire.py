@@ -87,6 +87,7 @@ class Wire:
             and not protocol.disconnected
             and protocol.conn.state is State.OPEN
             and not protocol.conn.extensions
+            and not protocol.transport.is_closing()  # uvloop raises once the socket is gone
         )
 
     def writable(self) -> bool:

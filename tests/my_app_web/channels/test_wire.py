@@ -6,16 +6,20 @@ test_room_channel.py (`test_joiners_of_one_presence_period_share_...`) and test_
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import orjson
 import pytest
+from starlette.types import Message
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.streams import StreamReader
 
 from my_app_web.channels import connection
 from my_app_web.channels.serializer import Frame as PhoenixFrame
 from my_app_web.channels.serializer import V1Serializer, V2Serializer
+from my_app_web.channels.socket_handler import SocketHandler
 from my_app_web.channels.wire import Outgoing, Wire
 
 
@@ -80,3 +84,65 @@ def test_a_shared_payload_is_framed_once_per_join_ref(serializer: V1Serializer |
     # A new state (the next presence period) is framed anew; a plain payload is never shared.
     assert push("1", orjson.Fragment(encoded)) is not first
     assert push("1", {"x": 1}) is not push("1", {"x": 1})
+
+
+class _Transport:
+    def __init__(self, *, closing: bool = False, lost: bool = False) -> None:
+        self.closing, self.lost = closing, lost
+        self.written: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def write(self, data: bytes) -> None:
+        if self.lost:
+            raise RuntimeError("unable to perform operation: the handler is closed")  # what uvloop raises
+        self.written.append(data)
+
+
+class _Protocol:
+    """The attributes of uvicorn's websockets-sansio protocol that `Wire` reads, for an open socket."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self.transport = transport
+        self.handshake_complete, self.initial_response, self.close_sent, self.disconnected = True, None, False, False
+        self.conn = type("Conn", (), {"state": State.OPEN, "extensions": []})()
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+
+def socket_on(transport: _Transport) -> tuple[connection.Connection, list[Message]]:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "websocket.disconnect"}
+
+    socket = connection.Connection({"type": "websocket"}, receive, send, SocketHandler())
+    socket.serializer = V2Serializer()
+    socket.wire = Wire(_Protocol(transport))
+    return socket, sent
+
+
+async def test_an_open_socket_gets_the_frame_on_its_transport_not_through_asgi() -> None:
+    transport = _Transport()
+    socket, sent = socket_on(transport)
+    socket.send(PhoenixFrame(None, None, "room:lobby", "tick", {"n": 1}))
+    assert [read_frame(data).data for data in transport.written] == [b'[null,null,"room:lobby","tick",{"n":1}]']
+    assert sent == []
+
+
+async def test_a_socket_whose_transport_is_closing_or_gone_is_written_through_asgi_or_not_at_all() -> None:
+    closing = _Transport(closing=True)
+    socket, sent = socket_on(closing)
+    socket.send(PhoenixFrame(None, None, "room:lobby", "tick", {"n": 1}))
+    await asyncio.sleep(0)
+    assert closing.written == []
+    assert sent == [{"type": "websocket.send", "text": '[null,null,"room:lobby","tick",{"n":1}]'}]  # uvicorn decides
+
+    gone = _Transport(lost=True)
+    socket, sent = socket_on(gone)
+    socket.send(PhoenixFrame(None, None, "room:lobby", "tick", {"n": 2}))  # dropped, never raised to the sender
+    assert (gone.written, sent, socket.writer) == ([], [], None)

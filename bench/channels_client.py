@@ -9,15 +9,20 @@ Built to cost far less than the server it loads, so the figures are the server's
 - its own WebSocket framing (RFC 6455, client side): text frames masked as the RFC requires,
   pings answered; permessage-deflate offered only when asked (`--deflate`: browsers offer it),
   then the server's compressed messages are inflated (the client sends its own uncompressed);
-- a frame is JSON-decoded only when it matters (the join reply and the broadcasts measured);
-  presence_state, presence_diff and heartbeat replies are counted, never parsed;
+- a frame is JSON-decoded only when it matters (the join reply and the broadcasts measured), and a
+  frame's kind is read from its first bytes, never by scanning the whole of it;
+- each socket's presence list is followed as the JS client's `Presence.syncState`/`syncDiff` would
+  (`PresenceBook`): only its size is kept, as a shared `View` (a bit per presence). Identical
+  frames are parsed once per process: every joiner of one server flush period gets the same
+  presence_state, every socket the same presence_diff; a large frame is compared, piece by piece
+  as it arrives, with the ones already parsed, and kept only when it is new;
 - one time stamp (`time.monotonic()`, CLOCK_MONOTONIC: the same clock in every process of the
   machine) per measured frame, written into a preallocated `array('d')`;
 - heartbeats (`phoenix` `heartbeat`, every 30 s per socket from its join, like the JS client) from
   one timer that looks at every joined socket once a second.
 
 The controller talks to it over stdin/stdout, one JSON object per line: `connect`, `arm`, `push`,
-`collect`, `stats`, `close`, `quit`; each command's answer carries its `id`. Unprompted lines carry
+`collect`, `stats`, `presence`, `close`, `quit`; each command's answer carries its `id`. Unprompted lines carry
 an `event` (`ready` at start, `complete` when every joined socket received an armed broadcast).
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import math
 import os
 import resource
@@ -43,6 +49,8 @@ HEARTBEAT_SECONDS = 30
 HANDSHAKE, JOINING, JOINED, CLOSED = range(4)
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 BODY_PREFIX = "bench-"
+HEAD = 160  # a frame's kind is read from its first bytes: [join_ref, ref, topic, event, ...
+STREAM_MIN = 1 << 16  # frames at least this long are compared with known ones as they arrive
 
 
 def raise_open_files_limit(wanted: int | None = None) -> tuple[int, int]:
@@ -74,6 +82,208 @@ def frame(opcode: int, payload: bytes) -> bytes:
     return header + mask + (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
 
 
+# --- Presence lists ---
+
+
+class View:
+    """One presence list as some sockets see it: a bit per presence (phx_ref), and how many keys it lists.
+
+    Sockets that saw the same frames share one View, and a diff turns a View into the next once
+    (`memo`), however many sockets it reaches.
+    """
+
+    __slots__ = ("count", "mask", "memo")
+
+    def __init__(self, mask: int, count: int) -> None:
+        self.mask = mask
+        self.count = count
+        self.memo: dict[int, View] = {}  # id of a diff -> the View it makes of this one
+
+
+class PresenceFrame:
+    """One distinct presence_state or presence_diff frame, parsed once: its bits."""
+
+    __slots__ = ("id", "joins", "leaves", "payload", "view")
+    ids = itertools.count(1)  # not id(): a View's memo outlives the frames the book forgets
+
+    def __init__(self, payload: bytes, view: View | None, joins: int = 0, leaves: int = 0) -> None:
+        self.payload = payload
+        self.view = view  # a presence_state: the list it is
+        self.joins = joins  # a presence_diff: the presences it adds, then those it removes
+        self.leaves = leaves
+        self.id = next(self.ids)
+
+
+class PresenceBook:
+    """The presence lists of this process's sockets, as the Phoenix JS client would hold them.
+
+    `Presence.syncState` makes a socket's list the state it was sent; `Presence.syncDiff` adds the
+    diff's joins (metas merged by phx_ref) then removes its leaves (a key goes once it has no
+    meta left); diffs that arrive before the socket's first presence_state wait for it, as the JS
+    client keeps them in `pendingDiffs`. A list is a set of phx_refs (bits, numbered by this book)
+    and its size is the number of distinct keys among them. Keys and refs are read raw from the
+    JSON (the app's are uuids and url-safe tokens: nothing to unescape).
+    """
+
+    STATE_SPLIT = b':{"metas":['
+    REF = b'"phx_ref":"'
+    MEMO_PER_LENGTH = 8
+    PIECES_MAX = 400_000
+
+    def __init__(self) -> None:
+        self.bits: dict[bytes, int] = {}  # phx_ref -> its bit
+        self.key_bits: dict[bytes, list[int]] = {}  # key -> the bits of its refs (several: tabs)
+        self.multi_mask = 0  # the bits of keys that have had several refs
+        self.multi_keys: list[list[int]] = []
+        self.memo: dict[int, list[PresenceFrame]] = {}  # payload length -> recent distinct frames
+        self.pieces: dict[bytes, tuple[int, ...]] = {}  # one key's part of a state -> its bits
+        self.parsed = 0
+        self.parse_seconds = 0.0
+
+    # --- Frames ---
+
+    def known(self, payload: bytes) -> PresenceFrame | None:
+        for frame in self.memo.get(len(payload), ()):
+            if frame.payload == payload:
+                return frame
+        return None
+
+    def candidates(self, length: int) -> list[PresenceFrame]:
+        return list(self.memo.get(length, ()))
+
+    def parse(self, payload: bytes, kind: bytes) -> PresenceFrame:
+        """A new distinct frame (`kind` b"presence_state" or b"presence_diff"), remembered for the next sockets."""
+        started = time.process_time()
+        if kind == b"presence_state":
+            frame = PresenceFrame(payload, self.view(self._mask(self._state_bits(payload))))
+        else:
+            diff = orjson.loads(payload)[4]
+            frame = PresenceFrame(
+                payload,
+                None,
+                joins=self._mask(self._diff_bits(diff.get("joins") or {})),
+                leaves=self._mask(self._diff_bits(diff.get("leaves") or {})),
+            )
+        recent = self.memo.setdefault(len(payload), [])
+        recent.insert(0, frame)
+        del recent[self.MEMO_PER_LENGTH :]
+        self.parsed += 1
+        self.parse_seconds += time.process_time() - started
+        return frame
+
+    def apply(self, view: View, diff: PresenceFrame) -> View:
+        """`view` after `diff` (joins, then leaves), worked out once per view and diff."""
+        after = view.memo.get(diff.id)
+        if after is None:
+            if len(view.memo) > 4:
+                view.memo.clear()
+            after = view.memo[diff.id] = self.view((view.mask | diff.joins) & ~diff.leaves)
+        return after
+
+    def view(self, mask: int) -> View:
+        count = mask.bit_count()
+        if mask & self.multi_mask:
+            for bits in self.multi_keys:  # a key listed through several refs counts once
+                present = sum((mask >> bit) & 1 for bit in bits)
+                count -= max(0, present - 1)
+        return View(mask, count)
+
+    # --- Parsing ---
+
+    def _bit(self, ref: bytes, key: bytes) -> int:
+        bit = self.bits.get(ref)
+        if bit is None:
+            bit = self.bits[ref] = len(self.bits)
+            bits = self.key_bits.setdefault(key, [])
+            bits.append(bit)
+            if len(bits) == 2:
+                self.multi_keys.append(bits)
+            if len(bits) >= 2:
+                for each in bits:
+                    self.multi_mask |= 1 << each
+        return bit
+
+    def _state_bits(self, payload: bytes) -> list[int]:
+        """The bits of a presence_state frame, `[..., "presence_state", {key: {"metas": [...]}, ...}]`.
+
+        Split at each key's `:{"metas":[`: piece i holds key i's metas (and ends with the next
+        key). Successive states share most pieces, so a piece seen before is not read again.
+        """
+        pieces = payload.split(self.STATE_SPLIT)
+        known = self.pieces
+        if len(known) > self.PIECES_MAX:
+            known.clear()
+        out: list[int] = []
+        previous = pieces[0]
+        for piece in itertools.islice(pieces, 1, None):
+            bits = known.get(piece)
+            if bits is None:
+                key = previous[previous.rfind(b'"', 0, -1) + 1 : -1]
+                bits = known[piece] = tuple(self._bit(ref, key) for ref in self._refs(piece))
+            out.extend(bits)
+            previous = piece
+        return out
+
+    def _refs(self, piece: bytes) -> list[bytes]:
+        refs = []
+        start = piece.find(self.REF)
+        while start >= 0:
+            start += len(self.REF)
+            end = piece.index(b'"', start)
+            refs.append(piece[start:end])
+            start = piece.find(self.REF, end)
+        return refs
+
+    def _diff_bits(self, keys: dict[str, Any]) -> list[int]:
+        return [
+            self._bit(meta["phx_ref"].encode(), key.encode())
+            for key, entry in keys.items()
+            for meta in entry.get("metas") or ()
+        ]
+
+    @staticmethod
+    def _mask(bits: list[int]) -> int:
+        if not bits:
+            return 0
+        bitmap = bytearray(max(bits) // 8 + 1)
+        for bit in bits:
+            bitmap[bit >> 3] |= 1 << (bit & 7)
+        return int.from_bytes(bitmap, "little")
+
+
+class Stream:
+    """A large frame arriving in pieces: compared with the known frames of its length as it comes."""
+
+    __slots__ = ("candidates", "chunks", "kind", "left", "offset")
+
+    def __init__(self, length: int, kind: bytes | None, candidates: list[PresenceFrame]) -> None:
+        self.left = length
+        self.offset = 0
+        self.kind = kind  # b"presence_state"/b"presence_diff", or None: any other frame
+        self.candidates = candidates
+        self.chunks: list[bytes] = []  # references to what arrived (no copy), joined only for a new frame
+
+    def add(self, chunk: bytes) -> None:
+        if self.candidates:
+            offset = self.offset
+            self.candidates = [c for c in self.candidates if c.payload.startswith(chunk, offset)]
+        self.chunks.append(chunk)
+        self.offset += len(chunk)
+        self.left -= len(chunk)
+
+
+def presence_kind(head: bytes) -> bytes | None:
+    """b"presence_state" or b"presence_diff" when a frame's first bytes name one of them as its event."""
+    at = head.find(b'"presence_')
+    if at < 0:
+        return None
+    if head.startswith(b'"presence_state"', at):
+        return b"presence_state"
+    if head.startswith(b'"presence_diff"', at):
+        return b"presence_diff"
+    return None
+
+
 class Conn(asyncio.Protocol):
     """One socket: handshake, join, then frames; everything happens in callbacks."""
 
@@ -88,10 +298,13 @@ class Conn(asyncio.Protocol):
         "joined",
         "need",
         "partial",
+        "pending",
         "slot",
         "state",
+        "stream",
         "topic",
         "transport",
+        "view",
     )
 
     def __init__(self, client: Client, slot: int, topic: str) -> None:
@@ -109,6 +322,9 @@ class Conn(asyncio.Protocol):
         self.joined: asyncio.Future[str | None] = client.loop.create_future()
         self.close_code: int | None = None
         self.due = 0.0  # when its next heartbeat is due
+        self.stream: Stream | None = None  # a large frame being received
+        self.view: View | None = None  # its presence list, from its first presence_state on
+        self.pending: list[PresenceFrame] | None = None  # diffs that came before that state
 
     # --- asyncio.Protocol ---
 
@@ -135,8 +351,12 @@ class Conn(asyncio.Protocol):
             data = data[end + 4 :]
             if not data:
                 return
+        elif self.stream is not None:
+            data = self._stream(data)
+            if not data:
+                return
         elif self.partial is not None:
-            self.partial += data  # a large frame (presence_state) arrives in many pieces: no quadratic copies
+            self.partial += data  # a frame arriving in several pieces: no quadratic copies
             if len(self.partial) < self.need:
                 return
             data, self.partial = bytes(self.partial), None
@@ -173,6 +393,9 @@ class Conn(asyncio.Protocol):
                 length, header = int.from_bytes(data[pos + 2 : pos + 10], "big"), 10
             end = pos + header + length
             if end > n:
+                if length >= STREAM_MIN and b0 == 0x80 | OP_TEXT and n - pos - header >= HEAD:
+                    self._start_stream(length, data[pos + header :])
+                    return
                 need = end - pos
                 break
             payload = data[pos + header : end]
@@ -187,6 +410,30 @@ class Conn(asyncio.Protocol):
                 return
         if pos < n:
             self.partial, self.need = bytearray(data[pos:]), max(need, 2)
+
+    def _start_stream(self, length: int, first: bytes) -> None:
+        """A large, whole, uncompressed text frame whose first `len(first)` bytes are in."""
+        kind = presence_kind(first[:HEAD])
+        candidates = self.client.presence.candidates(length) if kind is not None else []
+        self.stream = Stream(length, kind, candidates)
+        self.stream.add(first)
+
+    def _stream(self, data: bytes) -> bytes:
+        """Take the stream's next bytes from `data`; what follows its end (b"" if nothing)."""
+        stream = self.stream
+        assert stream is not None  # called while streaming
+        if len(data) < stream.left:
+            stream.add(data)
+            return b""
+        rest = data[stream.left :]
+        stream.add(data[: stream.left] if rest else data)
+        self.stream = None
+        if stream.kind is not None and stream.candidates:  # seen before: nothing to join or parse
+            self.client.frames += 1
+            self._presence(stream.candidates[0])
+        else:
+            self._text(b"".join(stream.chunks))
+        return rest
 
     def _frame(self, opcode: int, fin: int, payload: bytes) -> None:
         if opcode == OP_TEXT and fin:
@@ -210,11 +457,17 @@ class Conn(asyncio.Protocol):
 
     def _text(self, payload: bytes) -> None:
         client = self.client
-        if b'"phoenix"' in payload:  # a heartbeat reply
+        head = payload[:HEAD]
+        if b'"phoenix"' in head:  # a heartbeat reply
             client.heartbeat_replies += 1
             return
         client.frames += 1
-        if b'"new_msg"' in payload:
+        kind = presence_kind(head)
+        if kind is not None:
+            book = client.presence
+            self._presence(book.known(payload) or book.parse(payload, kind))
+            return
+        if b'"new_msg"' in head:
             now = time.monotonic()
             message = orjson.loads(payload)
             if message[3] == "new_msg":
@@ -233,6 +486,23 @@ class Conn(asyncio.Protocol):
                     self.joined.set_result(None)
                 else:
                     self._fail(f"join refused: {orjson.dumps(reply.get('response')).decode()}")
+
+    def _presence(self, frame: PresenceFrame) -> None:
+        """Presence.syncState / syncDiff on this socket's list; the time its size last changed."""
+        before = self.view
+        if frame.view is not None:  # presence_state
+            after = frame.view
+            for diff in self.pending or ():
+                after = self.client.presence.apply(after, diff)
+            self.pending = None
+        elif before is None:  # a diff before the state: it waits, as in the JS client
+            self.pending = [*(self.pending or []), frame]
+            return
+        else:
+            after = self.client.presence.apply(before, frame)
+        self.view = after
+        if before is None or before.count != after.count:
+            self.client.presence_changed[self.slot] = time.monotonic()
 
     # --- Sending ---
 
@@ -268,6 +538,8 @@ class Client:
         self.armed: dict[int, array[float]] = {}
         self.remaining: dict[int, int] = {}
         self.ref = 0
+        self.presence = PresenceBook()
+        self.presence_changed: array[float] = array("d")  # per slot: when its list's size last changed
 
     # --- Measuring ---
 
@@ -310,6 +582,7 @@ class Client:
     ) -> str | None:
         conn = Conn(self, self.slots, topic)
         self.slots += 1
+        self.presence_changed.append(math.nan)
         self.conns[index] = conn
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
@@ -366,6 +639,30 @@ class Client:
             "close_codes": {str(code): n for code, n in self.close_codes.items()},
             "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "max_rss_kb": usage.ru_maxrss,
+        }
+
+    def presence_stats(self, expected: int) -> dict[str, Any]:
+        """How many joined sockets list `expected` users, when the last of them got there, and the others' sizes."""
+        converged = 0
+        last = math.nan
+        sizes: dict[int, int] = {}
+        for conn in self.joined:
+            if conn.state != JOINED:
+                continue
+            size = conn.view.count if conn.view is not None else -1  # -1: no presence_state yet
+            if size == expected:
+                converged += 1
+                changed = self.presence_changed[conn.slot]
+                last = changed if math.isnan(last) else max(last, changed)
+            else:
+                sizes[size] = sizes.get(size, 0) + 1
+        book = self.presence
+        return {
+            "converged": converged,
+            "last_converged_at": None if math.isnan(last) else last,
+            "others": {str(size): n for size, n in sorted(sizes.items())[:20]},
+            "frames_parsed": book.parsed,
+            "parse_seconds": book.parse_seconds,
         }
 
     def close(self, indices: list[int]) -> dict[str, Any]:
@@ -427,6 +724,8 @@ async def serve() -> None:
             answer = client.collect(command["seq"])
         elif name == "stats":
             answer = client.stats()
+        elif name == "presence":
+            answer = client.presence_stats(command["expected"])
         elif name == "close":
             answer = client.close(command["indices"])
         else:

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.channels_scale [--sockets 20000] [--broadcasts 20] [--batch 500]
 
-1. A fresh database `my_app_bench_channels` (never the dev data) on DATABASE_URL's server or the
+1. A fresh database `my_app_bench_channels` (`--database`; never the dev data) on DATABASE_URL's server or the
    embedded one, migrated at head, with N users; a socket token signed for each
    (`socket_token.sign`, the server's SECRET_KEY_BASE, bound to an API token row of the user as
    `GET /api/socket-token` binds it: connect checks that the credential still exists).
@@ -14,8 +14,10 @@
    - `plain`: the app (`myapp server`, `bench.channels_server`), topic `bench:lobby` on a bench-only
      channel that is RoomChannel's `new_msg` without Presence: the socket transport's own cost;
    - `room`: the app, topic `room:lobby` on RoomChannel, which tracks every join in Presence: each
-     join sends a presence_diff to every socket already there, so this one stops adding batches
-     after `--presence-budget` seconds and reports how far it got.
+     join is sent every user already there and reaches every socket already there, so this one
+     stops adding batches after `--presence-budget` seconds and reports how far it got; then it
+     waits until every socket's presence list (followed by the load client as the JS client's
+     Presence would hold it) shows every joined user, and reports how many did and when the last did.
 3. Warm-up (20 sockets connected, joined, one broadcast, closed), then the server's RSS; then N
    sockets in batches (`--batch`), each connecting with its token and joining the topic, kept alive
    with heartbeats; then, once the server is quiet, its RSS again: (after − before) / sockets joined.
@@ -70,6 +72,7 @@ PER_CLIENT = 10_000  # sockets per load-client process (each process has its own
 WARMUP_SOCKETS = 20
 START_TIMEOUT = 90.0
 SETTLE_MAX = 120.0
+QUIET = 3.0  # seconds without a frame: the presence lists that have not converged never will
 FAILED_BATCH_SHARE = 0.10  # stop connecting after a batch with this share of failures
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -114,6 +117,7 @@ class Options:
     deflate: bool
     logs: Path | None
     keep_db: bool
+    database: str = BENCH_DATABASE
 
 
 @dataclass
@@ -154,6 +158,10 @@ class Result:
     )  # the server log's most frequent warnings/errors  # 1-minute load average before and after the scenario
     debug: dict[str, Any] = field(default_factory=dict)
     server_log: Path | None = None
+    # Presence (the room scenario): sockets whose list shows every joined user, and when the last got there.
+    presence: dict[str, Any] = field(default_factory=dict)
+    join_server_cpu: float = 0.0  # from the first join until the lists converged (or the server went quiet)
+    join_client_cpu: float = 0.0
 
 
 # --- Processes ---
@@ -189,7 +197,7 @@ def _tree_rss(process: psutil.Process) -> int:
 
 def _tree_fds(process: psutil.Process) -> int:
     """Open files of the busiest process (each has its own limit)."""
-    return max(member.num_fds() for member in _tree(process))
+    return max(int(member.num_fds()) for member in _tree(process))
 
 
 class ClientProcess:
@@ -407,6 +415,7 @@ async def run_scenario(
                 await http.post(f"{server.base_url}/_bench/mark")
 
         # N sockets, in batches.
+        cpu_server, cpu_clients = _tree_cpu(ps), sum(_cpu(c.ps) for c in clients)
         started = time.monotonic()
         with _progress() as progress:
             task = progress.add_task(f"{scenario.key}: joined", total=n)
@@ -431,7 +440,11 @@ async def run_scenario(
                     )
                     break
         result.connect_seconds = time.monotonic() - started
+        if scenario.key == "room":
+            result.presence = await _converge(clients, result.joined, started)
         await _settle(clients)
+        result.join_server_cpu = _tree_cpu(ps) - cpu_server
+        result.join_client_cpu = sum(_cpu(c.ps) for c in clients) - cpu_clients
         if options.hold > 0:
             await asyncio.sleep(options.hold)
             await _settle(clients)
@@ -571,6 +584,36 @@ async def _broadcast(
     return latencies, missing
 
 
+async def _converge(clients: list[ClientProcess], expected: int, started: float) -> dict[str, Any]:
+    """Wait until every joined socket's presence list shows `expected` users, or nothing arrives for
+    `QUIET` seconds; how many got there, when the last did (seconds after the first join), the others' sizes."""
+    deadline = time.monotonic() + SETTLE_MAX
+    previous, quiet_since = -1, time.monotonic()
+    while True:
+        answers = await asyncio.gather(*(client.call("presence", expected=expected) for client in clients))
+        converged = sum(answer["converged"] for answer in answers)
+        frames = sum(answer["frames"] for answer in await asyncio.gather(*(c.call("stats") for c in clients)))
+        now = time.monotonic()
+        if frames != previous:
+            previous, quiet_since = frames, now
+        if converged >= expected or now - quiet_since >= QUIET or now >= deadline:
+            break
+        await asyncio.sleep(0.2)
+    lasts = [answer["last_converged_at"] for answer in answers if answer["last_converged_at"] is not None]
+    others: dict[str, int] = {}
+    for answer in answers:
+        for size, count in answer["others"].items():
+            others[size] = others.get(size, 0) + count
+    return {
+        "converged": converged,
+        "expected": expected,
+        "last": max(lasts) - started if lasts else math.nan,
+        "others": others,
+        "frames_parsed": sum(answer["frames_parsed"] for answer in answers),
+        "parse_seconds": sum(answer["parse_seconds"] for answer in answers),
+    }
+
+
 async def _settle(clients: list[ClientProcess]) -> None:
     """Wait until no frame but heartbeat replies arrived for a second (Presence diffs flow after the last join)."""
     deadline = time.monotonic() + SETTLE_MAX
@@ -609,7 +652,7 @@ def create_users(bench_db: database.Database, count: int) -> list[tuple[str, str
             (count,),
         ).fetchall()
         # The token bytes only need to be unique: nobody ever presents them, sockets name the row.
-        credentials = dict(
+        credentials: dict[Any, Any] = dict(
             conn.execute(
                 "INSERT INTO user_tokens (id, token, context, user_id, authenticated_at)"
                 " SELECT gen_random_uuid(), decode(md5(id::text), 'hex'), 'api', id, now() FROM users"
@@ -734,6 +777,17 @@ def report_results(options: Options, results: list[Result]) -> None:
 
     row("sockets joined / N", lambda r: f"{r.joined:,} / {r.target:,}")
     row("connecting and joining, s", lambda r: f"{r.connect_seconds:.1f}")
+    if any(r.presence for r in results):
+        row(
+            "[bold]presence lists converged[/bold]",
+            lambda r: f"[bold]{r.presence['converged']:,} / {r.presence['expected']:,}[/bold]" if r.presence else "–",
+        )
+        row(
+            "[bold]last list converged, s after the first join[/bold]",
+            lambda r: f"[bold]{r.presence['last']:.1f}[/bold]" if r.presence else "–",
+        )
+    row("server CPU s (joining)", lambda r: f"{r.join_server_cpu:.1f}")
+    row("load client CPU s (joining)", lambda r: f"{r.join_client_cpu:.1f}")
     row("server RSS before, MB", lambda r: _mb(r.rss_before))
     row("server RSS all joined, MB", lambda r: _mb(r.rss_joined))
     row("[bold]memory per socket, KB[/bold]", lambda r: f"[bold]{_kb_per_socket(r):,.1f}[/bold]")
@@ -773,6 +827,20 @@ def report_results(options: Options, results: list[Result]) -> None:
                 f"during the broadcasts: server {r.server_cpu / r.broadcast_wall:.0%} of a core, load client(s) "
                 f"{r.client_cpu / r.broadcast_wall:.0%} of a core in total; client CPU ÷ server CPU "
                 f"{r.client_cpu / r.server_cpu:.2f}"
+            )
+        if r.presence:
+            p = r.presence
+            lines.append(
+                f"presence: {p['converged']:,} of {p['expected']:,} sockets list every joined user, the last "
+                f"{p['last']:.1f} s after the first join; the others list "
+                + (", ".join(f"{n:,}× {size}" for size, n in p["others"].items()) or "–")
+                + f" (-1: no presence_state); the load clients parsed {p['frames_parsed']:,} distinct presence "
+                f"frames in {p['parse_seconds']:.1f} CPU s"
+            )
+        if r.join_server_cpu > 0:
+            lines.append(
+                f"while joining (until the lists converged): server {r.join_server_cpu:.1f} CPU s, load client(s) "
+                f"{r.join_client_cpu:.1f} CPU s; client ÷ server {r.join_client_cpu / r.join_server_cpu:.2f}"
             )
         if r.failures:
             lines.append("failed joins: " + ", ".join(f"{reason}: {count:,}" for reason, count in r.failures.items()))
@@ -893,7 +961,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default=None,
         help="keep the servers' and clients' logs in this folder (default: a temp one)",
     )
-    parser.add_argument("--keep-db", action="store_true", help=f"leave {BENCH_DATABASE} in place afterwards")
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place afterwards")
+    parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help=f"the scratch database's name (default {BENCH_DATABASE}; dropped first and at the end)",
+    )
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     keys = tuple(key for key in SCENARIOS if key in names)
@@ -918,6 +991,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         deflate=args.deflate,
         logs=args.logs,
         keep_db=args.keep_db,
+        database=args.database,
     )
 
 
@@ -955,8 +1029,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     raise_open_files_limit()
     base = Settings(env="dev")  # DATABASE_URL (environment or .env), else the embedded server
-    with console.status(f"preparing database {BENCH_DATABASE} with {options.sockets:,} users…"):
-        bench_db = scratch_database(base, BENCH_DATABASE)
+    with console.status(f"preparing database {options.database} with {options.sockets:,} users…"):
+        bench_db = scratch_database(base, options.database)
         settings = Settings(env="dev", database_url=bench_db.url, jobs_in_server=False)
         tokens = sign_tokens(settings, create_users(bench_db, options.sockets))
     where = describe_database(bench_db, base)

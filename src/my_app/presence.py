@@ -7,10 +7,13 @@ itself finds itself listed.
 
 Changes are batched. Joins and leaves (tracked here, or heard from other nodes) wait in a
 pending diff per topic; one timer, started by the first change after a flush, flushes every
-topic `BROADCAST_PERIOD` later: each changed topic's local subscribers get one `presence_diff`
+topic one period later: each changed topic's local subscribers get one `presence_diff`
 broadcast `{"joins": {...}, "leaves": {...}}` (`Presence.syncDiff`'s shape). A presence that
 joined and left within one period is left out of both sides, unless someone listed the topic
-meanwhile (then its leave is sent, so their list loses it too).
+meanwhile (then its leave is sent, so their list loses it too). The period is `BROADCAST_PERIOD`,
+lengthened (up to `MAX_BROADCAST_PERIOD`) while flushes are slow: a flush writes one frame to
+every subscriber of each changed topic, so in a room of N sockets it costs O(N), and the next
+period lasts at least the last flush's duration divided by `FLUSH_SHARE`.
 
 Across nodes, each node replicates its own presences over PubSub on `REPLICATION_TOPIC`:
 - each flush sends one change (this node's joins and leaves since the last one, every topic)
@@ -56,6 +59,14 @@ NODE_TIMEOUT = 6.0
 # what a person notices (a join shows within 50 ms), yet it turns a burst of N joins into one
 # diff per topic (one frame per socket) instead of N, and one replication message instead of N.
 BROADCAST_PERIOD = 0.05
+# In a large room a flush costs one frame per socket: 10,000 sockets take about 0.1 s of this
+# process's time. At a fixed 50 ms period a burst of joins would take all of it (and everything
+# else on the node, the joins themselves included, would wait behind the flushes), so the period
+# stretches to keep flushes to about FLUSH_SHARE of the time: a join shows later in a big room
+# (within MAX_BROADCAST_PERIOD, Phoenix.Tracker's own default period), and the same joins reach
+# everyone in fewer, larger diffs.
+FLUSH_SHARE = 0.2
+MAX_BROADCAST_PERIOD = 1.5
 
 # topic -> key -> phx_ref -> meta
 State = dict[str, dict[str, dict[str, dict[str, Any]]]]
@@ -149,6 +160,7 @@ class Tracker:
         self._outgoing_leaves: State = {}
         self._seq = 0  # counts recorded joins, to tell which ones a list() has shown
         self._timer: asyncio.TimerHandle | None = None
+        self.period = BROADCAST_PERIOD  # until the next flush: see FLUSH_SHARE
         self._sending: set[asyncio.Task[None]] = set()
         # topic -> its list, encoded: what every socket joining before the topic's next flush is sent.
         self._encoded_lists: dict[str, orjson.Fragment] = {}
@@ -309,7 +321,7 @@ class Tracker:
         if pending is None:
             pending = self._pending[topic] = _PendingDiff()
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(BROADCAST_PERIOD, self._on_timer)
+            self._timer = asyncio.get_running_loop().call_later(self.period, self._on_timer)
         return pending
 
     def _on_timer(self) -> None:
@@ -321,7 +333,8 @@ class Tracker:
             task.add_done_callback(self._sending.discard)
 
     def _announce_pending(self) -> None:
-        """Broadcast each pending topic's diff to its local subscribers."""
+        """Broadcast each pending topic's diff to its local subscribers; set the next period from its cost."""
+        started = time.perf_counter()
         pending, self._pending = self._pending, {}
         for topic in pending:
             self._encoded_lists.pop(topic, None)
@@ -334,6 +347,8 @@ class Tracker:
                 self.pubsub_node.local_broadcast(topic, "presence_diff", diff)
             except Exception:
                 logger.exception("presence could not broadcast its diff on %r", topic)
+        spent = time.perf_counter() - started
+        self.period = min(MAX_BROADCAST_PERIOD, max(BROADCAST_PERIOD, spent / FLUSH_SHARE))
 
     # --- Replication ---
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -209,6 +210,40 @@ async def test_leaves_within_one_period_reach_subscribers_as_one_diff() -> None:
         diff = await next_diff(diffs)
         assert diff == {"joins": {}, "leaves": {key: {"metas": [{"phx_ref": ref}]} for key, ref in tracked.items()}}
         await assert_quiet(diffs)
+
+
+@pytest.mark.usefixtures("started_app")
+async def test_a_slow_flush_stretches_the_next_period_and_a_quick_one_brings_it_back() -> None:
+    """A flush writes a frame to every subscriber: in a big room it is slow, and the diffs that
+    follow wait longer (the same joins, in fewer frames), until flushes are quick again."""
+    topic = unique_topic("room")
+    slow_for = 0.1  # what each flush costs the node while `slow` is set, as 10,000 sockets would
+    slow = True
+    heard: list[float] = []
+
+    def crowded_room(item: pubsub.Message | pubsub.Gap) -> None:
+        heard.append(asyncio.get_running_loop().time())
+        if slow:
+            time.sleep(slow_for)  # a callback's own cost is the flush's: it blocks the node
+
+    loop = asyncio.get_running_loop()
+    with pubsub.subscribe(topic, on_message=crowded_room), pubsub.subscribe(topic) as diffs:
+        try:
+            await presence.track(topic, "user-1", {}, owner="s1")
+            await next_diff(diffs)
+            tracked_at = loop.time()
+            await presence.track(topic, "user-2", {}, owner="s2")
+            assert set((await next_diff(diffs))["joins"]) == {"user-2"}
+            # At least the flush's cost divided by FLUSH_SHARE: 0.5 s rather than 50 ms.
+            assert heard[-1] - tracked_at >= slow_for / presence.FLUSH_SHARE - 0.05
+
+            slow = False  # the room empties: the next flush is quick, and so is the period after it
+            await presence.track(topic, "user-3", {}, owner="s3")
+            await next_diff(diffs)
+            assert presence.current().period == BROADCAST_PERIOD
+        finally:
+            for owner in ("s1", "s2", "s3"):
+                await presence.untrack_owner(owner)
 
 
 async def test_a_change_that_cannot_be_replicated_is_logged_and_later_diffs_still_flow(

@@ -7,6 +7,7 @@
 - `connection.py`: one WebSocket: handshake, heartbeats, limits, dispatch, writing;
 - `channel_server.py`: one joined topic, run like a channel process;
 - `rate_bucket.py`, `eager.py`: the per-socket rate limit, and writing frames without a task;
+- `wire.py`: frames encoded once for many sockets, written as they are to uvicorn's transport;
 - `user_socket.py`: who may connect and which channel serves which topic (the seed's user_socket.ex);
 - `room_channel.py`: the `phx.gen.channel Room` example, with Presence.
 """

@@ -8,8 +8,9 @@ joined channel as a `ChannelServer` that handles one message at a time.
 
 Built to hold tens of thousands of idle sockets per process: an idle socket has one task (the
 ASGI one, reading), its channels and PubSub subscriptions none (callbacks instead), frames are
-written without a task unless the client is slow (`start_eagerly`), and every object here has
-`__slots__`.
+written without a task unless the client is slow (straight to uvicorn's transport, `wire.py`, or
+`start_eagerly`), a frame many sockets get (a broadcast, a presence_state) is encoded once, and
+every object here has `__slots__`.
 
 Limits, so one misbehaving client never affects the others:
 - frames over `MAX_FRAME_BYTES` close the socket with 1009; binary frames with 1003;
@@ -46,6 +47,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.types import Receive, Scope, Send
 
 from my_app import pubsub
@@ -57,6 +59,7 @@ from my_app_web.channels.eager import start_eagerly
 from my_app_web.channels.rate_bucket import TokenBucket
 from my_app_web.channels.serializer import Frame, MalformedFrameError, Serializer, for_version
 from my_app_web.channels.socket_handler import SocketHandler
+from my_app_web.channels.wire import Outgoing, Wire
 
 logger = logging.getLogger(__name__)
 
@@ -100,28 +103,50 @@ def count_join(channel: str, ok: bool) -> None:
 
 
 # The last broadcast each serializer encoded: every subscriber of a topic gets the same Message
-# object, so a broadcast to N sockets is encoded once rather than N times.
-_encoded_broadcasts: dict[type, tuple[pubsub.Message, str, str]] = {}
+# object, so a broadcast to N sockets is encoded (and framed) once rather than N times.
+_encoded_broadcasts: dict[type, tuple[pubsub.Message, str, Outgoing]] = {}
+# Pushes whose payload was encoded once for many sockets (an `orjson.Fragment`: the presence_state
+# every joiner of one presence period is sent), framed once per serializer, join_ref, topic and
+# event: most clients join a topic with the same join_ref. Each entry holds its frame (megabytes
+# in a large room) until the payload changes, so there are at most SHARED_PUSHES of them.
+_shared_pushes: dict[tuple[type, str | None, str, str], tuple[orjson.Fragment, Outgoing]] = {}
+SHARED_PUSHES = 16
 
 
-def _encode_broadcast(serializer: Serializer, topic: str, message: pubsub.Message) -> str:
+def _encode_broadcast(serializer: Serializer, topic: str, message: pubsub.Message) -> Outgoing:
     """`message` as a broadcast frame (no join_ref, as Phoenix's fastlane sends them), via the cache."""
     cached = _encoded_broadcasts.get(type(serializer))
     if cached is not None and cached[0] is message and cached[1] == topic:
         return cached[2]
     payload = message.payload if isinstance(message.payload, dict) else {"data": message.payload}
-    text = serializer.encode(Frame(None, None, topic, message.event, payload))
-    _encoded_broadcasts[type(serializer)] = (message, topic, text)
-    return text
+    outgoing = Outgoing.of(serializer.encode_utf8(Frame(None, None, topic, message.event, payload)))
+    _encoded_broadcasts[type(serializer)] = (message, topic, outgoing)
+    return outgoing
+
+
+def _encode(serializer: Serializer, frame: Frame) -> Outgoing:
+    """`frame` encoded; once for all the pushes of one shared payload (an `orjson.Fragment`)."""
+    if not isinstance(frame.payload, orjson.Fragment) or frame.ref is not None:
+        return Outgoing.of(serializer.encode_utf8(frame))
+    key = (type(serializer), frame.join_ref, frame.topic, frame.event)
+    cached = _shared_pushes.get(key)
+    if cached is not None and cached[0] is frame.payload:
+        return cached[1]
+    outgoing = Outgoing.of(serializer.encode_utf8(frame))
+    if cached is None and len(_shared_pushes) >= SHARED_PUSHES:
+        _shared_pushes.clear()
+    _shared_pushes[key] = (frame.payload, outgoing)
+    return outgoing
 
 
 class Connection:
     """One WebSocket speaking the Phoenix protocol, on the ASGI connection it was given.
 
     At rest a connection has one task, the ASGI one, waiting for the client's next frame; its
-    channels and its PubSub subscriptions have none. Frames to the client are written at once
-    (`start_eagerly`); only while a write waits on a slow client do later frames queue, up to
-    `SEND_QUEUE_SIZE`, in `outbox`.
+    channels and its PubSub subscriptions have none. Frames to the client are written at once:
+    to uvicorn's transport when it serves the socket (`wire.py`: a frame encoded once for many
+    sockets is written as is), else through ASGI `send` (`start_eagerly`). Only while a write
+    waits on a slow client do later frames queue, up to `SEND_QUEUE_SIZE`, in `outbox`.
     """
 
     __slots__ = (
@@ -140,6 +165,7 @@ class Connection:
         "refused",
         "scope",
         "serializer",
+        "wire",
         "writer",
         "writing",
     )
@@ -153,7 +179,8 @@ class Connection:
         self.assigns: dict[str, Any] = {}
         self.channels: dict[str, ChannelServer] = {}
         self.serializer: Serializer | None = None
-        self.outbox: collections.deque[str | None] = collections.deque()
+        self.wire = Wire.behind(send)
+        self.outbox: collections.deque[Outgoing | None] = collections.deque()
         self.writing = False
         self.writer: asyncio.Task[None] | None = None
         self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST)
@@ -344,9 +371,10 @@ class Connection:
         self.send(Frame(join_ref, ref, topic, "phx_reply", {"status": reply.status, "response": reply.response}))
 
     def send(self, frame: Frame) -> None:
+        """Write `frame` to the client (a payload shared by many pushes, an `orjson.Fragment`, is framed once)."""
         if self.closing is not None or self.serializer is None:
             return
-        self._enqueue(self.serializer.encode(frame))
+        self._enqueue(_encode(self.serializer, frame))
 
     def send_broadcast(self, topic: str, message: pubsub.Message) -> None:
         """A broadcast on `topic`, encoded once for every socket that receives it."""
@@ -354,31 +382,44 @@ class Connection:
             return
         self._enqueue(_encode_broadcast(self.serializer, topic, message))
 
-    def _enqueue(self, text: str | None) -> None:
-        """Write `text` now, or queue it behind a write that waits on the client (None: close)."""
+    def _enqueue(self, outgoing: Outgoing | None) -> None:
+        """Write `outgoing` now, or queue it behind a write that waits on the client (None: close)."""
         if not self.writing:
+            wire = self.wire
+            if outgoing is not None and wire is not None and wire.open() and wire.writable():
+                try:
+                    wire.write(outgoing)  # the common case: no coroutine, no task
+                except Exception:  # the client went away: the reader sees the disconnect
+                    logger.debug("socket %s: write failed", self.id, exc_info=True)
+                return
             self.writing = True
-            self.writer = start_eagerly(self._write(text), f"socket {self.id} writer", context=self.context)
-        elif text is None or len(self.outbox) < SEND_QUEUE_SIZE:
-            self.outbox.append(text)
+            self.writer = start_eagerly(self._write(outgoing), f"socket {self.id} writer", context=self.context)
+        elif outgoing is None or len(self.outbox) < SEND_QUEUE_SIZE:
+            self.outbox.append(outgoing)
         else:
             # The client does not read: drop what waits for it and close once the stuck write is done.
             _DROPPED_CLIENT_TOO_SLOW.inc(len(self.outbox) + 1)
             self.outbox.clear()
             self.close(CLOSE_TRY_AGAIN, "the client is not reading fast enough")
 
-    async def _write(self, text: str | None) -> None:
-        send = self._send
+    async def _write(self, outgoing: Outgoing | None) -> None:
+        send, wire = self._send, self.wire
         try:
             while True:
-                if text is None:
+                if outgoing is None:
                     code, reason = self.closing or (CLOSE_GOING_AWAY, "")
                     await send({"type": "websocket.close", "code": code, "reason": reason})
                     return
-                await send({"type": "websocket.send", "text": text})
+                if wire is not None and wire.open():
+                    if not wire.writable():
+                        await wire.wait_writable()
+                        continue  # open still? (uvicorn also wakes its writers when the client is gone)
+                    wire.write(outgoing)
+                else:  # not uvicorn's protocol, or no longer open (then `send` raises, as for any write)
+                    await send({"type": "websocket.send", "text": outgoing.text})
                 if not self.outbox:
                     return
-                text = self.outbox.popleft()
+                outgoing = self.outbox.popleft()
         except Exception:  # the client went away: the reader sees the disconnect
             self.outbox.clear()
         finally:

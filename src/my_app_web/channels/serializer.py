@@ -30,6 +30,10 @@ class Serializer(Protocol):
 
     def encode(self, frame: Frame) -> str: ...
 
+    def encode_utf8(self, frame: Frame) -> bytes:
+        """`encode(frame)` as the UTF-8 bytes a text frame carries."""
+        ...
+
 
 def _is_ref(value: Any) -> bool:
     return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
@@ -63,7 +67,10 @@ class V2Serializer:
         return _frame(*data)
 
     def encode(self, frame: Frame) -> str:
-        return orjson.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, frame.payload]).decode()
+        return self.encode_utf8(frame).decode()
+
+    def encode_utf8(self, frame: Frame) -> bytes:
+        return orjson.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, frame.payload])
 
 
 class V1Serializer:
@@ -81,6 +88,9 @@ class V1Serializer:
         )
 
     def encode(self, frame: Frame) -> str:
+        return self.encode_utf8(frame).decode()
+
+    def encode_utf8(self, frame: Frame) -> bytes:
         return orjson.dumps(
             {
                 "join_ref": frame.join_ref,
@@ -89,7 +99,7 @@ class V1Serializer:
                 "event": frame.event,
                 "payload": frame.payload,
             }
-        ).decode()
+        )
 
 
 def for_version(vsn: str | None) -> Serializer | None:

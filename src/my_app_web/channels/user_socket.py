@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from my_app import accounts
@@ -21,6 +22,11 @@ class UserSocket(SocketHandler):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # A storm of connects (every client of a node reconnecting after a deploy, or joining a big
+        # room at once) queues here for its credential lookup, not in the Repo pool, whose checkout
+        # gives up after its timeout (the socket would get HTTP 500 and retry later): at most half
+        # of the pool looks credentials up at once, so the node's pages and API keep connections too.
+        self._lookups = asyncio.Semaphore(max(1, settings.pool_size // 2))
 
     async def connect(self, params: dict[str, str], connect_info: dict[str, Any]) -> dict[str, Any] | None:
         """Accept a valid socket token, from the `token` param or the client's `authToken` option,
@@ -33,7 +39,8 @@ class UserSocket(SocketHandler):
         claims = socket_token.verify(self.settings, token) if token else None
         if claims is None:
             return None
-        credential = await accounts.get_credential_by_id(claims.credential_id)
+        async with self._lookups:
+            credential = await accounts.get_credential_by_id(claims.credential_id)
         if credential is None or credential.user.id != claims.user_id:
             return None
         user = credential.user

@@ -3,15 +3,18 @@ from __future__ import annotations
 import asyncio
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import websockets
 
-from my_app import accounts, chat
+from my_app import accounts, chat, presence, pubsub
 from my_app.config import Settings
 from my_app_web.channels import socket_token
+from my_app_web.channels.wire import Outgoing, Wire
 from tests.support.channel_case import RECEIVE_TIMEOUT, PhoenixClient, connect, token_for
 from tests.support.fixtures.accounts import SYSTEM, user_fixture
+from tests.support.pubsub import next_message
 
 
 async def test_a_signed_in_user_joins_the_lobby_and_sees_themself_in_presence(
@@ -120,6 +123,50 @@ async def test_two_tabs_of_one_user_are_one_key_with_two_metas(live_url: str, se
         assert set(state[4]) <= {str(user.id)}  # one key for both tabs
 
 
+@pytest.mark.parametrize("compression", [None, "deflate"], ids=["written as is", "compressed"])
+async def test_joiners_of_one_presence_period_share_the_state_each_with_its_own_join_ref(
+    live_url: str, settings: Settings, compression: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every joiner of one period gets the same state, framed once per join_ref (and written as is
+    to sockets without compression): each still carries its own join_ref, as the JS client checks."""
+    written: list[bytes] = []
+    write = Wire.write
+
+    def recording(self: Wire, outgoing: Outgoing) -> None:
+        written.append(outgoing.data)
+        write(self, outgoing)
+
+    monkeypatch.setattr(Wire, "write", recording)
+    users = [await user_fixture(name=name) for name in ("Ada", "Bob", "Cy")]
+    presence.current().period = 3.0  # one period for the three joins (the next flush resets it)
+    lobby = pubsub.subscribe("room:lobby")
+    async with (
+        connect(live_url, await token_for(settings, users[0]), compression=compression) as a,
+        connect(live_url, await token_for(settings, users[1]), compression=compression) as b,
+        connect(live_url, await token_for(settings, users[2]), compression=compression) as c,
+    ):
+        await a.reply(await a.push("phoenix", "heartbeat"))  # so a's join has ref "2", b's and c's "1"
+        states = []
+        for client in (a, b, c):
+            await client.join("room:lobby")
+            states.append(await client.next_event("presence_state", "room:lobby"))
+        assert [state[0] for state in states] == ["2", "1", "1"]
+        assert states[0][4] == states[1][4] == states[2][4]  # what the first join saw: the diff brings the rest
+        assert str(users[0].id) in states[0][4]
+        # The period's diff completes everyone's list.
+        diff = await c.next_event("presence_diff", "room:lobby", within=10)
+        assert {str(user.id) for user in users} <= set(states[2][4]) | set(diff[4]["joins"])
+    # Without compression the frames went to uvicorn's transport as they were built; compressed, through ASGI.
+    assert bool(written) is (compression is None)
+    # The three leave (so that the next test's lobby does not hear of them).
+    left: set[str] = set()
+    while len(left) < len(users):
+        message = await next_message(lobby)
+        if message.event == "presence_diff":
+            left |= set(message.payload["leaves"])
+    lobby.close("unsubscribed")
+
+
 async def test_leaving_sends_a_presence_diff_with_the_leave(live_url: str, settings: Settings) -> None:
     alice, bob = await user_fixture(), await user_fixture()
     async with connect(live_url, await token_for(settings, alice)) as a:
@@ -138,7 +185,7 @@ async def test_a_second_join_of_a_topic_replaces_the_first(live_url: str, settin
     async with connect(live_url, await token_for(settings, user)) as client:
         first_ref = (await client.join("room:lobby"))[0]
         await client.send("9", "9", "room:lobby", "phx_join", {})
-        seen = []
+        seen: list[list[Any]] = []
         while not seen or seen[-1][3] != "phx_reply":
             seen.append(await client.receive())
         # The old channel is closed with its own join_ref, then the new join is answered, as Phoenix does.
@@ -176,7 +223,7 @@ async def test_the_auth_token_subprotocol_is_accepted_and_echoed(live_url: str, 
     user = await user_fixture()
     encoded = base64.urlsafe_b64encode((await token_for(settings, user)).encode()).decode().rstrip("=")
     protocols = ["phoenix", f"base64url.bearer.phx.{encoded}"]
-    async with connect(live_url, None, subprotocols=protocols) as client:  # type: ignore[arg-type]
+    async with connect(live_url, None, subprotocols=protocols) as client:
         assert client.connection.subprotocol == "phoenix"
         assert (await client.join("room:lobby"))[4]["status"] == "ok"
 

@@ -979,8 +979,22 @@ def sockets_section(options: Options, base: Settings, report: Report) -> None:
             met=room.joined >= count,
         )
     )
+    converged = room.presence.get("converged", 0)
+    last = room.presence.get("last", math.nan)
+    report.add(
+        Figure(
+            "sockets",
+            "room:lobby: every client's presence list converged (all users listed)",
+            last,
+            "s",
+            f"{converged:,} of {room.presence.get('expected', 0):,} lists, the last {last:,.0f} s after the first join",
+            target=f"{count:,} within {PRESENCE_BUDGET_S:.0f} s",
+            met=converged >= count and last <= PRESENCE_BUDGET_S,
+        )
+    )
     report.data["sockets"] = {
         key: {
+            "presence": result.presence,
             "joined": result.joined,
             "stopped": result.stopped,
             "rss_before": result.rss_before,

@@ -426,21 +426,16 @@ async def get_credential_by_id(credential_id: uuid.UUID) -> Credential | None:
         await get_credential_by_id(credential.id)  # None
     """
     now = _now()
-    live = or_(
-        *(
-            (UserToken.context == context) & (UserToken.inserted_at > now - user_token.validity(context))
-            for context in (user_token.SESSION, user_token.API)
-        )
+    row = await repo.fetch_one(
+        _CREDENTIAL_BY_ID,
+        id=credential_id,
+        session_cutoff=now - user_token.validity(user_token.SESSION),
+        api_cutoff=now - user_token.validity(user_token.API),
     )
-    async with repo.read() as session:
-        row = (
-            await session.execute(
-                select(User, UserToken)
-                .join(UserToken, UserToken.user_id == User.id)
-                .where(UserToken.id == credential_id, live)
-            )
-        ).first()
-    return _credential(row[0], row[1]) if row else None
+    if row is None:
+        return None
+    split = len(_USER)
+    return _credential(_USER.load(row[:split]), _TOKEN.load(row[split:]))
 
 
 def socket_id_for(token: str) -> str | None:
@@ -712,6 +707,18 @@ _USERS_AFTER = repo.Query(
     .where(tuple_(User.inserted_at, User.id) > tuple_(bindparam("after_at"), bindparam("after_id")))
     .order_by(User.inserted_at, User.id)
     .limit(bindparam("limit"))
+)
+# `get_credential_by_id`: a live session or API token by its row id (each socket connect asks).
+_CREDENTIAL_BY_ID = repo.Query(
+    select(*_USER.attributes, *_TOKEN.attributes)
+    .join(UserToken, UserToken.user_id == User.id)
+    .where(
+        UserToken.id == bindparam("id"),
+        or_(
+            (UserToken.context == user_token.SESSION) & (UserToken.inserted_at > bindparam("session_cutoff")),
+            (UserToken.context == user_token.API) & (UserToken.inserted_at > bindparam("api_cutoff")),
+        ),
+    )
 )
 # The same lookup as columns, for `_user_and_token`.
 _TOKEN_ROW = repo.Query(

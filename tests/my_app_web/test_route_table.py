@@ -8,7 +8,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from my_app_web.endpoint import Endpoint
-from my_app_web.route_table import RouteTable, first_segment
+from my_app_web.route_table import RouteTable, literal_prefix
 
 
 def table_app() -> Endpoint:
@@ -28,6 +28,10 @@ def table_app() -> Endpoint:
     async def about(slug: str) -> dict[str, str]:
         return {"about": slug}
 
+    @router.get("/files/{rest:path}")
+    async def files(rest: str) -> dict[str, str]:
+        return {"file": rest}
+
     @router.get("/", name="home")
     async def home() -> dict[str, str]:
         return {"page": "home"}
@@ -39,13 +43,15 @@ def client_for(app: Endpoint) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
-def test_first_segment_is_the_literal_one_or_none_when_any_path_could_match() -> None:
+def test_a_route_s_literal_prefix_is_its_first_two_segments_or_none_where_any_could_match() -> None:
     app = table_app()
-    segments = {getattr(route, "path", ""): first_segment(route) for route in app.router.routes}
-    assert segments["/api/things/{thing_id}"] == "api"
-    assert segments["/"] == ""
-    assert segments["/{slug}/about"] is None
-    assert first_segment(Mount("/static", app=StaticFiles(directory=".", check_dir=False))) == "static"
+    prefixes = {getattr(route, "path", ""): literal_prefix(route) for route in app.router.routes}
+    assert prefixes["/api/things/{thing_id}"] == ("api", "things")
+    assert prefixes["/api/things"] == ("api", "things")
+    assert prefixes["/"] == ("", "")
+    assert prefixes["/{slug}/about"] == (None, "about")
+    static = Mount("/static", app=StaticFiles(directory=".", check_dir=False))
+    assert literal_prefix(static) == ("static", None)
 
 
 async def test_requests_reach_the_route_they_would_reach_in_order() -> None:
@@ -55,6 +61,7 @@ async def test_requests_reach_the_route_they_would_reach_in_order() -> None:
         assert (await client.post("/api/things")).json() == {"created": "yes"}
         assert (await client.get("/api/about")).json() == {"about": "api"}  # a parameter route serves every segment
         assert (await client.get("/docs/about")).json() == {"about": "docs"}
+        assert (await client.get("/files/a/b/c")).json() == {"file": "a/b/c"}  # a path parameter spans segments
         assert (await client.get("/")).json() == {"page": "home"}
 
 

@@ -76,9 +76,14 @@ async def paginate(
         bound = tuple_(*decode_cursor(cursor))
         statement = statement.where(key < bound if descending else key > bound)
     order = (inserted_at.desc(), row_id.desc()) if descending else (inserted_at, row_id)
-    # One row more than asked tells whether a next page exists, without a count(*).
     rows = list(await session.scalars(statement.order_by(*order).limit(size + 1)))
-    items, more = rows[:size], len(rows) > size
-    last = items[-1] if items else None
-    next_cursor = encode_cursor(getattr(last, inserted_at.key), getattr(last, row_id.key)) if more and last else None
+    return page_of(rows, size, inserted_at=inserted_at.key, row_id=row_id.key)
+
+
+def page_of(rows: list[T], size: int, *, inserted_at: str = "inserted_at", row_id: str = "id") -> Page[T]:
+    """The page of `rows`, read with one row more than `size`: that one tells whether a next page
+    exists (without a count(*)); the cursor names the last row's `inserted_at` and `row_id` attributes."""
+    items = rows[:size]
+    more = len(rows) > size and bool(items)
+    next_cursor = encode_cursor(getattr(items[-1], inserted_at), getattr(items[-1], row_id)) if more else None
     return Page(items=items, limit=size, next_cursor=next_cursor)

@@ -110,7 +110,7 @@ class Endpoint(FastAPI):
         """FastAPI's stack (`FastAPI.build_middleware_stack`, 0.165) with three differences, each a
         layer every request paid for nothing:
 
-        - the routes are found through a `RouteTable` (by first path segment) instead of a walk
+        - the routes are found through a `RouteTable` (by the path's first segments) instead of a walk
           over all of them;
         - no `ExceptionTelemetryMiddleware`: it records exceptions for FastAPI's own OpenTelemetry
           hooks, which `create_app` turns off (our traces come from `my_app.tracing`);

@@ -54,7 +54,7 @@ from my_app.changeset import Changeset, cast, change, update_changes
 from my_app.constraints import unique_violation
 from my_app.errors import ForbiddenError, NotFoundError, ValidationError
 from my_app.gettext import LOCALES
-from my_app.pagination import Page, check_limit, decode_cursor, encode_cursor
+from my_app.pagination import Page, check_limit, decode_cursor, page_of
 from my_app.schema import parse_id
 
 __all__ = [
@@ -178,12 +178,7 @@ async def paginate_users(scope: Scope, *, limit: int | None = None, cursor: str 
         rows = await repo.fetch_all(_USERS_AFTER, limit=size + 1, after_at=after_at, after_id=after_id)
     else:
         rows = await repo.fetch_all(_USERS_FIRST, limit=size + 1)
-    # One row more than asked tells whether a next page exists, without a count(*).
-    users = [_USER.load(row) for row in rows[:size]]
-    more = len(rows) > size and users
-    return Page(
-        items=users, limit=size, next_cursor=encode_cursor(users[-1].inserted_at, users[-1].id) if more else None
-    )
+    return page_of([_USER.load(row) for row in rows], size)
 
 
 async def get_user(scope: Scope, user_id: uuid.UUID | str) -> User | None:
@@ -432,10 +427,7 @@ async def get_credential_by_id(credential_id: uuid.UUID) -> Credential | None:
         session_cutoff=now - user_token.validity(user_token.SESSION),
         api_cutoff=now - user_token.validity(user_token.API),
     )
-    if row is None:
-        return None
-    split = len(_USER)
-    return _credential(_USER.load(row[:split]), _TOKEN.load(row[split:]))
+    return None if row is None else _credential(*_loaded_user_and_token(row))
 
 
 def socket_id_for(token: str) -> str | None:
@@ -674,32 +666,24 @@ async def _set_password(user: User, password: str) -> User:
 
 async def _user_and_token(token: str, context: str) -> tuple[User, UserToken] | None:
     """`_find` outside a transaction, on the driver (`repo.Query`): every API request and page makes it."""
-    raw = user_token.decode_token(token)
-    if raw is None:
-        return None
-    cutoff = _now() - user_token.validity(context)
-    row = await repo.fetch_one(_TOKEN_ROW, token_hash=user_token.hash_token(raw), context=context, cutoff=cutoff)
-    if row is None:
-        return None
-    split = len(_USER)
-    return _USER.load(row[:split]), _TOKEN.load(row[split:])
+    found = _lookup_values(token, context)
+    row = None if found is None else await repo.fetch_one(_TOKEN_ROW, **found)
+    return None if row is None else _loaded_user_and_token(row)
 
 
 # A token's user, in one query. Built once: it runs on every API request and every page with a
 # session, and building and keying a statement anew took ~40% of the lookup's CPU (bench/README.md).
-_TOKEN_LOOKUP = (
-    select(User, UserToken)
-    .join(UserToken, UserToken.user_id == User.id)
-    .where(
-        UserToken.token == bindparam("token_hash"),
-        UserToken.context == bindparam("context"),
-        UserToken.inserted_at > bindparam("cutoff"),
-    )
+_TOKEN_MATCHES = (
+    UserToken.token == bindparam("token_hash"),
+    UserToken.context == bindparam("context"),
+    UserToken.inserted_at > bindparam("cutoff"),
 )
-
+_TOKEN_LOOKUP = select(User, UserToken).join(UserToken, UserToken.user_id == User.id).where(*_TOKEN_MATCHES)
 
 _USER = repo.Columns(User)
 _TOKEN = repo.Columns(UserToken)
+# A user and one of their tokens as columns, for the lookups on the driver (`_loaded_user_and_token`).
+_USER_AND_TOKEN = select(*_USER.attributes, *_TOKEN.attributes).join(UserToken, UserToken.user_id == User.id)
 # `paginate_users`' pages, oldest first: the first, and the one after a cursor's (inserted_at, id).
 _USERS_FIRST = repo.Query(select(*_USER.attributes).order_by(User.inserted_at, User.id).limit(bindparam("limit")))
 _USERS_AFTER = repo.Query(
@@ -710,9 +694,7 @@ _USERS_AFTER = repo.Query(
 )
 # `get_credential_by_id`: a live session or API token by its row id (each socket connect asks).
 _CREDENTIAL_BY_ID = repo.Query(
-    select(*_USER.attributes, *_TOKEN.attributes)
-    .join(UserToken, UserToken.user_id == User.id)
-    .where(
+    _USER_AND_TOKEN.where(
         UserToken.id == bindparam("id"),
         or_(
             (UserToken.context == user_token.SESSION) & (UserToken.inserted_at > bindparam("session_cutoff")),
@@ -720,25 +702,30 @@ _CREDENTIAL_BY_ID = repo.Query(
         ),
     )
 )
-# The same lookup as columns, for `_user_and_token`.
-_TOKEN_ROW = repo.Query(
-    select(*_USER.attributes, *_TOKEN.attributes)
-    .join(UserToken, UserToken.user_id == User.id)
-    .where(
-        UserToken.token == bindparam("token_hash"),
-        UserToken.context == bindparam("context"),
-        UserToken.inserted_at > bindparam("cutoff"),
-    )
-)
+# `_TOKEN_LOOKUP` as columns, for `_user_and_token`.
+_TOKEN_ROW = repo.Query(_USER_AND_TOKEN.where(*_TOKEN_MATCHES))
 
 
-async def _find(session: AsyncSession, token: str, context: str) -> tuple[User, UserToken] | None:
+def _lookup_values(token: str, context: str) -> dict[str, Any] | None:
+    """The token lookup's parameters for `token` in `context`; None for a token we never handed out."""
     raw = user_token.decode_token(token)
     if raw is None:
         return None
-    cutoff = _now() - user_token.validity(context)
-    found = {"token_hash": user_token.hash_token(raw), "context": context, "cutoff": cutoff}
-    row = (await session.execute(_TOKEN_LOOKUP, found)).first()
+    return {
+        "token_hash": user_token.hash_token(raw),
+        "context": context,
+        "cutoff": _now() - user_token.validity(context),
+    }
+
+
+def _loaded_user_and_token(row: tuple[Any, ...]) -> tuple[User, UserToken]:
+    split = len(_USER)
+    return _USER.load(row[:split]), _TOKEN.load(row[split:])
+
+
+async def _find(session: AsyncSession, token: str, context: str) -> tuple[User, UserToken] | None:
+    found = _lookup_values(token, context)
+    row = None if found is None else (await session.execute(_TOKEN_LOOKUP, found)).first()
     return (row[0], row[1]) if row else None
 
 

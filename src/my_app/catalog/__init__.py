@@ -351,7 +351,7 @@ def _products_page(given: frozenset[str], search: SearchKind | None, sort: Sort)
     """`list_products`' statement for these filters (the names of the values it is given), this kind
     of search and this sort: built and compiled once for each combination that is asked for (at most
     2^5 x 3 x 4), then run on the driver with the request's values."""
-    statement = select(*_PRODUCT.attributes, *_CATEGORY.attributes).select_from(Product).join(Product.category)
+    statement = _PRODUCT_ROWS
     if "category_id" in given:
         statement = statement.where(Product.category_id == bindparam("category_id"))
     if "min_price" in given:
@@ -409,14 +409,9 @@ async def _write_product(product_id: uuid.UUID | None, changes: Mapping[str, Any
 _CATEGORIES_STATE = "catalog:categories"  # every category read, and every product read (it shows its category)
 _CATEGORY = repo.Columns(Category)
 _PRODUCT = repo.Columns(Product)
-_CATEGORY_COLUMNS = _CATEGORY.keys
-_PRODUCT_COLUMNS = _PRODUCT.keys
-_PRODUCT_BY_ID = repo.Query(
-    select(*_PRODUCT.attributes, *_CATEGORY.attributes)
-    .select_from(Product)
-    .join(Product.category)
-    .where(Product.id == bindparam("id"))
-)
+# A product and its category as columns, for the reads on the driver (`_loaded_product`).
+_PRODUCT_ROWS = select(*_PRODUCT.attributes, *_CATEGORY.attributes).select_from(Product).join(Product.category)
+_PRODUCT_BY_ID = repo.Query(_PRODUCT_ROWS.where(Product.id == bindparam("id")))
 Row = dict[str, Any]
 
 
@@ -459,13 +454,13 @@ def _product(row: tuple[Row, Row]) -> Product:
 async def _load_categories() -> tuple[Row, ...]:
     async with repo.read() as session:
         records = await session.scalars(select(Category).order_by(*_BY_NAME))
-        return tuple(_columns(record, _CATEGORY_COLUMNS) for record in records)
+        return tuple(_columns(record, _CATEGORY.keys) for record in records)
 
 
 async def _load_category(category_id: uuid.UUID) -> Row | None:
     async with repo.read() as session:
         record = await session.get(Category, category_id)
-    return None if record is None else _columns(record, _CATEGORY_COLUMNS)
+    return None if record is None else _columns(record, _CATEGORY.keys)
 
 
 async def _load_product(product_id: uuid.UUID) -> tuple[Row, Row] | None:
